@@ -1,0 +1,121 @@
+/**
+ * The `shibafu` command line: `main(argv, io)` returns the exit status (tests call it directly).
+ */
+import { readFileSync } from 'node:fs';
+import { DEFAULT_ROOT } from '../store/layout.js';
+import { ShibafuError } from '../errors.js';
+import { parseCommand, flag, str, type Command, type CommandEnv } from './command.js';
+import type { CliIo } from './io.js';
+import { reportError } from './render.js';
+import { COMMANDS } from './commands/index.js';
+
+const GLOBAL_HELP = `shibafu: container image layers on overlayfs, and containers on them
+
+Usage: shibafu [--root DIR] COMMAND [ARGS...] [--json]
+
+Global options:
+  --root DIR    the store (default: $SHIBAFU_ROOT, else ${DEFAULT_ROOT})
+  --json        machine-readable output (every command that prints data)
+  -h, --help    help for shibafu or for a command
+  --version     print the version
+`;
+
+/**
+ * Runs one command line.
+ *
+ * @example
+ * process.exitCode = await main(process.argv.slice(2), io);
+ */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  try {
+    const { globals, rest } = splitGlobals(argv);
+    if (globals.version) {
+      io.stdout.write(`shibafu ${version()}\n`);
+      return 0;
+    }
+    const found = findCommand(rest);
+    if (found === null) {
+      if (rest.length === 0 || globals.help) {
+        io.stdout.write(globalHelp());
+        return 0;
+      }
+      const group = COMMANDS.filter((c) => c.name.startsWith(`${rest[0]} `));
+      if (group.length > 0 && (rest.length === 1 || rest[1] === '--help' || rest[1] === '-h')) {
+        io.stdout.write(groupHelp(rest[0] as string, group));
+        return rest.length === 1 ? 2 : 0;
+      }
+      throw new ShibafuError('USAGE', `Cannot run "shibafu ${rest.slice(0, 2).join(' ')}": no such command`, { hint: 'shibafu --help lists the commands.' });
+    }
+    const { cmd, args } = found;
+    const parsed = parseCommand(cmd, args);
+    if (globals.help || flag(parsed, 'help')) {
+      io.stdout.write(commandHelp(cmd));
+      return 0;
+    }
+    const env: CommandEnv = {
+      io,
+      root: str(parsed, 'root') ?? globals.root ?? io.env.SHIBAFU_ROOT ?? DEFAULT_ROOT,
+      json: globals.json || flag(parsed, 'json'),
+    };
+    return await cmd.run(env, parsed);
+  } catch (err) {
+    return reportError(io, err);
+  }
+}
+
+interface Globals { root: string | undefined; json: boolean; help: boolean; version: boolean }
+
+/** Global options may stand before the command words: `shibafu --root /tmp/s layer list`. */
+function splitGlobals(argv: string[]): { globals: Globals; rest: string[] } {
+  const globals: Globals = { root: undefined, json: false, help: false, version: false };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--root') globals.root = argv[++i];
+    else if (a.startsWith('--root=')) globals.root = a.slice('--root='.length);
+    else if (a === '--json') globals.json = true;
+    else if (a === '--help' || a === '-h') globals.help = true;
+    else if (a === '--version') globals.version = true;
+    else break;
+  }
+  if (globals.root === '') throw new ShibafuError('USAGE', 'Cannot use an empty --root');
+  return { globals, rest: argv.slice(i) };
+}
+
+function findCommand(words: string[]): { cmd: Command; args: string[] } | null {
+  let best: { cmd: Command; args: string[] } | null = null;
+  for (const cmd of COMMANDS) {
+    const parts = cmd.name.split(' ');
+    if (parts.every((p, i) => words[i] === p) && (best === null || parts.length > best.cmd.name.split(' ').length)) {
+      best = { cmd, args: words.slice(parts.length) };
+    }
+  }
+  return best;
+}
+
+function globalHelp(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(w)}${c.summary}`);
+  return `${GLOBAL_HELP}\nCommands:\n${lines.join('\n')}\n\nRun \`shibafu COMMAND --help\` for a command's options and examples.\n`;
+}
+
+function groupHelp(group: string, cmds: Command[]): string {
+  const w = Math.max(...cmds.map((c) => c.name.length)) + 2;
+  return `Usage: shibafu ${group} COMMAND\n\nCommands:\n${cmds.map((c) => `  ${c.name.padEnd(w)}${c.summary}`).join('\n')}\n`;
+}
+
+function commandHelp(cmd: Command): string {
+  const parts = [`${cmd.summary}\n`, `Usage: shibafu ${cmd.name} ${cmd.usage}\n`];
+  if (cmd.details !== undefined) parts.push(`\nOptions:\n${cmd.details}\n`);
+  parts.push(`\nExamples:\n${cmd.examples.map((e) => `  ${e}`).join('\n')}\n`);
+  return parts.join('');
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Typed queries over layers, names and mounts. Only this folder speaks SQL; callers get plain rows
+ * with branded ids.
+ */
+import type { ChainId, DiffId, Digest } from '../ids.js';
+import type { Db } from './db.js';
+
+export type LayerState = 'open' | 'sealed';
+export type LayerSource = 'tar' | 'dir' | 'open' | 'commit' | 'diff';
+
+export interface LayerRow {
+  readonly id: number;
+  readonly chainId: ChainId | null;
+  readonly diffId: DiffId | null;
+  readonly parentId: number | null;
+  readonly state: LayerState;
+  readonly openToken: string | null;
+  readonly size: number;
+  readonly files: number;
+  readonly blobDigest: Digest | null;
+  readonly blobSize: number | null;
+  readonly mediaType: string | null;
+  readonly source: LayerSource;
+  readonly tarSplit: boolean;
+  readonly created: string;
+  readonly sealed: string | null;
+}
+
+interface RawLayer {
+  id: number; chain_id: string | null; diff_id: string | null; parent_id: number | null; state: string;
+  open_token: string | null; size: number; files: number; blob_digest: string | null; blob_size: number | null;
+  media_type: string | null; source: string; tar_split: number; created: string; sealed: string | null;
+}
+
+const LAYER_COLUMNS = 'id, chain_id, diff_id, parent_id, state, open_token, size, files, blob_digest, blob_size, media_type, source, tar_split, created, sealed';
+
+function toLayer(r: RawLayer): LayerRow {
+  return {
+    id: r.id,
+    chainId: r.chain_id as ChainId | null,
+    diffId: r.diff_id as DiffId | null,
+    parentId: r.parent_id,
+    state: r.state as LayerState,
+    openToken: r.open_token,
+    size: r.size,
+    files: r.files,
+    blobDigest: r.blob_digest as Digest | null,
+    blobSize: r.blob_size,
+    mediaType: r.media_type,
+    source: r.source as LayerSource,
+    tarSplit: r.tar_split === 1,
+    created: r.created,
+    sealed: r.sealed,
+  };
+}
+
+export interface NewSealedLayer {
+  chainId: ChainId; diffId: DiffId; parentId: number | null; size: number; files: number;
+  blobDigest: Digest | null; blobSize: number | null; mediaType: string | null; source: LayerSource;
+  tarSplit: boolean; created: string;
+}
+
+/** Inserts a sealed layer row; returns its id. */
+export function insertSealedLayer(db: Db, l: NewSealedLayer): number {
+  const info = db.stmt(`INSERT INTO layers (chain_id, diff_id, parent_id, state, size, files, blob_digest, blob_size, media_type, source, tar_split, created, sealed)
+    VALUES (?, ?, ?, 'sealed', ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+    l.chainId, l.diffId, l.parentId, l.size, l.files, l.blobDigest, l.blobSize, l.mediaType, l.source, l.tarSplit ? 1 : 0, l.created, l.created);
+  return Number(info.lastInsertRowid);
+}
+
+/** Inserts an open layer row (no chainId until sealed). */
+export function insertOpenLayer(db: Db, l: { parentId: number | null; openToken: string; created: string }): number {
+  const info = db.stmt(`INSERT INTO layers (parent_id, state, open_token, source, created) VALUES (?, 'open', ?, 'open', ?)`)
+    .run(l.parentId, l.openToken, l.created);
+  return Number(info.lastInsertRowid);
+}
+
+/** Turns an open layer into a sealed one. */
+export function markSealed(db: Db, id: number, s: { chainId: ChainId; diffId: DiffId; size: number; files: number; sealed: string }): void {
+  db.stmt(`UPDATE layers SET state = 'sealed', chain_id = ?, diff_id = ?, size = ?, files = ?, open_token = NULL, sealed = ? WHERE id = ? AND state = 'open'`)
+    .run(s.chainId, s.diffId, s.size, s.files, s.sealed, id);
+}
+
+export function layerById(db: Db, id: number): LayerRow | undefined {
+  const r = db.stmt(`SELECT ${LAYER_COLUMNS} FROM layers WHERE id = ?`).get(id) as RawLayer | undefined;
+  return r === undefined ? undefined : toLayer(r);
+}
+
+export function layerByChainId(db: Db, chainId: ChainId): LayerRow | undefined {
+  const r = db.stmt(`SELECT ${LAYER_COLUMNS} FROM layers WHERE chain_id = ?`).get(chainId) as RawLayer | undefined;
+  return r === undefined ? undefined : toLayer(r);
+}
+
+/** Layers whose chainId (hex part) or diffId starts with `hexPrefix` (at most `limit`). */
+export function layersByPrefix(db: Db, hexPrefix: string, limit = 3): LayerRow[] {
+  const like = `sha256:${hexPrefix.replace(/[%_]/g, '')}%`;
+  const rows = db.stmt(`SELECT ${LAYER_COLUMNS} FROM layers WHERE chain_id LIKE ? LIMIT ?`).all(like, limit) as RawLayer[];
+  return rows.map(toLayer);
+}
+
+export function layerByName(db: Db, name: string): LayerRow | undefined {
+  const r = db.stmt(`SELECT ${LAYER_COLUMNS.split(', ').map((c) => `l.${c}`).join(', ')} FROM names n JOIN layers l ON l.id = n.layer_id WHERE n.name = ?`)
+    .get(name) as RawLayer | undefined;
+  return r === undefined ? undefined : toLayer(r);
+}
+
+export function allLayers(db: Db): LayerRow[] {
+  return (db.stmt(`SELECT ${LAYER_COLUMNS} FROM layers ORDER BY id`).all() as RawLayer[]).map(toLayer);
+}
+
+/** Every name with the id of the layer it points at. */
+export function allNames(db: Db): { name: string; layerId: number }[] {
+  return db.stmt('SELECT name, layer_id AS layerId FROM names ORDER BY name').all() as { name: string; layerId: number }[];
+}
+
+export function namesOf(db: Db, layerId: number): string[] {
+  return (db.stmt('SELECT name FROM names WHERE layer_id = ? ORDER BY name').all(layerId) as { name: string }[]).map((r) => r.name);
+}
+
+export function childrenOf(db: Db, layerId: number): LayerRow[] {
+  return (db.stmt(`SELECT ${LAYER_COLUMNS} FROM layers WHERE parent_id = ? ORDER BY id`).all(layerId) as RawLayer[]).map(toLayer);
+}
+
+export function nameTarget(db: Db, name: string): number | undefined {
+  const r = db.stmt('SELECT layer_id FROM names WHERE name = ?').get(name) as { layer_id: number } | undefined;
+  return r?.layer_id;
+}
+
+/** Points `name` at `layerId`, creating or moving it. */
+export function upsertName(db: Db, name: string, layerId: number, created: string): void {
+  db.stmt('INSERT INTO names (name, layer_id, created) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET layer_id = excluded.layer_id')
+    .run(name, layerId, created);
+}
+
+export function deleteName(db: Db, name: string): boolean {
+  return db.stmt('DELETE FROM names WHERE name = ?').run(name).changes > 0;
+}
+
+export function deleteNamesOf(db: Db, layerId: number): void {
+  db.stmt('DELETE FROM names WHERE layer_id = ?').run(layerId);
+}
+
+export function deleteLayerRow(db: Db, layerId: number): void {
+  db.stmt('DELETE FROM layers WHERE id = ?').run(layerId);
+}
+
+export interface MountRow {
+  readonly id: string;
+  readonly target: string;
+  readonly writable: boolean;
+  readonly api: string;
+  readonly created: string;
+  /** Layer ids bottom first. */
+  readonly layerIds: number[];
+}
+
+export function insertMount(db: Db, m: MountRow): void {
+  db.stmt('INSERT INTO mounts (id, target, writable, api, created) VALUES (?, ?, ?, ?, ?)').run(m.id, m.target, m.writable ? 1 : 0, m.api, m.created);
+  const add = db.stmt('INSERT INTO mount_layers (mount_id, position, layer_id) VALUES (?, ?, ?)');
+  m.layerIds.forEach((layerId, position) => add.run(m.id, position, layerId));
+}
+
+interface RawMount { id: string; target: string; writable: number; api: string; created: string }
+
+function withLayers(db: Db, r: RawMount): MountRow {
+  const ids = (db.stmt('SELECT layer_id FROM mount_layers WHERE mount_id = ? ORDER BY position').all(r.id) as { layer_id: number }[]).map((x) => x.layer_id);
+  return { id: r.id, target: r.target, writable: r.writable === 1, api: r.api, created: r.created, layerIds: ids };
+}
+
+export function mountByTarget(db: Db, target: string): MountRow | undefined {
+  const r = db.stmt('SELECT id, target, writable, api, created FROM mounts WHERE target = ?').get(target) as RawMount | undefined;
+  return r === undefined ? undefined : withLayers(db, r);
+}
+
+export function allMounts(db: Db): MountRow[] {
+  return (db.stmt('SELECT id, target, writable, api, created FROM mounts ORDER BY created').all() as RawMount[]).map((r) => withLayers(db, r));
+}
+
+/** Mounts whose stack includes the layer. */
+export function mountsUsing(db: Db, layerId: number): MountRow[] {
+  const rows = db.stmt(`SELECT DISTINCT m.id, m.target, m.writable, m.api, m.created FROM mounts m JOIN mount_layers ml ON ml.mount_id = m.id WHERE ml.layer_id = ?`)
+    .all(layerId) as RawMount[];
+  return rows.map((r) => withLayers(db, r));
+}
+
+export function deleteMount(db: Db, mountId: string): void {
+  db.stmt('DELETE FROM mounts WHERE id = ?').run(mountId);
+}
+
+export function openTokenExists(db: Db, openToken: string): boolean {
+  return db.stmt('SELECT 1 FROM layers WHERE open_token = ?').get(openToken) !== undefined;
+}
+
+export function layerByOpenToken(db: Db, openToken: string): LayerRow | undefined {
+  const r = db.stmt(`SELECT ${LAYER_COLUMNS} FROM layers WHERE open_token = ?`).get(openToken) as RawLayer | undefined;
+  return r === undefined ? undefined : toLayer(r);
+}
+
+export function mountExists(db: Db, mountId: string): boolean {
+  return db.stmt('SELECT 1 FROM mounts WHERE id = ?').get(mountId) !== undefined;
+}

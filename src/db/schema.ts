@@ -1,0 +1,49 @@
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` records how many have run. A migration
+ * is never edited once released: add a new one. Migrations run inside one IMMEDIATE transaction that
+ * re-reads user_version, so two processes opening a fresh store at once apply each exactly once.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: layers, names, mounts.
+  `
+  CREATE TABLE layers (
+    id          INTEGER PRIMARY KEY,
+    chain_id    TEXT UNIQUE,                 -- NULL while the layer is open
+    diff_id     TEXT,
+    parent_id   INTEGER REFERENCES layers(id),
+    state       TEXT NOT NULL CHECK (state IN ('open', 'sealed')),
+    open_token  TEXT UNIQUE,                 -- directory name under open/ while open
+    size        INTEGER NOT NULL DEFAULT 0,  -- bytes of regular-file content
+    files       INTEGER NOT NULL DEFAULT 0,  -- entries (files, dirs, links, devices, whiteouts)
+    blob_digest TEXT,                        -- digest of the archive as given (compressed or not)
+    blob_size   INTEGER,
+    media_type  TEXT,
+    source      TEXT NOT NULL,               -- tar | dir | open | commit | diff
+    tar_split   INTEGER NOT NULL DEFAULT 0,  -- 1 when the original archive can be reproduced byte for byte
+    created     TEXT NOT NULL,
+    sealed      TEXT,
+    CHECK ((state = 'sealed') = (chain_id IS NOT NULL))
+  );
+  CREATE INDEX layers_parent ON layers(parent_id);
+  CREATE TABLE names (
+    name     TEXT PRIMARY KEY,
+    layer_id INTEGER NOT NULL REFERENCES layers(id),
+    created  TEXT NOT NULL
+  );
+  CREATE INDEX names_layer ON names(layer_id);
+  CREATE TABLE mounts (
+    id       TEXT PRIMARY KEY,
+    target   TEXT NOT NULL UNIQUE,
+    writable INTEGER NOT NULL,
+    api      TEXT NOT NULL,
+    created  TEXT NOT NULL
+  );
+  CREATE TABLE mount_layers (
+    mount_id TEXT NOT NULL REFERENCES mounts(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,               -- 0 = bottom of the stack
+    layer_id INTEGER NOT NULL REFERENCES layers(id),
+    PRIMARY KEY (mount_id, position)
+  );
+  CREATE INDEX mount_layers_layer ON mount_layers(layer_id);
+  `,
+];

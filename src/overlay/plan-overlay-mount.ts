@@ -1,0 +1,171 @@
+/**
+ * Overlay mounts as data (containerd's snapshotters return mounts and never mount): what to mount,
+ * in the kernel's order, checked against the kernel's rules before any syscall. Pure.
+ */
+import { posix } from 'node:path';
+import { ShibafuError } from '../errors.js';
+
+/** fs/overlayfs/params.h: OVL_MAX_STACK. The 501st `lowerdir+` fails ("too many lower directories"). */
+export const OVERLAY_MAX_STACK = 500;
+/** PATH_MAX including the NUL: the longest path the kernel resolves. */
+const PATH_MAX = 4096;
+
+/**
+ * Characters overlay's option syntax gives a meaning: "," separates mount options, ":" separates
+ * lowerdirs, "\" escapes either; a newline would forge a line in /proc/self/mountinfo readers that
+ * do not unescape. Forbidden in every path the plan names, whichever mount API applies it.
+ */
+const UNSAFE_CHARS = /[,:\\\n\0]/;
+
+/** What to mount; `lowers` bottom first, as users name a stack. */
+export interface OverlayMountRequest {
+  /** Lower layer dirs, bottom (the base image) first. Absolute paths. */
+  lowers: readonly string[];
+  /** The writable layer; needs `work`, an empty dir on the same file system. */
+  upper?: string;
+  work?: string;
+  /** The mount point. */
+  target: string;
+  options?: { volatile?: boolean; readonly?: boolean };
+  /**
+   * An empty directory to put under a lone read-only lower. The kernel refuses an overlay of one
+   * lower without an upper ("at least 2 lowerdir are needed while upperdir nonexistent", EINVAL,
+   * measured on 6.18), so a one-layer read-only stack needs this second, empty, bottom layer.
+   */
+  emptyDir?: string;
+}
+
+/** A planned overlay mount, ready for a Mounter. */
+export interface OverlayMountPlan {
+  readonly fsType: 'overlay';
+  /** Shown as the mount source in /proc/self/mountinfo: how shibafu finds its own mounts. */
+  readonly source: 'shibafu';
+  /**
+   * Lower dirs in the kernel's order: TOP first. It is the order of `lowerdir=top:...:bottom`
+   * and of repeated `fsconfig("lowerdir+")` calls, whose first call is the top layer
+   * (checked on Linux 6.18 by test/overlay-mount.test.ts).
+   */
+  readonly lowers: readonly string[];
+  readonly upper: string | undefined;
+  readonly work: string | undefined;
+  readonly target: string;
+  readonly flags: { readonly volatile: boolean; readonly readonly: boolean };
+}
+
+function checkPath(path: string, role: string): string {
+  if (!path.startsWith('/')) {
+    throw new ShibafuError('PATH_UNSAFE', `Cannot mount overlay: ${role} "${path}" is not an absolute path`, {
+      hint: 'Overlay paths are resolved when the mount is made; shibafu passes absolute paths only.',
+    });
+  }
+  if (UNSAFE_CHARS.test(path)) {
+    throw new ShibafuError(
+      'PATH_UNSAFE',
+      `Cannot mount overlay: ${role} "${JSON.stringify(path).slice(1, -1)}" contains "," ":" "\\" or a newline`,
+      { hint: 'Those characters are separators in overlay mount options; move the store to a path without them.' },
+    );
+  }
+  if (path.split('/').some((part) => part === '.' || part === '..')) {
+    throw new ShibafuError('PATH_UNSAFE', `Cannot mount overlay: ${role} "${path}" contains "." or ".." components`);
+  }
+  if (Buffer.byteLength(path) >= PATH_MAX) {
+    throw new ShibafuError('PATH_UNSAFE', `Cannot mount overlay: ${role} path is ${Buffer.byteLength(path)} bytes, longer than PATH_MAX (${PATH_MAX - 1})`);
+  }
+  // "/a//b/" and "/a/b" are one directory: normalize so duplicates are caught below.
+  const normal = posix.normalize(path);
+  return normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
+}
+
+/**
+ * The kernel refuses layers that are the same directory or inside one another (ELOOP, "overlapping
+ * layers"; only dmesg says why). Catch the lexical cases here, where the error can name them.
+ */
+function checkDisjoint(named: ReadonlyArray<{ path: string; role: string }>): void {
+  const byPath = new Map<string, string>();
+  for (const { path, role } of named) {
+    const other = byPath.get(path);
+    if (other !== undefined) {
+      throw new ShibafuError('PATH_CONFLICT', `Cannot mount overlay: ${role} and ${other} are the same directory "${path}"`, {
+        hint: 'Name each layer once in a stack; a layer\'s ancestors are included automatically.',
+      });
+    }
+    byPath.set(path, role);
+  }
+  for (const { path, role } of named) {
+    for (let up = posix.dirname(path); up !== '/'; up = posix.dirname(up)) {
+      const outer = byPath.get(up);
+      if (outer !== undefined) {
+        throw new ShibafuError('PATH_CONFLICT', `Cannot mount overlay: ${role} "${path}" is inside ${outer} "${up}"`, {
+          hint: 'Overlay layers must be separate directory trees.',
+        });
+      }
+    }
+  }
+}
+
+function tooDeep(depth: number): ShibafuError {
+  return new ShibafuError(
+    'STACK_TOO_DEEP',
+    `Cannot mount a stack of ${depth} layers: the kernel mounts at most ${OVERLAY_MAX_STACK} lower layers (OVL_MAX_STACK)`,
+    {
+      hint:
+        `Flatten the stack: mount its bottom layers (at most ${OVERLAY_MAX_STACK}) as a container, commit that ` +
+        'container into one new layer (its merged view becomes a single diff), then stack the remaining layers ' +
+        'on that layer. Deep chains of small layers are worth squashing anyway: a lookup may walk every layer.',
+      details: { depth, limit: OVERLAY_MAX_STACK },
+    },
+  );
+}
+
+/**
+ * Plans an overlay mount: validates the request against the kernel's rules and returns the lowers
+ * in the kernel's order (top first). Throws before any syscall:
+ * STACK_TOO_DEEP (more than 500 lowers), PATH_UNSAFE (relative paths, "," ":" "\" newline, "." or
+ * ".." parts), PATH_CONFLICT (a directory named twice or inside another layer), USAGE (no lowers,
+ * upper without work, volatile without upper, one read-only lower without `emptyDir`).
+ *
+ * @example
+ * const plan = planOverlayMount({ lowers: [baseDiff, appDiff], target: merged, emptyDir });
+ * plan.lowers // [appDiff, baseDiff]
+ */
+export function planOverlayMount(request: OverlayMountRequest): OverlayMountPlan {
+  const { upper, work, options = {} } = request;
+  if (request.lowers.length > OVERLAY_MAX_STACK) throw tooDeep(request.lowers.length);
+  if (request.lowers.length === 0) {
+    throw new ShibafuError('USAGE', 'Cannot mount overlay: the stack has no layers', {
+      hint: 'Name at least one layer to mount.',
+    });
+  }
+  if ((upper === undefined) !== (work === undefined)) {
+    throw new ShibafuError('USAGE', 'Cannot mount overlay: an upper dir needs a work dir and a work dir an upper dir');
+  }
+  if (options.volatile === true && upper === undefined) {
+    throw new ShibafuError('USAGE', 'Cannot mount overlay: "volatile" only applies to a writable mount (one with an upper dir)');
+  }
+  const named = request.lowers.map((dir, i) => ({ path: checkPath(dir, `lower layer ${i + 1}`), role: `lower layer ${i + 1}` }));
+  const lowers = named.map(({ path }) => path).reverse();
+  if (lowers.length === 1 && upper === undefined) {
+    if (request.emptyDir === undefined) {
+      throw new ShibafuError('USAGE', 'Cannot mount one layer read-only: the kernel needs 2 lower layers when there is no upper dir', {
+        hint: 'Pass an empty directory as emptyDir; the plan stacks the layer on top of it.',
+      });
+    }
+    const empty = checkPath(request.emptyDir, 'empty dir');
+    lowers.push(empty);
+    named.push({ path: empty, role: 'empty dir' });
+  }
+  const plan: OverlayMountPlan = {
+    fsType: 'overlay',
+    source: 'shibafu',
+    lowers,
+    upper: upper === undefined ? undefined : checkPath(upper, 'upper dir'),
+    work: work === undefined ? undefined : checkPath(work, 'work dir'),
+    target: checkPath(request.target, 'mount point'),
+    flags: { volatile: options.volatile === true, readonly: options.readonly === true },
+  };
+  if (plan.upper !== undefined && plan.work !== undefined) {
+    named.push({ path: plan.upper, role: 'upper dir' }, { path: plan.work, role: 'work dir' });
+  }
+  checkDisjoint(named);
+  return plan;
+}

@@ -1,0 +1,76 @@
+/**
+ * The one place a staged layer directory becomes visible: rename into layers/<chainId> and insert
+ * its row in the same write transaction. Whoever commits a chainId first wins; a second producer
+ * of the same content on the same parent just gets the name added to the existing layer.
+ */
+import * as fs from 'node:fs';
+import { insertSealedLayer, layerByChainId, layerById, nameTarget, upsertName, type LayerRow, type LayerSource } from '../db/layer-queries.js';
+import { ShibafuError } from '../errors.js';
+import { chainIdOf, type DiffId, type Digest } from '../ids.js';
+import { fsyncDir } from '../sys/sync.js';
+import type { Staging } from './staging.js';
+import type { StoreContext } from './store-context.js';
+
+export interface StagedLayer {
+  /** The staged layer directory (holding `diff/`), inside the staging dir. */
+  readonly dir: string;
+  readonly diffId: DiffId;
+  readonly parent: LayerRow | null;
+  readonly size: number;
+  readonly files: number;
+  readonly blobDigest: Digest | null;
+  readonly blobSize: number | null;
+  readonly mediaType: string | null;
+  readonly source: LayerSource;
+  readonly tarSplit: boolean;
+}
+
+export interface CommitResult {
+  readonly layer: LayerRow;
+  /** True when a layer with this chainId was already stored and only the name was added. */
+  readonly existed: boolean;
+}
+
+/**
+ * Commits a staged layer; the staging dir is disposed of by the caller either way.
+ *
+ * @example
+ * const { layer, existed } = commitStagedLayer(ctx, stage, staged, 'base');
+ */
+export function commitStagedLayer(ctx: StoreContext, stage: Staging, staged: StagedLayer, name: string | null): CommitResult {
+  const chainId = chainIdOf(staged.parent?.chainId ?? null, staged.diffId);
+  const target = ctx.layout.layerDir(chainId);
+  return ctx.db.immediate(() => {
+    if (name !== null) assertNameFree(ctx, name, chainId);
+    const existing = layerByChainId(ctx.db, chainId);
+    if (existing !== undefined) {
+      if (name !== null) upsertName(ctx.db, name, existing.id, ctx.now());
+      return { layer: existing, existed: true };
+    }
+    if (staged.parent !== null && layerById(ctx.db, staged.parent.id) === undefined) {
+      throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot create layer: its parent was removed meanwhile', { hint: 'Create the parent again, then retry.' });
+    }
+    stage.setIntent({ kind: 'import', target, chainId });
+    // Holding the write lock, a directory without a row is a leftover of a killed process.
+    fs.rmSync(target, { recursive: true, force: true });
+    fs.renameSync(staged.dir, target);
+    fsyncDir(ctx.layout.layers);
+    const id = insertSealedLayer(ctx.db, {
+      chainId, diffId: staged.diffId, parentId: staged.parent?.id ?? null, size: staged.size, files: staged.files,
+      blobDigest: staged.blobDigest, blobSize: staged.blobSize, mediaType: staged.mediaType, source: staged.source,
+      tarSplit: staged.tarSplit, created: ctx.now(),
+    });
+    if (name !== null) upsertName(ctx.db, name, id, ctx.now());
+    return { layer: layerById(ctx.db, id) as LayerRow, existed: false };
+  });
+}
+
+/** A name may be reused only for the layer it already names. */
+export function assertNameFree(ctx: StoreContext, name: string, chainId: string | null): void {
+  const current = nameTarget(ctx.db, name);
+  if (current === undefined) return;
+  if (chainId !== null && layerById(ctx.db, current)?.chainId === chainId) return;
+  throw new ShibafuError('NAME_IN_USE', `Cannot name the layer "${name}": that name already points at another layer`, {
+    hint: `Pick another name, or move it with \`shibafu layer tag LAYER ${name}\`.`,
+  });
+}

@@ -1,0 +1,35 @@
+/**
+ * The diffId of a layer directory: its deterministic OCI tar (tar/tar-packer.ts) streamed through
+ * sha256, never written anywhere. Synchronous on purpose: no promise per chunk.
+ */
+import { createHash } from 'node:crypto';
+import type { DiffId } from '../ids.js';
+import { packLayerSync } from '../tar/tar-packer.js';
+import type { XattrPort } from './ports.js';
+
+export interface LayerHash {
+  readonly diffId: DiffId;
+  /** Entries in the tar. */
+  readonly entries: number;
+  /** Bytes of the uncompressed tar (the layer's size, as podman and containerd report it). */
+  readonly bytes: number;
+}
+
+/**
+ * @example
+ * const { diffId } = hashLayerDir(layout.layerDiff(chainId), ports);
+ */
+export function hashLayerDir(dir: string, xattrs: XattrPort, signal?: AbortSignal): LayerHash {
+  const hash = createHash('sha256');
+  const gen = packLayerSync(dir, {
+    xattrs: { list: (p) => xattrs.llistxattr(p), get: (p, n) => xattrs.lgetxattr(p, n) },
+    ...(signal !== undefined ? { signal } : {}),
+  });
+  for (;;) {
+    const next = gen.next();
+    if (next.done === true) {
+      return { diffId: `sha256:${hash.digest('hex')}` as DiffId, entries: next.value.entries, bytes: next.value.bytes };
+    }
+    hash.update(next.value);
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * MountLayers: stacks of layers mounted with overlayfs, recorded in the store so a mounted layer
+ * cannot be removed. The record is committed before the mount and removed after the unmount, so a
+ * crash can leave a stale record (shown and pruned) but never an unrecorded mount of a layer.
+ */
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { resolve as resolvePath } from 'node:path';
+import {
+  allMounts, deleteMount, insertMount, layerById, mountByTarget, mountsUsing, namesOf, type LayerRow, type MountRow,
+} from '../db/layer-queries.js';
+import { ShibafuError, errnoCode } from '../errors.js';
+import { digestHex } from '../ids.js';
+import { fsyncDir } from '../sys/sync.js';
+import { ancestry } from './layer-views.js';
+import type { MountApi } from './ports.js';
+import { Staging } from './staging.js';
+import type { StoreContext } from './store-context.js';
+
+/** The kernel's OVL_MAX_STACK (fs/overlayfs/params.h). */
+export const OVERLAY_MAX_STACK = 500;
+
+/**
+ * Expands named layers into the stack to mount, bottom first: each layer brings its ancestors
+ * (its diff only makes sense on top of them); chains named in order are stacked in that order and
+ * a layer already in the stack is not repeated (so `base,python,app` of one chain is 3 layers).
+ *
+ * @example
+ * expandStack(ctx, [app]) // [base, python, app]
+ */
+export function expandStack(ctx: StoreContext, layers: readonly LayerRow[]): LayerRow[] {
+  const stack: LayerRow[] = [];
+  const seen = new Set<number>();
+  for (const layer of layers) {
+    for (const l of ancestry(ctx, layer)) {
+      if (seen.has(l.id)) continue;
+      seen.add(l.id);
+      stack.push(l);
+    }
+  }
+  if (stack.length > OVERLAY_MAX_STACK) {
+    throw new ShibafuError('STACK_TOO_DEEP', `Cannot mount a stack of ${stack.length} layers: the kernel mounts at most ${OVERLAY_MAX_STACK} lower layers (OVL_MAX_STACK)`, {
+      hint: 'Flatten part of the stack into one layer: mount it writable (or run a container on it), commit, and build on the result; or create the top layers from a single tar of the merged tree.',
+      details: { depth: stack.length, limit: OVERLAY_MAX_STACK },
+    });
+  }
+  return stack;
+}
+
+export interface MountOptions {
+  readonly writable: boolean;
+  readonly api: MountApi;
+  /** Skip syncs on the upper (overlay `volatile`): for throw-away uppers only. */
+  readonly volatile?: boolean;
+}
+
+export interface MountView {
+  readonly id: string;
+  readonly target: string;
+  readonly writable: boolean;
+  readonly api: string;
+  readonly created: string;
+  /** Bottom first. */
+  readonly layers: { chainId: string | null; names: string[] }[];
+  /** False when the record outlived the mount (reboot, umount(8) behind shibafu's back). */
+  readonly mounted: boolean;
+  readonly upper: string | null;
+}
+
+/**
+ * Mounts `stack` (already expanded and sealed) at `target`.
+ *
+ * @example
+ * mountStack(ctx, expandStack(ctx, [app]), '/mnt/rootfs', { writable: true, api: 'auto' });
+ */
+export function mountStack(ctx: StoreContext, stack: readonly LayerRow[], target: string, options: MountOptions): MountView {
+  if (stack.length === 0) throw new ShibafuError('USAGE', 'Cannot mount: name at least one layer');
+  fs.mkdirSync(target, { recursive: true });
+  const realTarget = fs.realpathSync(target);
+  if (!fs.statSync(realTarget).isDirectory()) throw new ShibafuError('USAGE', `Cannot mount on "${target}": it is not a directory`);
+  const mountId = randomBytes(8).toString('hex');
+  // Decided before the record is written, so `layer mounts` shows the API actually used.
+  const api: 'new' | 'legacy' = options.api === 'auto' ? (ctx.ports.supportsLowerdirPlus() ? 'new' : 'legacy') : options.api;
+  const dir = ctx.layout.mountDir(mountId);
+  const stage = Staging.create(ctx.layout, 'mount', ctx.ports);
+  try {
+    if (options.writable) {
+      fs.mkdirSync(stage.sub('layer'), 0o700);
+      fs.mkdirSync(`${stage.sub('layer')}/upper`, 0o755);
+      fs.mkdirSync(`${stage.sub('layer')}/work`, 0o700);
+    }
+    const row: MountRow = { id: mountId, target: realTarget, writable: options.writable, api, created: ctx.now(), layerIds: stack.map((l) => l.id) };
+    ctx.db.immediate(() => {
+      const existing = mountByTarget(ctx.db, realTarget);
+      if (existing !== undefined) {
+        if (ctx.ports.isOverlayMounted(realTarget)) {
+          throw new ShibafuError('ALREADY_MOUNTED', `Cannot mount on "${realTarget}": a shibafu stack is already mounted there`, {
+            hint: `Unmount it first: shibafu layer umount ${realTarget}`,
+          });
+        }
+        dropMountRecord(ctx, existing);
+      }
+      for (const l of stack) {
+        if (layerById(ctx.db, l.id) === undefined) throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot mount: a layer of the stack was removed meanwhile');
+      }
+      if (options.writable) {
+        stage.setIntent({ kind: 'mount', target: dir, mountId });
+        fs.renameSync(stage.sub('layer'), dir);
+        fsyncDir(ctx.layout.mounts);
+      }
+      insertMount(ctx.db, row);
+    });
+    try {
+      ctx.ports.mountOverlay({
+        lowers: stack.map((l) => ctx.layout.layerDiff(l.chainId!)),
+        ...(options.writable ? { upper: ctx.layout.mountUpper(mountId), work: ctx.layout.mountWork(mountId) } : {}),
+        target: realTarget,
+        api,
+        short: api === 'legacy' ? legacyLinks(ctx, stack) : undefined,
+        volatile: options.volatile === true,
+      });
+    } catch (err) {
+      ctx.db.immediate(() => deleteMount(ctx.db, mountId));
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    return toView(ctx, row, true);
+  } finally {
+    stage.dispose();
+  }
+}
+
+/**
+ * Short symlinks `l/<id>` → `../layers/<hex>/diff` for the legacy mount(2) path, whose options
+ * must fit in one page: 500 full paths do not, 500 short names do. Only made when needed.
+ */
+function legacyLinks(ctx: StoreContext, stack: readonly LayerRow[]): { cwd: string; names: string[] } {
+  const names = stack.map((l) => {
+    const name = `l/${digestHex(l.chainId!).slice(0, 16)}`;
+    const link = `${ctx.layout.root}/${name}`;
+    const wanted = `../layers/${digestHex(l.chainId!)}/diff`;
+    let current: string | null = null;
+    try { current = fs.readlinkSync(link); } catch (err) { if (errnoCode(err) !== 'ENOENT') throw err; }
+    if (current !== wanted) {
+      const tmp = `${link}.${randomBytes(4).toString('hex')}`;
+      fs.symlinkSync(wanted, tmp);
+      fs.renameSync(tmp, link);
+    }
+    return name;
+  });
+  return { cwd: ctx.layout.root, names };
+}
+
+/**
+ * Unmounts a recorded mount and drops its record and upper dir. Idempotent: a target that is
+ * neither mounted nor recorded is not an error.
+ */
+export function unmountTarget(ctx: StoreContext, target: string, lazy = false): { unmounted: boolean; recorded: boolean } {
+  const realTarget = fs.existsSync(target) ? fs.realpathSync(target) : resolvePath(target);
+  const row = ctx.db.read(() => mountByTarget(ctx.db, realTarget));
+  if (row === undefined) {
+    if (ctx.ports.isOverlayMounted(realTarget)) {
+      throw new ShibafuError('MOUNT_NOT_FOUND', `Cannot unmount "${realTarget}": the overlay there was not mounted by this store`, {
+        hint: 'Use the --root it was mounted with, or umount(8) for a mount shibafu did not make.',
+      });
+    }
+    return { unmounted: false, recorded: false };
+  }
+  let unmounted: boolean;
+  try {
+    unmounted = ctx.ports.unmount(realTarget, lazy);
+  } catch (err) {
+    if (errnoCode(err) === 'EBUSY') {
+      throw new ShibafuError('TARGET_BUSY', `Cannot unmount "${realTarget}": a process is using it`, {
+        hint: 'Stop the processes working in it (fuser -m TARGET), or use --lazy to detach it now.', cause: err,
+      });
+    }
+    throw err;
+  }
+  ctx.db.immediate(() => dropMountRecord(ctx, row));
+  return { unmounted, recorded: true };
+}
+
+function dropMountRecord(ctx: StoreContext, row: MountRow): void {
+  deleteMount(ctx.db, row.id);
+  // Inside the caller's transaction; the upper is data of a mount that no longer exists.
+  fs.rmSync(ctx.layout.mountDir(row.id), { recursive: true, force: true });
+}
+
+/** Mounts that use the layer and are still mounted; stale records are pruned on the way. */
+export function liveMountsUsing(ctx: StoreContext, layerId: number): MountRow[] {
+  const live: MountRow[] = [];
+  for (const m of mountsUsing(ctx.db, layerId)) {
+    if (ctx.ports.isOverlayMounted(m.target)) live.push(m);
+    else dropMountRecord(ctx, m);
+  }
+  return live;
+}
+
+export function listMounts(ctx: StoreContext): MountView[] {
+  return ctx.db.read(() => allMounts(ctx.db).map((m) => toView(ctx, m, ctx.ports.isOverlayMounted(m.target))));
+}
+
+function toView(ctx: StoreContext, m: MountRow, mounted: boolean): MountView {
+  return {
+    id: m.id, target: m.target, writable: m.writable, api: m.api, created: m.created, mounted,
+    upper: m.writable ? ctx.layout.mountUpper(m.id) : null,
+    layers: m.layerIds.map((id) => {
+      const l = layerById(ctx.db, id);
+      return { chainId: l?.chainId ?? null, names: l === undefined ? [] : namesOf(ctx.db, id) };
+    }),
+  };
+}
+

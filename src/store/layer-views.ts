@@ -1,0 +1,89 @@
+/**
+ * Read-only views of the layer store: what `layer list` and `layer inspect` show. Each view is
+ * built from a handful of queries in one read transaction, whatever the number of layers.
+ */
+import { allLayers, allNames, childrenOf, mountsUsing, namesOf, layerById, type LayerRow } from '../db/layer-queries.js';
+import type { ChainId, DiffId, Digest } from '../ids.js';
+import type { StoreContext } from './store-context.js';
+
+export interface LayerSummary {
+  readonly chainId: ChainId | null;
+  readonly names: string[];
+  readonly parent: ChainId | null;
+  readonly state: 'open' | 'sealed';
+  readonly size: number;
+  readonly files: number;
+  readonly created: string;
+}
+
+export interface LayerDetails extends LayerSummary {
+  readonly diffId: DiffId | null;
+  readonly parentNames: string[];
+  readonly blob: { digest: Digest; size: number; mediaType: string | null } | null;
+  readonly source: string;
+  readonly sealed: string | null;
+  readonly children: { chainId: ChainId | null; names: string[] }[];
+  readonly mounts: { target: string; writable: boolean; created: string }[];
+  /** The layer's diff directory (an overlay lowerdir). */
+  readonly path: string;
+  /** Depth of the layer's chain, itself included. */
+  readonly depth: number;
+}
+
+/**
+ * Every layer, oldest first.
+ *
+ * @example
+ * for (const l of listLayers(ctx)) console.log(l.names.join(','), l.size);
+ */
+export function listLayers(ctx: StoreContext): LayerSummary[] {
+  return ctx.db.read(() => {
+    const layers = allLayers(ctx.db);
+    const byId = new Map(layers.map((l) => [l.id, l]));
+    const names = new Map<number, string[]>();
+    for (const n of allNames(ctx.db)) {
+      const list = names.get(n.layerId);
+      if (list === undefined) names.set(n.layerId, [n.name]);
+      else list.push(n.name);
+    }
+    return layers.map((l) => summarize(l, names.get(l.id) ?? [], l.parentId === null ? null : byId.get(l.parentId) ?? null));
+  });
+}
+
+function summarize(l: LayerRow, names: string[], parent: LayerRow | null): LayerSummary {
+  return { chainId: l.chainId, names, parent: parent?.chainId ?? null, state: l.state, size: l.size, files: l.files, created: l.created };
+}
+
+/** Everything known about one layer. */
+export function inspectLayer(ctx: StoreContext, layer: LayerRow): LayerDetails {
+  return ctx.db.read(() => {
+    const parent = layer.parentId === null ? null : layerById(ctx.db, layer.parentId) ?? null;
+    let depth = 1;
+    for (let p = parent; p !== null; p = p.parentId === null ? null : layerById(ctx.db, p.parentId) ?? null) depth++;
+    return {
+      ...summarize(layer, namesOf(ctx.db, layer.id), parent),
+      diffId: layer.diffId,
+      parentNames: parent === null ? [] : namesOf(ctx.db, parent.id),
+      blob: layer.blobDigest === null ? null : { digest: layer.blobDigest, size: layer.blobSize ?? 0, mediaType: layer.mediaType },
+      source: layer.source,
+      sealed: layer.sealed,
+      children: childrenOf(ctx.db, layer.id).map((c) => ({ chainId: c.chainId, names: namesOf(ctx.db, c.id) })),
+      mounts: mountsUsing(ctx.db, layer.id).map((m) => ({ target: m.target, writable: m.writable, created: m.created })),
+      path: layer.chainId !== null ? ctx.layout.layerDiff(layer.chainId) : ctx.layout.openLayerDiff(layer.openToken ?? ''),
+      depth,
+    };
+  });
+}
+
+/** The chain from the root layer down to `layer` (bottom first). */
+export function ancestry(ctx: StoreContext, layer: LayerRow): LayerRow[] {
+  const chain: LayerRow[] = [layer];
+  for (let p = layer.parentId; p !== null;) {
+    const row = layerById(ctx.db, p);
+    if (row === undefined) break;
+    chain.push(row);
+    p = row.parentId;
+  }
+  return chain.reverse();
+}
+

@@ -1,0 +1,58 @@
+/**
+ * The only module that builds paths under the store root (STYLE.md). Everything on disk is named
+ * here so the on-disk format (docs/on-disk-format.md) has one source of truth.
+ */
+import { join } from 'node:path';
+import type { ChainId, Digest } from '../ids.js';
+import { digestHex } from '../ids.js';
+
+export const DEFAULT_ROOT = '/var/lib/shibafu';
+
+export class StoreLayout {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  get db(): string { return join(this.root, 'shibafu.db'); }
+  get tmp(): string { return join(this.root, 'tmp'); }
+  get layers(): string { return join(this.root, 'layers'); }
+  get open(): string { return join(this.root, 'open'); }
+  get mounts(): string { return join(this.root, 'mounts'); }
+  get containers(): string { return join(this.root, 'containers'); }
+  get blobs(): string { return join(this.root, 'blobs', 'sha256'); }
+  /** Short symlinks to lower dirs, used only by the legacy mount(2) path (one-page option limit). */
+  get links(): string { return join(this.root, 'l'); }
+
+  /** Always empty: the extra bottom layer of a read-only one-layer mount (overlay needs two). */
+  get empty(): string { return join(this.root, 'empty'); }
+
+  /** Directories created when the store is opened (root itself is mode 0700). */
+  get skeleton(): string[] {
+    return [this.tmp, this.layers, this.open, this.mounts, this.containers, this.blobs, this.links, this.empty];
+  }
+
+  layerDir(chainId: ChainId): string { return join(this.layers, digestHex(chainId)); }
+  layerDiff(chainId: ChainId): string { return join(this.layerDir(chainId), 'diff'); }
+  /** The diff dir inside any layer dir (staged, open or sealed): a layer dir moves as a whole. */
+  diffIn(layerDir: string): string { return join(layerDir, 'diff'); }
+  /** The tar-split record that reproduces an imported archive byte for byte (tar/tar-split.ts). */
+  tarSplitIn(layerDir: string): string { return join(layerDir, 'tar-split.gz'); }
+
+  openLayerDir(openToken: string): string { return join(this.open, openToken); }
+  openLayerDiff(openToken: string): string { return join(this.openLayerDir(openToken), 'diff'); }
+
+  mountDir(mountId: string): string { return join(this.mounts, mountId); }
+  mountUpper(mountId: string): string { return join(this.mountDir(mountId), 'upper'); }
+  mountWork(mountId: string): string { return join(this.mountDir(mountId), 'work'); }
+
+  containerDir(containerId: string): string { return join(this.containers, containerId); }
+
+  blob(digest: Digest): string { return join(this.blobs, digestHex(digest)); }
+
+  /** A fresh staging dir name under tmp/ (the caller creates and locks it). */
+  staging(kind: string, token: string): string { return join(this.tmp, `${kind}-${token}`); }
+
+  link(short: string): string { return join(this.links, short); }
+}

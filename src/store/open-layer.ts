@@ -1,0 +1,164 @@
+/**
+ * Open layers: created empty, filled with `layer add` (CopyToLayer), then sealed. Sealing computes
+ * the diffId by streaming the directory as an OCI tar through the hash (never to disk) and moves
+ * the directory under its chainId. Add and seal take an exclusive flock on the open directory, so a
+ * seal never hashes a tree that another process is still copying into.
+ */
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, join } from 'node:path';
+import {
+  deleteLayerRow, insertOpenLayer, layerByChainId, layerById, markSealed, namesOf, upsertName, type LayerRow,
+} from '../db/layer-queries.js';
+import { ShibafuError, errnoCode } from '../errors.js';
+import { chainIdOf } from '../ids.js';
+import { splitArchivePath } from '../tar/path-safety.js';
+import { fsyncDir } from '../sys/sync.js';
+import { assertNameFree, type CommitResult } from './layer-commit.js';
+import { copyTree, type CopyStats } from './copy-tree.js';
+import { hashLayerDir } from './layer-hash.js';
+import { Staging } from './staging.js';
+import type { StoreContext } from './store-context.js';
+
+/**
+ * Creates an empty open layer named `name` on `parent`.
+ *
+ * @example
+ * createOpenLayer(ctx, 'my-app', base);
+ */
+export function createOpenLayer(ctx: StoreContext, name: string, parent: LayerRow | null): LayerRow {
+  const stage = Staging.create(ctx.layout, 'open', ctx.ports);
+  try {
+    const token = randomBytes(16).toString('hex');
+    const staged = stage.sub('layer');
+    fs.mkdirSync(staged, 0o700);
+    fs.mkdirSync(ctx.layout.diffIn(staged), 0o755);
+    const target = ctx.layout.openLayerDir(token);
+    return ctx.db.immediate(() => {
+      assertNameFree(ctx, name, null);
+      if (parent !== null && layerById(ctx.db, parent.id) === undefined) {
+        throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot create layer: its parent was removed meanwhile');
+      }
+      stage.setIntent({ kind: 'open', target, openToken: token });
+      fs.renameSync(staged, target);
+      fsyncDir(ctx.layout.open);
+      const id = insertOpenLayer(ctx.db, { parentId: parent?.id ?? null, openToken: token, created: ctx.now() });
+      upsertName(ctx.db, name, id, ctx.now());
+      return layerById(ctx.db, id) as LayerRow;
+    });
+  } finally {
+    stage.dispose();
+  }
+}
+
+/** Runs `fn` holding the open layer's flock; a second writer or a seal gets LAYER_IN_USE. */
+async function withOpenLayer<T>(ctx: StoreContext, layer: LayerRow, action: string, fn: (dir: string, fd: number) => Promise<T> | T): Promise<T> {
+  if (layer.state !== 'open' || layer.openToken === null) {
+    throw new ShibafuError('LAYER_SEALED', `Cannot ${action} layer ${describe(ctx, layer)}: it is sealed, and sealed layers never change`, {
+      hint: 'Create a new layer on top of it: shibafu layer create NEW --parent LAYER',
+    });
+  }
+  const dir = ctx.layout.openLayerDir(layer.openToken);
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    if (!ctx.ports.tryLock(fd, true)) {
+      throw new ShibafuError('LAYER_IN_USE', `Cannot ${action} layer ${describe(ctx, layer)}: another shibafu process is writing to it`, { hint: 'Retry when it has finished.' });
+    }
+    return await fn(dir, fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function describe(ctx: StoreContext, layer: LayerRow): string {
+  const names = namesOf(ctx.db, layer.id);
+  return names.length > 0 ? `"${names[0]}"` : (layer.chainId ?? `#${layer.id}`);
+}
+
+/**
+ * CopyToLayer: copies host `src` to `dest` inside an open layer. A file lands at `dest` (or inside
+ * it when `dest` ends with "/" or is a directory); a directory's contents are merged into `dest`,
+ * as a Dockerfile COPY does.
+ *
+ * @example
+ * await addToLayer(ctx, app, './app.py', '/app/app.py');
+ */
+export async function addToLayer(ctx: StoreContext, layer: LayerRow, src: string, dest: string): Promise<CopyStats> {
+  let srcStat: fs.Stats;
+  try {
+    srcStat = fs.lstatSync(src);
+  } catch {
+    throw new ShibafuError('SOURCE_NOT_FOUND', `Cannot add "${src}": no such file or directory`);
+  }
+  return withOpenLayer(ctx, layer, 'add to', (dir) => {
+    const diff = ctx.layout.diffIn(dir);
+    // Inside a layer, "/app/x" and "app/x" name the same place; ".." is still refused.
+    const parts = splitArchivePath(dest.replace(/^\/+/, ''), ctx.limits);
+    if (srcStat.isDirectory()) return copyTree(src, ensureDirs(diff, parts), ctx.ports);
+    const into = dest.endsWith('/') || parts.length === 0 || isDir(join(diff, ...parts));
+    const target = into
+      ? join(ensureDirs(diff, parts), basename(src))
+      : join(ensureDirs(diff, parts.slice(0, -1)), parts.at(-1) as string);
+    return copyTree(src, target, ctx.ports);
+  });
+}
+
+/** Creates (0755) or walks the directories `parts` inside `root`, never through a symlink. */
+function ensureDirs(root: string, parts: readonly string[]): string {
+  let path = root;
+  for (const part of parts) {
+    path = join(path, part);
+    try {
+      fs.mkdirSync(path, 0o755);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST' || !fs.lstatSync(path).isDirectory()) {
+        throw new ShibafuError('PATH_CONFLICT', `Cannot add under "/${parts.join('/')}": "${path.slice(root.length)}" is not a directory in the layer`);
+      }
+    }
+  }
+  return path;
+}
+
+function isDir(path: string): boolean {
+  try {
+    return fs.lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Seals an open layer. If the same content on the same parent is already stored, the open layer's
+ * names move to that layer and the open copy is dropped.
+ */
+export async function sealLayer(ctx: StoreContext, layer: LayerRow): Promise<CommitResult> {
+  const token = layer.openToken;
+  return withOpenLayer(ctx, layer, 'seal', async (dir, fd) => {
+    ctx.ports.syncfs(fd);
+    const hashed = hashLayerDir(ctx.layout.diffIn(dir), ctx.ports);
+    const parent = layer.parentId === null ? null : layerById(ctx.db, layer.parentId) ?? null;
+    const chainId = chainIdOf(parent?.chainId ?? null, hashed.diffId);
+    const target = ctx.layout.layerDir(chainId);
+    const stage = Staging.create(ctx.layout, 'seal', ctx.ports);
+    try {
+      return ctx.db.immediate(() => {
+        const existing = layerByChainId(ctx.db, chainId);
+        if (existing !== undefined) {
+          for (const name of namesOf(ctx.db, layer.id)) upsertName(ctx.db, name, existing.id, ctx.now());
+          stage.setIntent({ kind: 'remove', target: dir, openToken: token ?? undefined });
+          fs.renameSync(dir, stage.sub('layer'));
+          deleteLayerRow(ctx.db, layer.id);
+          return { layer: existing, existed: true };
+        }
+        stage.setIntent({ kind: 'seal', target, source: dir, chainId });
+        fs.rmSync(target, { recursive: true, force: true });
+        fs.renameSync(dir, target);
+        fsyncDir(ctx.layout.layers);
+        markSealed(ctx.db, layer.id, { chainId, diffId: hashed.diffId, size: hashed.bytes, files: hashed.entries, sealed: ctx.now() });
+        return { layer: layerById(ctx.db, layer.id) as LayerRow, existed: false };
+      });
+    } finally {
+      stage.dispose();
+    }
+  });
+}

@@ -1,0 +1,31 @@
+/**
+ * What every store operation works with: the database, the layout, the kernel ports and the limits.
+ * Operations are plain functions of a context (STYLE.md: classes only for resources).
+ */
+import type { Db } from '../db/db.js';
+import type { StoreLayout } from './layout.js';
+import type { StorePorts } from './ports.js';
+
+export interface ImportLimits {
+  /** Entries per archive. */
+  readonly maxEntries: number;
+  /** Components per path. */
+  readonly maxDepth: number;
+  /** Uncompressed bytes per archive: a compression bomb stops here. */
+  readonly maxBytes: number;
+}
+
+export const DEFAULT_LIMITS: ImportLimits = {
+  maxEntries: 2_000_000,
+  maxDepth: 256,
+  maxBytes: 64 * 1024 ** 3,
+};
+
+export interface StoreContext {
+  readonly db: Db;
+  readonly layout: StoreLayout;
+  readonly ports: StorePorts;
+  readonly limits: ImportLimits;
+  /** Injected so tests can fix time; returns an ISO-8601 timestamp. */
+  readonly now: () => string;
+}

@@ -1,0 +1,187 @@
+/**
+ * The store: one root directory, one SQLite database, and the operations of the layer manager.
+ * A thin facade: each method resolves what the user named and calls the domain function.
+ */
+import * as fs from 'node:fs';
+import type { Readable } from 'node:stream';
+import { Db } from '../db/db.js';
+import { ShibafuError, fromSystemError } from '../errors.js';
+import type { LayerRow } from '../db/layer-queries.js';
+import type { CopyStats } from './copy-tree.js';
+import { StoreLayout } from './layout.js';
+import { importDir, importTar, type ImportProgress } from './layer-import.js';
+import { expandStack, listMounts, mountStack, unmountTarget, type MountView } from './layer-mounts.js';
+import { removeLayer, tagLayer, untag, type RemoveResult } from './layer-remove.js';
+import { resolveLayer, validateName } from './layer-resolver.js';
+import { inspectLayer, listLayers, type LayerDetails, type LayerSummary } from './layer-views.js';
+import { addToLayer, createOpenLayer, sealLayer } from './open-layer.js';
+import type { MountApi, StorePorts } from './ports.js';
+import { realPorts } from './real-ports.js';
+import { sweepLeftovers, type SweptItem } from './recovery.js';
+import { DEFAULT_LIMITS, type ImportLimits, type StoreContext } from './store-context.js';
+
+export interface OpenStoreOptions {
+  readonly root: string;
+  readonly limits?: Partial<ImportLimits>;
+  /** Kernel ports; the real ones by default. */
+  readonly ports?: StorePorts;
+  readonly now?: () => string;
+}
+
+export interface CreateLayerOptions {
+  readonly name: string;
+  /** A tar path or stream (plain, gzip or zstd); absent with `fromDir`, or for an open layer. */
+  readonly source?: string | Readable;
+  readonly fromDir?: string;
+  readonly parent?: string;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: ImportProgress) => void;
+}
+
+export interface CreateLayerResult {
+  readonly layer: LayerDetails;
+  /** True when the same content on the same parent was already stored: only the name was added. */
+  readonly existed: boolean;
+}
+
+export interface MountLayersOptions {
+  readonly layers: readonly string[];
+  readonly target: string;
+  readonly writable?: boolean;
+  readonly api?: MountApi;
+  readonly volatile?: boolean;
+}
+
+/**
+ * Opens (creating if needed) the store at `root`, sweeping what interrupted operations left.
+ *
+ * @example
+ * const store = openStore({ root: '/var/lib/shibafu' });
+ * try { console.log(store.listLayers()); } finally { store.close(); }
+ */
+export function openStore(options: OpenStoreOptions): Store {
+  return Store.open(options);
+}
+
+export class Store {
+  readonly #ctx: StoreContext;
+  /** What the open swept (leftovers of killed processes); empty on a clean store. */
+  readonly swept: readonly SweptItem[];
+
+  private constructor(ctx: StoreContext, swept: SweptItem[]) {
+    this.#ctx = ctx;
+    this.swept = swept;
+  }
+
+  static open(options: OpenStoreOptions): Store {
+    const layout = new StoreLayout(options.root);
+    try {
+      // 0700: the store holds setuid binaries and device nodes from images.
+      fs.mkdirSync(layout.root, { recursive: true, mode: 0o700 });
+      for (const dir of layout.skeleton) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw fromSystemError(err, `create the store at ${layout.root}`);
+    }
+    const db = Db.open(layout.db);
+    const ctx: StoreContext = {
+      db,
+      layout,
+      ports: options.ports ?? realPorts(layout.empty),
+      limits: { ...DEFAULT_LIMITS, ...options.limits },
+      now: options.now ?? (() => new Date().toISOString()),
+    };
+    try {
+      return new Store(ctx, sweepLeftovers(ctx));
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  get root(): string { return this.#ctx.layout.root; }
+
+  /** The context domain functions work with (for the runtime and other modules of this package). */
+  get context(): StoreContext { return this.#ctx; }
+
+  /** Resolves a name, chainId or unique chainId prefix. */
+  resolve(ref: string): LayerRow {
+    return resolveLayer(this.#ctx.db, ref);
+  }
+
+  /** `layer create`: from a tar, a directory, or (neither) an empty open layer. */
+  async createLayer(options: CreateLayerOptions): Promise<CreateLayerResult> {
+    const name = validateName(options.name);
+    let parent = options.parent === undefined ? null : this.resolve(options.parent);
+    // A layer that becomes a parent is sealed: its diff must never change under its children.
+    if (parent !== null && parent.state === 'open') parent = (await sealLayer(this.#ctx, parent)).layer;
+    if (options.source !== undefined && options.fromDir !== undefined) {
+      throw new ShibafuError('USAGE', 'Cannot create a layer from both an archive and a directory');
+    }
+    if (options.source === undefined && options.fromDir === undefined) {
+      return { layer: inspectLayer(this.#ctx, createOpenLayer(this.#ctx, name, parent)), existed: false };
+    }
+    const importOptions = { name, parent, signal: options.signal, onProgress: options.onProgress };
+    const result = options.fromDir !== undefined
+      ? await importDir(this.#ctx, options.fromDir, importOptions)
+      : await importTar(this.#ctx, options.source as string | Readable, importOptions);
+    return { layer: inspectLayer(this.#ctx, result.layer), existed: result.existed };
+  }
+
+  /** `layer add`: copies host files into an open layer. */
+  addToLayer(ref: string, src: string, dest: string): Promise<CopyStats> {
+    return addToLayer(this.#ctx, this.resolve(ref), src, dest);
+  }
+
+  /** `layer seal`: freezes an open layer under its content address. */
+  async sealLayer(ref: string): Promise<CreateLayerResult> {
+    const result = await sealLayer(this.#ctx, this.resolve(ref));
+    return { layer: inspectLayer(this.#ctx, result.layer), existed: result.existed };
+  }
+
+  listLayers(): LayerSummary[] {
+    return listLayers(this.#ctx);
+  }
+
+  inspectLayer(ref: string): LayerDetails {
+    return inspectLayer(this.#ctx, this.resolve(ref));
+  }
+
+  removeLayer(ref: string): RemoveResult {
+    return removeLayer(this.#ctx, ref, this.resolve(ref));
+  }
+
+  /** Adds a name to a layer, or moves it there from another layer. */
+  tagLayer(ref: string, name: string): LayerDetails {
+    const layer = this.resolve(ref);
+    tagLayer(this.#ctx, layer, validateName(name));
+    return inspectLayer(this.#ctx, layer);
+  }
+
+  untag(name: string): void {
+    untag(this.#ctx, name);
+  }
+
+  /** `layer mount`: each named layer brings its ancestors; open layers are sealed first. */
+  async mountLayers(options: MountLayersOptions): Promise<MountView> {
+    const named: LayerRow[] = [];
+    for (const ref of options.layers) {
+      const layer = this.resolve(ref);
+      named.push(layer.state === 'open' ? (await sealLayer(this.#ctx, layer)).layer : layer);
+    }
+    return mountStack(this.#ctx, expandStack(this.#ctx, named), options.target, {
+      writable: options.writable === true, api: options.api ?? 'auto', volatile: options.volatile,
+    });
+  }
+
+  unmount(target: string, options: { lazy?: boolean } = {}): { unmounted: boolean; recorded: boolean } {
+    return unmountTarget(this.#ctx, target, options.lazy === true);
+  }
+
+  listMounts(): MountView[] {
+    return listMounts(this.#ctx);
+  }
+
+  close(): void {
+    this.#ctx.db.close();
+  }
+}

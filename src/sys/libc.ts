@@ -1,0 +1,135 @@
+/**
+ * The one door to native code: koffi, loaded on first use (about 12 ms measured here, which
+ * `shibafu layer list` should not pay), and the C prototypes the rest of `sys/` calls.
+ *
+ * Symbols come from `dlopen(NULL)`: the C library the node binary already links (glibc or musl),
+ * so no library file name is guessed. The mount API wrappers (fsopen, fsconfig, fsmount,
+ * move_mount) only exist in glibc >= 2.36; older C libraries reach the same kernel calls through
+ * syscall(2), whose numbers 429-432 are the same on every architecture (they postdate the
+ * unification of syscall tables in Linux 5.1).
+ */
+import { createRequire } from 'node:module';
+import type * as KoffiTypes from 'koffi';
+import { SysError, type SysErrorContext } from './sys-error.js';
+
+type Koffi = typeof KoffiTypes;
+/** A declared C function; koffi converts JS numbers, strings, Buffers, BigInts and null. */
+export type NativeFunction = (...args: unknown[]) => number;
+
+const PROTOTYPES = {
+  mknod: 'int mknod(const char *path, uint32_t mode, uint64_t dev)',
+  lgetxattr: 'intptr_t lgetxattr(const char *path, const char *name, void *value, size_t size)',
+  fgetxattr: 'intptr_t fgetxattr(int fd, const char *name, void *value, size_t size)',
+  lsetxattr: 'int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)',
+  fsetxattr: 'int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)',
+  llistxattr: 'intptr_t llistxattr(const char *path, void *list, size_t size)',
+  flistxattr: 'intptr_t flistxattr(int fd, void *list, size_t size)',
+  lremovexattr: 'int lremovexattr(const char *path, const char *name)',
+  fremovexattr: 'int fremovexattr(int fd, const char *name)',
+  // ioctl is variadic in C: callers pass the argument's type before its value ('int', fd).
+  ioctl: 'int ioctl(int fd, unsigned long request, ...)',
+  copy_file_range:
+    'intptr_t copy_file_range(int fdIn, void *offIn, int fdOut, void *offOut, size_t len, unsigned int flags)',
+  syncfs: 'int syncfs(int fd)',
+  flock: 'int flock(int fd, int operation)',
+  renameat2:
+    'int renameat2(int oldDirFd, const char *oldPath, int newDirFd, const char *newPath, unsigned int flags)',
+  fsopen: 'int fsopen(const char *fsName, unsigned int flags)',
+  fsconfig: 'int fsconfig(int fd, unsigned int cmd, const char *key, const char *value, int aux)',
+  fsmount: 'int fsmount(int fd, unsigned int flags, unsigned int attrFlags)',
+  move_mount:
+    'int move_mount(int fromDirFd, const char *fromPath, int toDirFd, const char *toPath, unsigned int flags)',
+  mount: 'int mount(const char *source, const char *target, const char *fsType, unsigned long flags, const char *data)',
+  umount2: 'int umount2(const char *target, int flags)',
+  chdir: 'int chdir(const char *path)',
+  fchdir: 'int fchdir(int fd)',
+} as const;
+
+/** The C functions `sys/` may call. */
+export type LibcName = keyof typeof PROTOTYPES;
+
+/** Kernel syscall numbers for wrappers older C libraries lack (same on all architectures). */
+const SYSCALL_FALLBACK: Partial<Record<LibcName, { nr: number; args: string[] }>> = {
+  move_mount: { nr: 429, args: ['int', 'const char *', 'int', 'const char *', 'unsigned int'] },
+  fsopen: { nr: 430, args: ['const char *', 'unsigned int'] },
+  fsconfig: { nr: 431, args: ['int', 'unsigned int', 'const char *', 'const char *', 'int'] },
+  fsmount: { nr: 432, args: ['int', 'unsigned int', 'unsigned int'] },
+};
+
+const nodeRequire = createRequire(import.meta.url);
+let loaded: { koffi: Koffi; lib: KoffiTypes.LibraryHandle } | undefined;
+const declared = new Map<LibcName, NativeFunction>();
+
+function native(): { koffi: Koffi; lib: KoffiTypes.LibraryHandle } {
+  if (loaded === undefined) {
+    // require, not import(): the sys calls are synchronous and so must their first use be.
+    const koffi = nodeRequire('koffi') as Koffi;
+    loaded = { koffi, lib: koffi.load(null) };
+  }
+  return loaded;
+}
+
+function declare(name: LibcName): NativeFunction {
+  const { lib } = native();
+  try {
+    return lib.func(PROTOTYPES[name]) as NativeFunction;
+  } catch (err) {
+    const fallback = SYSCALL_FALLBACK[name];
+    if (fallback === undefined) throw err;
+    const syscall = lib.func('long syscall(long number, ...)');
+    return (...args: unknown[]) =>
+      Number(syscall(fallback.nr, ...fallback.args.flatMap((type, i) => [type, args[i]])));
+  }
+}
+
+/**
+ * The native C function `name`, declared on first use.
+ *
+ * @example
+ * const ret = libc('syncfs')(fd);
+ */
+export function libc(name: LibcName): NativeFunction {
+  let fn = declared.get(name);
+  if (fn === undefined) {
+    fn = declare(name);
+    declared.set(name, fn);
+  }
+  return fn;
+}
+
+/**
+ * The calling thread's errno. Read it right after the failed call: koffi does not save it, and
+ * any later native call may overwrite it.
+ */
+export function lastErrno(): number {
+  return native().koffi.errno();
+}
+
+/**
+ * Returns `ret` when the call succeeded, else throws a SysError built from errno. C calls signal
+ * failure with -1; anything negative is treated the same.
+ *
+ * @example
+ * check(libc('flock')(fd, LOCK_EX), { syscall: 'flock', path: `fd ${fd}` });
+ */
+export function check(ret: number, context: SysErrorContext): number {
+  if (ret < 0) throw new SysError(lastErrno(), context);
+  return ret;
+}
+
+/**
+ * A string for a `const char *` argument. C stops at the first NUL, so a JS string holding one
+ * would name a different file than the caller meant: refuse it as the kernel refuses bad names.
+ *
+ * @example
+ * libc('lremovexattr')(cString(path, 'lremovexattr'), cString(name, 'lremovexattr'));
+ */
+export function cString(value: string, syscall: string): string {
+  if (value.includes('\0')) throw new SysError(22 /* EINVAL */, { syscall, path: value.replace(/\0/g, '\\0') });
+  return value;
+}
+
+/** True once koffi has been loaded (tests use it to prove read-only commands stay native-free). */
+export function nativeLoaded(): boolean {
+  return loaded !== undefined;
+}

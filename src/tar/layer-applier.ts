@@ -1,0 +1,302 @@
+/**
+ * Carries out ApplyOps inside one empty layer directory, in overlay's on-disk format.
+ *
+ * Safety rests on one invariant: the directory starts empty and only this applier writes to it,
+ * so it knows every directory it made. A path is only ever resolved through directories in that
+ * set (never through a symlink or a file the archive created), and the last component is always
+ * created with O_EXCL / mkdir / symlink / mknod / link, none of which follow a final symlink.
+ * Duplicates therefore show up as EEXIST and never overwrite anything.
+ */
+import * as fs from 'node:fs';
+import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
+import type { ApplyOp, Attrs } from './apply-op.js';
+
+/** The special calls the applier needs (src/sys implements them with koffi). */
+export interface ApplyPorts {
+  mknod(path: string, kind: 'char' | 'block' | 'fifo', mode: number, major: number, minor: number): void;
+  lsetxattr(path: string, name: string, value: Buffer): void;
+}
+
+export interface ApplyLimits {
+  readonly maxEntries: number;
+}
+
+export interface ApplyStats {
+  /** Entries applied (whiteouts and opaque markers included). */
+  entries: number;
+  /** Bytes of regular-file content written. */
+  bytes: number;
+}
+
+const OPAQUE_XATTR = 'trusted.overlay.opaque';
+const OPAQUE_VALUE = Buffer.from('y');
+// Created 0600 and chmod-ed after chown: chown clears setuid/setgid, and a file must never be
+// briefly readable by others before its real mode is in place.
+const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+
+export class LayerApplier {
+  readonly #root: string;
+  readonly #ports: ApplyPorts;
+  readonly #limits: ApplyLimits;
+  readonly #dirs = new Set<string>(['']);
+  readonly #whiteouts = new Set<string>();
+  readonly #opaque = new Set<string>();
+  readonly #dirTimes: [string, number][] = [];
+  #file: { fd: number; path: string; remaining: number; attrs: Attrs } | null = null;
+  readonly stats: ApplyStats = { entries: 0, bytes: 0 };
+
+  constructor(root: string, ports: ApplyPorts, limits: ApplyLimits) {
+    this.#root = root;
+    this.#ports = ports;
+    this.#limits = limits;
+  }
+
+  /** Applies one op; for a `file` op, its content follows through `data()` and `endEntry()`. */
+  apply(op: ApplyOp): void {
+    if (op.op === 'skip') return;
+    if (++this.stats.entries > this.#limits.maxEntries) {
+      throw new ShibafuError('LIMIT_EXCEEDED', `Cannot import: the archive has more than ${this.#limits.maxEntries} entries`, {
+        hint: 'Raise the limit with --max-entries if the archive is trusted.',
+      });
+    }
+    switch (op.op) {
+      case 'dir': return this.#dir(op.parts, op.attrs);
+      case 'file': return this.#openFile(op.parts, op.attrs, op.size);
+      case 'symlink': return this.#symlink(op.parts, op.target, op.attrs);
+      case 'hardlink': return this.#hardlink(op.parts, op.targetParts);
+      case 'device': return this.#device(op.parts, op.kind, op.major, op.minor, op.attrs);
+      case 'whiteout': return this.#whiteout(op.parts);
+      case 'opaque': return this.#makeOpaque(this.#ensureDir(op.dirParts));
+    }
+  }
+
+  /** Content of the current file entry. */
+  data(chunk: Buffer): void {
+    const f = this.#file;
+    if (f === null) return;
+    let off = 0;
+    try {
+      while (off < chunk.length) off += fs.writeSync(f.fd, chunk, off, chunk.length - off);
+    } catch (err) {
+      throw fromSystemError(err, `write "${f.path}"`);
+    }
+    f.remaining -= chunk.length;
+    this.stats.bytes += chunk.length;
+  }
+
+  /** Ends the current entry: a file gets its owner, mode, xattrs and times once its bytes are in. */
+  endEntry(): void {
+    const f = this.#file;
+    if (f === null) return;
+    this.#file = null;
+    try {
+      fs.fchownSync(f.fd, f.attrs.uid, f.attrs.gid);
+      fs.fchmodSync(f.fd, f.attrs.mode);
+      this.#setXattrs(f.path, f.attrs);
+      const t = toSeconds(f.attrs.mtime);
+      fs.futimesSync(f.fd, t, t);
+    } catch (err) {
+      throw fromSystemError(err, `set the attributes of "${f.path}"`);
+    } finally {
+      fs.closeSync(f.fd);
+    }
+  }
+
+  /** Sets directory times last: creating children would otherwise change them again. */
+  finish(): void {
+    if (this.#file !== null) this.endEntry();
+    for (const [path, t] of this.#dirTimes) {
+      try {
+        fs.lutimesSync(path, t, t);
+      } catch (err) {
+        throw fromSystemError(err, `set the time of "${path}"`);
+      }
+    }
+  }
+
+  /** Closes an open file after a failure (the staged directory is removed by the caller). */
+  abort(): void {
+    if (this.#file !== null) {
+      try { fs.closeSync(this.#file.fd); } catch { /* already failing */ }
+      this.#file = null;
+    }
+  }
+
+  #abs(key: string): string {
+    return key === '' ? this.#root : `${this.#root}/${key}`;
+  }
+
+  /** Makes every ancestor a directory of this layer; returns the key of `parts` itself. */
+  #ensureDir(parts: readonly string[]): string {
+    let key = '';
+    for (const part of parts) {
+      key = key === '' ? part : `${key}/${part}`;
+      if (this.#dirs.has(key)) continue;
+      const abs = this.#abs(key);
+      try {
+        fs.mkdirSync(abs, 0o755);
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST') throw fromSystemError(err, `create directory "${key}"`);
+        if (!this.#replaceWhiteout(key)) {
+          throw new ShibafuError('PATH_CONFLICT', `Cannot import "${parts.join('/')}": "${key}" is not a directory in this archive`);
+        }
+        fs.mkdirSync(abs, 0o755);
+        this.#makeOpaque(key);
+      }
+      this.#dirs.add(key);
+    }
+    return key;
+  }
+
+  /** Removes a whiteout this archive made at `key` so an entry can take its place. */
+  #replaceWhiteout(key: string): boolean {
+    if (!this.#whiteouts.has(key)) return false;
+    fs.unlinkSync(this.#abs(key));
+    this.#whiteouts.delete(key);
+    return true;
+  }
+
+  #parentAndKey(parts: readonly string[]): string {
+    this.#ensureDir(parts.slice(0, -1));
+    return parts.join('/');
+  }
+
+  /**
+   * Runs `create`; on EEXIST replaces this archive's own whiteout (OCI: a whiteout never hides an
+   * entry of its own layer) or reports the duplicate. Returns true when a whiteout was replaced.
+   */
+  #create(key: string, what: string, create: () => void): boolean {
+    try {
+      create();
+      return false;
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw fromSystemError(err, `create ${what} "${key}"`);
+    }
+    if (!this.#replaceWhiteout(key)) {
+      throw new ShibafuError('DUPLICATE_ENTRY', `Cannot import ${what} "${key}": the archive already created that path`, {
+        hint: 'An OCI layer tar must not contain the same path twice (image-spec layer.md).',
+      });
+    }
+    try {
+      create();
+    } catch (err) {
+      throw fromSystemError(err, `create ${what} "${key}"`);
+    }
+    return true;
+  }
+
+  #dir(parts: readonly string[], attrs: Attrs): void {
+    const key = this.#parentAndKey(parts);
+    const abs = this.#abs(key);
+    if (!this.#dirs.has(key)) {
+      // A directory replacing this layer's whiteout of the same name hides the lower one: opaque.
+      if (this.#create(key, 'directory', () => fs.mkdirSync(abs, 0o700))) this.#makeOpaque(key);
+      this.#dirs.add(key);
+    }
+    // Directory over directory replaces the attributes (image-spec layer.md).
+    try {
+      fs.lchownSync(abs, attrs.uid, attrs.gid);
+      fs.chmodSync(abs, attrs.mode);
+      this.#setXattrs(abs, attrs);
+    } catch (err) {
+      throw fromSystemError(err, `set the attributes of "${key}"`);
+    }
+    this.#dirTimes.push([abs, toSeconds(attrs.mtime)]);
+  }
+
+  #openFile(parts: readonly string[], attrs: Attrs, size: number): void {
+    const key = this.#parentAndKey(parts);
+    const abs = this.#abs(key);
+    let fd = -1;
+    this.#create(key, 'file', () => { fd = fs.openSync(abs, CREATE_FLAGS, 0o600); });
+    this.#file = { fd, path: abs, remaining: size, attrs };
+  }
+
+  #symlink(parts: readonly string[], target: string, attrs: Attrs): void {
+    const key = this.#parentAndKey(parts);
+    const abs = this.#abs(key);
+    this.#create(key, 'symlink', () => fs.symlinkSync(target, abs));
+    try {
+      fs.lchownSync(abs, attrs.uid, attrs.gid);
+      this.#setXattrs(abs, attrs);
+      const t = toSeconds(attrs.mtime);
+      fs.lutimesSync(abs, t, t);
+    } catch (err) {
+      throw fromSystemError(err, `set the attributes of "${key}"`);
+    }
+  }
+
+  #hardlink(parts: readonly string[], targetParts: readonly string[]): void {
+    const key = this.#parentAndKey(parts);
+    const targetKey = targetParts.join('/');
+    const targetParent = targetParts.slice(0, -1).join('/');
+    if (!this.#dirs.has(targetParent)) {
+      throw new ShibafuError('LINK_UNSAFE', `Cannot import hardlink "${key}": its target "${targetKey}" is not a file of this archive`);
+    }
+    const targetAbs = this.#abs(targetKey);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(targetAbs);
+    } catch {
+      throw new ShibafuError('LINK_UNSAFE', `Cannot import hardlink "${key}": its target "${targetKey}" is not a file of this archive`, {
+        hint: 'A hardlink must follow the entry it points at, in the same layer.',
+      });
+    }
+    if (!st.isFile()) {
+      throw new ShibafuError('LINK_UNSAFE', `Cannot import hardlink "${key}": its target "${targetKey}" is not a regular file`);
+    }
+    this.#create(key, 'hardlink', () => fs.linkSync(targetAbs, this.#abs(key)));
+  }
+
+  #device(parts: readonly string[], kind: 'char' | 'block' | 'fifo', major: number, minor: number, attrs: Attrs): void {
+    const key = this.#parentAndKey(parts);
+    const abs = this.#abs(key);
+    this.#create(key, kind === 'fifo' ? 'fifo' : `${kind} device`, () => this.#ports.mknod(abs, kind, 0o600, major, minor));
+    try {
+      fs.lchownSync(abs, attrs.uid, attrs.gid);
+      fs.chmodSync(abs, attrs.mode);
+      this.#setXattrs(abs, attrs);
+      const t = toSeconds(attrs.mtime);
+      fs.lutimesSync(abs, t, t);
+    } catch (err) {
+      throw fromSystemError(err, `set the attributes of "${key}"`);
+    }
+  }
+
+  /** `.wh.NAME` → a 0/0 character device NAME, overlay's whiteout (mode 0, as the kernel makes them). */
+  #whiteout(parts: readonly string[]): void {
+    const key = this.#parentAndKey(parts);
+    if (this.#whiteouts.has(key)) return;
+    if (this.#dirs.has(key)) {
+      // The layer has this directory and also deletes the lower one: the lower must not show through.
+      this.#makeOpaque(key);
+      return;
+    }
+    try {
+      this.#ports.mknod(this.#abs(key), 'char', 0, 0, 0);
+      this.#whiteouts.add(key);
+    } catch (err) {
+      // Something of this layer already stands there: whiteouts only hide lower layers, so it stays.
+      if (errnoCode(err) === 'EEXIST' || errnoCode((err as { cause?: unknown }).cause) === 'EEXIST') return;
+      throw fromSystemError(err, `create whiteout "${key}"`);
+    }
+  }
+
+  #makeOpaque(key: string): void {
+    if (this.#opaque.has(key)) return;
+    try {
+      this.#ports.lsetxattr(this.#abs(key), OPAQUE_XATTR, OPAQUE_VALUE);
+    } catch (err) {
+      throw fromSystemError(err, `mark "${key}" opaque`);
+    }
+    this.#opaque.add(key);
+  }
+
+  #setXattrs(path: string, attrs: Attrs): void {
+    for (const [name, value] of attrs.xattrs) this.#ports.lsetxattr(path, name, value);
+  }
+}
+
+function toSeconds(t: { sec: number; nsec: number }): number {
+  return t.sec + t.nsec / 1e9;
+}

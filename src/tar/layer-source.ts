@@ -1,0 +1,159 @@
+/**
+ * Where a layer's archive comes from, and how its bytes become an uncompressed tar stream. The
+ * compression is told apart by magic bytes, never by the file name. Both digests are computed in
+ * the same pass that feeds the parser: the blob digest over the bytes as given, the diffId over
+ * the uncompressed stream.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { ShibafuError, errnoCode } from '../errors.js';
+import type { Digest } from '../ids.js';
+import { zstdStream } from '../sys/zstd-process.js';
+
+export type Compression = 'none' | 'gzip' | 'zstd';
+
+export const LAYER_MEDIA_TYPES: Record<Compression, string> = {
+  none: 'application/vnd.oci.image.layer.v1.tar',
+  gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+};
+
+/** 1 MiB reads: large enough that per-chunk overhead vanishes, small enough to stay bounded. */
+const READ_CHUNK = 1 << 20;
+
+/**
+ * Sniffs the compression of an archive from its first bytes.
+ *
+ * @example
+ * sniffCompression(Buffer.from([0x1f, 0x8b, 8])) // 'gzip'
+ */
+export function sniffCompression(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (head.length >= 3 && head.toString('latin1', 0, 3) === 'BZh') unsupported('bzip2');
+  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) unsupported('xz');
+  return 'none';
+}
+
+function unsupported(kind: string): never {
+  throw new ShibafuError('COMPRESSION_UNSUPPORTED', `Cannot import a ${kind}-compressed archive`, {
+    hint: `Decompress it first (e.g. ${kind === 'xz' ? 'xz -dc' : 'bzip2 -dc'} FILE | shibafu layer create NAME -), or use gzip or zstd.`,
+  });
+}
+
+export interface OpenedSource {
+  /** The uncompressed tar stream. */
+  readonly chunks: AsyncIterable<Buffer>;
+  /** Available once `chunks` is drained. */
+  result(): { compression: Compression; blobDigest: Digest; blobSize: number; diffId: Digest; tarSize: number };
+}
+
+export interface SourceOptions {
+  /** Stop with LIMIT_EXCEEDED once the uncompressed stream passes this many bytes (zip-bomb guard). */
+  readonly maxBytes: number;
+  readonly signal?: AbortSignal;
+}
+
+/** Opens a file path, or stdin when given a stream. */
+export function openSource(source: string | Readable, options: SourceOptions): OpenedSource {
+  const raw: AsyncIterable<Buffer> = typeof source === 'string'
+    ? readFile(source)
+    : (source as AsyncIterable<Buffer>);
+  return decodeSource(raw, options);
+}
+
+async function* readFile(path: string): AsyncGenerator<Buffer> {
+  const stream = createReadStream(path, { highWaterMark: READ_CHUNK });
+  try {
+    for await (const chunk of stream) yield chunk as Buffer;
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT') throw new ShibafuError('SOURCE_NOT_FOUND', `Cannot read archive "${path}": no such file`);
+    if (code === 'EISDIR') throw new ShibafuError('USAGE', `Cannot read archive "${path}": it is a directory`, { hint: 'Use --from-dir DIR for a directory.' });
+    throw err;
+  }
+}
+
+/** Hashes raw bytes, sniffs, decompresses, hashes again and enforces the size limit, all in one pass. */
+export function decodeSource(raw: AsyncIterable<Buffer>, options: SourceOptions): OpenedSource {
+  const blobHash = createHash('sha256');
+  const tarHash = createHash('sha256');
+  let blobSize = 0;
+  let tarSize = 0;
+  let compression: Compression = 'none';
+  let done = false;
+
+  async function* tapRaw(first: Buffer | null, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+    if (first !== null) { blobHash.update(first); blobSize += first.length; yield first; }
+    for (;;) {
+      const next = await rest.next();
+      if (next.done === true) return;
+      blobHash.update(next.value);
+      blobSize += next.value.length;
+      yield next.value;
+    }
+  }
+
+  async function* decoded(): AsyncGenerator<Buffer> {
+    const it = raw[Symbol.asyncIterator]();
+    const head = await it.next();
+    const first = head.done === true ? null : head.value;
+    compression = first === null ? 'none' : sniffCompression(first);
+    const rawStream = tapRaw(first, it);
+    const plain = compression === 'none' ? rawStream
+      : compression === 'gzip' ? gunzip(rawStream)
+        : zstdStream(rawStream, 'decompress');
+    for await (const chunk of plain) {
+      options.signal?.throwIfAborted();
+      tarSize += chunk.length;
+      if (tarSize > options.maxBytes) {
+        throw new ShibafuError('LIMIT_EXCEEDED', `Cannot import: the archive expands past the limit of ${options.maxBytes} bytes`, {
+          hint: 'A compression bomb stops here. Raise the limit with --max-size if the archive is trusted.',
+        });
+      }
+      tarHash.update(chunk);
+      yield chunk;
+    }
+    done = true;
+  }
+
+  return {
+    chunks: decoded(),
+    result() {
+      if (!done) throw new ShibafuError('INTERNAL', 'Cannot read digests before the archive is consumed');
+      return {
+        compression,
+        blobDigest: `sha256:${blobHash.digest('hex')}` as Digest,
+        blobSize,
+        diffId: `sha256:${tarHash.digest('hex')}` as Digest,
+        tarSize,
+      };
+    },
+  };
+}
+
+async function* gunzip(input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  // zlib runs in libuv's thread pool: decompression overlaps with parsing and writing here.
+  const z = createGunzip({ chunkSize: READ_CHUNK });
+  const src = Readable.from(input);
+  src.on('error', (err) => z.destroy(err));
+  src.pipe(z);
+  try {
+    for await (const chunk of z) yield chunk as Buffer;
+  } catch (err) {
+    if (err instanceof ShibafuError) throw err;
+    const code = errnoCode(err);
+    if (code === 'Z_BUF_ERROR') {
+      throw new ShibafuError('COMPRESSION_CORRUPT', 'Cannot decompress gzip stream: it ends early (truncated archive)', { cause: err });
+    }
+    if (code !== undefined && code.startsWith('Z_')) {
+      throw new ShibafuError('COMPRESSION_CORRUPT', `Cannot decompress gzip stream: ${code === 'Z_DATA_ERROR' ? 'corrupt data' : code}`, { cause: err });
+    }
+    throw err;
+  } finally {
+    src.destroy();
+    z.destroy();
+  }
+}

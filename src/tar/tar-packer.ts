@@ -1,0 +1,317 @@
+/**
+ * Deterministic writer: a layer directory in overlay's on-disk format → an OCI layer tar.
+ * Used by `layer seal` (hash only, for the diffId) and `layer export`, so the same tree must give
+ * the same bytes every time, on every host. The rules (docs/on-disk-format.md repeats them):
+ *
+ *  1. Walk: depth first, each directory's children sorted by the bytes of their UTF-8 names
+ *     (Buffer.compare, not JS string order), a directory's own entry before its children. The layer
+ *     root itself has no entry. Paths are relative, without a leading "./"; directories end in "/".
+ *  2. Overlay → OCI: a character device 0/0, or an empty file with the `trusted.overlay.whiteout`
+ *     (or `user.overlay.whiteout`) xattr, becomes an empty regular file `DIR/.wh.NAME` (mode 0,
+ *     uid/gid/mtime of the node), sorted under its own name NAME. A directory whose
+ *     `trusted.overlay.opaque` (or `user.overlay.opaque`) is "y" gets an empty `DIR/.wh..wh..opq`
+ *     (mode 0, uid/gid/mtime of the directory) right after its own entry. `trusted.overlay.*` and
+ *     `user.overlay.*` xattrs are never exported; the others become PAX `SCHILY.xattr.NAME`
+ *     records sorted by name. Sockets are skipped (tar cannot hold them). A real file named
+ *     `.wh.*` cannot be represented in an OCI layer and is refused (TAR_UNSUPPORTED).
+ *  3. Headers: magic "ustar\0", version "00"; mode = st_mode & 0o7777; numeric uid/gid; empty
+ *     uname/gname; mtime = whole seconds of st_mtime, no atime/ctime; size 0 except for files;
+ *     devmajor/devminor for devices, else 0. Numbers in zero-padded octal (checksum "%06o\0 ").
+ *  4. PAX: one 'x' header before an entry only when needed: `path`/`linkpath` when over 100 bytes
+ *     (the ustar prefix field is never used; the header keeps the name cut to 100 bytes), `uid`/`gid`
+ *     above 2097151, `size` from 8 GiB, `mtime` before 1970 or after 2242 (the header field then
+ *     holds 0), and the xattrs. Records in that order. The 'x' header is named
+ *     `PaxHeaders/<basename>` (cut to 100 bytes), mode 0644, uid/gid/mtime 0.
+ *  5. Hard links: regular files with nlink > 1 sharing (dev, ino) inside the layer: the first in walk
+ *     order is a regular file, later ones are typeflag '1' entries pointing at its path, with size 0
+ *     and no xattrs. Whiteouts never become hard links (overlay shares one whiteout inode).
+ *  6. End: two zero blocks, no padding to a 10240-byte record.
+ */
+import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { ShibafuError, fromSystemError } from '../errors.js';
+import { flushSink, newSink, putEnd, putEntryHeader, putFileData, takeReady } from './tar-pack-writer.js';
+import type { ChunkSink, PackEntry } from './tar-pack-writer.js';
+
+/**
+ * The two xattr calls the packer needs, without following symlinks (llistxattr / lgetxattr).
+ * The real one lives in src/sys; tests use a fake.
+ *
+ * @example
+ * const none: XattrReader = { list: () => [], get: () => null };
+ */
+export interface XattrReader {
+  list(path: string): string[];
+  get(path: string, name: string): Buffer | null;
+}
+
+/** Totals of one pack: tar entries written (PAX headers not counted) and tar bytes. */
+export interface PackStats {
+  entries: number;
+  bytes: number;
+}
+
+export interface PackOptions {
+  xattrs: XattrReader;
+  signal?: AbortSignal;
+  /** Called after each chunk with the running totals. */
+  onProgress?: (stats: PackStats) => void;
+  /** Size of the yielded chunks (default 1 MiB); the last one is shorter. */
+  chunkSize?: number;
+}
+
+const NS_PER_S = 1_000_000_000n;
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
+
+interface Frame {
+  abs: string;
+  rel: string;
+  names: string[];
+  next: number;
+}
+
+interface Walk {
+  xattrs: XattrReader;
+  sink: ChunkSink;
+  stats: PackStats;
+  /** "dev:ino" of multiply-linked files already written → their tar path. */
+  links: Map<string, string>;
+}
+
+/**
+ * Streams the OCI layer tar of `dir`, in chunks of about 1 MiB; returns the totals.
+ *
+ * @example
+ * const hash = createHash('sha256');
+ * for await (const chunk of packLayer(diffDir, { xattrs })) hash.update(chunk);
+ * const diffId = `sha256:${hash.digest('hex')}`;
+ */
+export async function* packLayer(dir: string, opts: PackOptions): AsyncGenerator<Buffer, PackStats, undefined> {
+  opts.signal?.throwIfAborted();
+  const gen = packLayerSync(dir, opts);
+  for (;;) {
+    const next = gen.next();
+    if (next.done === true) return next.value;
+    yield next.value;
+    opts.signal?.throwIfAborted();
+  }
+}
+
+/**
+ * The same stream, synchronously: for callers that only hash or write with sync calls and want no
+ * promise per chunk. Checks `opts.signal` between chunks.
+ *
+ * @example
+ * for (const chunk of packLayerSync(diffDir, { xattrs })) hash.update(chunk);
+ */
+export function* packLayerSync(dir: string, opts: PackOptions): Generator<Buffer, PackStats, undefined> {
+  const sink = newSink(opts.chunkSize ?? 1024 * 1024);
+  const w: Walk = { xattrs: opts.xattrs, sink, stats: { entries: 0, bytes: 0 }, links: new Map() };
+  const report = (chunk: Buffer): Buffer => {
+    opts.signal?.throwIfAborted();
+    w.stats.bytes += chunk.length;
+    opts.onProgress?.(w.stats);
+    return chunk;
+  };
+  for (const chunk of walkTree(dir, w)) yield report(chunk);
+  putEnd(sink);
+  flushSink(sink);
+  for (const chunk of takeReady(sink)) yield report(chunk);
+  return { ...w.stats };
+}
+
+function* walkTree(root: string, w: Walk): Generator<Buffer, void, undefined> {
+  const rootStat = statOf(root, '.');
+  if (!rootStat.isDirectory()) {
+    throw new ShibafuError('SOURCE_NOT_FOUND', `Cannot pack layer "${root}": not a directory`);
+  }
+  // An opaque layer root is legal in OCI (".wh..wh..opq" at top level), if unusual.
+  if (readXattrs(w.xattrs, root, '.').opaque) emitMarker(w, '.wh..wh..opq', rootStat);
+  const stack: Frame[] = [{ abs: root, rel: '', names: listDir(root, ''), next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const name = top.names[top.next++];
+    if (name === undefined) {
+      stack.pop();
+      continue;
+    }
+    const abs = `${top.abs}/${name}`;
+    const rel = top.rel + name;
+    const st = statOf(abs, rel);
+    if (st.isDirectory()) {
+      const x = readXattrs(w.xattrs, abs, rel);
+      emit(w, base(`${rel}/`, '5', st, x.exported));
+      if (x.opaque) emitMarker(w, `${rel}/.wh..wh..opq`, st);
+      stack.push({ abs, rel: `${rel}/`, names: listDir(abs, `${rel}/`), next: 0 });
+    } else if (st.isFile()) {
+      yield* emitFile(w, abs, rel, st, top.rel, name);
+    } else {
+      emitSpecial(w, abs, rel, st, top.rel, name);
+    }
+    yield* takeReady(w.sink);
+  }
+}
+
+function* emitFile(w: Walk, abs: string, rel: string, st: BigIntStats, dirRel: string, name: string): Generator<Buffer, void, undefined> {
+  const x = readXattrs(w.xattrs, abs, rel);
+  if (st.size === 0n && x.whiteout) {
+    emitMarker(w, `${dirRel}.wh.${name}`, st);
+    return;
+  }
+  if (st.nlink > 1n) {
+    const key = `${st.dev}:${st.ino}`;
+    const first = w.links.get(key);
+    if (first !== undefined) {
+      emit(w, { ...base(rel, '1', st, []), linkpath: first });
+      return;
+    }
+    w.links.set(key, rel);
+  }
+  const size = Number(st.size);
+  emit(w, { ...base(rel, '0', st, x.exported), size });
+  if (size === 0) return;
+  let fd: number;
+  try {
+    fd = openSync(abs, OPEN_FLAGS);
+  } catch (err) {
+    throw fromSystemError(err, `pack "${rel}"`);
+  }
+  try {
+    yield* putFileData(w.sink, fd, size, rel);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function emitSpecial(w: Walk, abs: string, rel: string, st: BigIntStats, dirRel: string, name: string): void {
+  if (st.isCharacterDevice() && st.rdev === 0n) {
+    emitMarker(w, `${dirRel}.wh.${name}`, st);
+    return;
+  }
+  if (st.isSocket()) return;
+  const x = readXattrs(w.xattrs, abs, rel);
+  if (st.isSymbolicLink()) {
+    emit(w, { ...base(rel, '2', st, x.exported), linkpath: readLink(abs, rel) });
+  } else if (st.isFIFO()) {
+    emit(w, base(rel, '6', st, x.exported));
+  } else {
+    const e = base(rel, st.isCharacterDevice() ? '3' : '4', st, x.exported);
+    // Linux dev_t: major is bits 8-19 and 32-43, minor bits 0-7 and 20-31 (glibc's gnu_dev_major).
+    e.devmajor = Number(((st.rdev >> 8n) & 0xfffn) | ((st.rdev >> 32n) & ~0xfffn));
+    e.devminor = Number((st.rdev & 0xffn) | ((st.rdev >> 12n) & ~0xffn));
+    emit(w, e);
+  }
+}
+
+function base(path: string, typeflag: string, st: BigIntStats, xattrs: PackEntry['xattrs']): PackEntry {
+  return {
+    path,
+    typeflag,
+    mode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    mtime: wholeSeconds(st.mtimeNs),
+    size: 0,
+    linkpath: '',
+    devmajor: 0,
+    devminor: 0,
+    xattrs,
+  };
+}
+
+/** Whiteout and opaque markers: empty files, mode 0, owner and mtime of the node they stand for. */
+function emitMarker(w: Walk, path: string, st: BigIntStats): void {
+  emit(w, { ...base(path, '0', st, []), mode: 0 });
+}
+
+function emit(w: Walk, e: PackEntry): void {
+  putEntryHeader(w.sink, e);
+  w.stats.entries++;
+}
+
+/** Floor division: BigInt division truncates toward zero, wrong for times before 1970. */
+function wholeSeconds(ns: bigint): number {
+  const q = ns / NS_PER_S;
+  return Number(ns < 0n && q * NS_PER_S !== ns ? q - 1n : q);
+}
+
+function statOf(abs: string, rel: string): BigIntStats {
+  // bigint: exact st_ino/st_dev (XFS inode numbers pass 2^53) and exact mtime seconds (a float
+  // mtimeMs can round x.999999999 up to the next second).
+  try {
+    return lstatSync(abs, { bigint: true });
+  } catch (err) {
+    throw fromSystemError(err, `pack "${rel}"`);
+  }
+}
+
+function listDir(abs: string, rel: string): string[] {
+  let raw: Buffer[];
+  try {
+    raw = readdirSync(abs, { encoding: 'buffer' });
+  } catch (err) {
+    throw fromSystemError(err, `pack "${rel || '.'}"`);
+  }
+  raw.sort(Buffer.compare);
+  return raw.map((b) => {
+    if (!isUtf8(b)) {
+      throw new ShibafuError('TAR_UNSUPPORTED', `Cannot pack "${rel}${b.toString('utf8')}": its name is not valid UTF-8`, {
+        details: { dir: rel, name: b.toString('hex') },
+      });
+    }
+    const name = b.toString('utf8');
+    if (name.startsWith('.wh.')) {
+      throw new ShibafuError('TAR_UNSUPPORTED', `Cannot pack "${rel}${name}": names starting with ".wh." mean whiteouts in OCI layers`, {
+        details: { path: rel + name },
+      });
+    }
+    return name;
+  });
+}
+
+function readLink(abs: string, rel: string): string {
+  let target: Buffer;
+  try {
+    target = readlinkSync(abs, { encoding: 'buffer' });
+  } catch (err) {
+    throw fromSystemError(err, `pack "${rel}"`);
+  }
+  if (!isUtf8(target)) {
+    throw new ShibafuError('TAR_UNSUPPORTED', `Cannot pack "${rel}": its symlink target is not valid UTF-8`, { details: { path: rel } });
+  }
+  return target.toString('utf8');
+}
+
+interface NodeXattrs {
+  exported: Array<readonly [string, Buffer]>;
+  opaque: boolean;
+  whiteout: boolean;
+}
+
+const NO_XATTRS: NodeXattrs = { exported: [], opaque: false, whiteout: false };
+
+function readXattrs(reader: XattrReader, abs: string, rel: string): NodeXattrs {
+  let names: string[];
+  try {
+    names = reader.list(abs);
+  } catch (err) {
+    throw fromSystemError(err, `list the xattrs of "${rel}"`);
+  }
+  if (names.length === 0) return NO_XATTRS;
+  const out: NodeXattrs = { exported: [], opaque: false, whiteout: false };
+  const sorted = names.map((n) => [Buffer.from(n, 'utf8'), n] as const).sort((a, b) => Buffer.compare(a[0], b[0]));
+  for (const [, name] of sorted) {
+    const overlay = name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');
+    if (overlay && name.endsWith('.overlay.opaque')) {
+      out.opaque ||= reader.get(abs, name)?.toString('latin1') === 'y';
+    } else if (overlay && name.endsWith('.overlay.whiteout')) {
+      out.whiteout = true;
+    } else if (!overlay) {
+      const value = reader.get(abs, name);
+      // null: removed between list and get; the tree is supposed to be still, so skip it quietly.
+      if (value !== null) out.exported.push([name, value]);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what shibafu needs on a fresh Debian machine (as root): the OCI runtime, a static
+# busybox for test rootfs layers, a Python runtime for the seed's example layer, xattr and zstd
+# tools, btrfs-progs (reflink tests on a btrfs loop device), util-linux's `script` (TTY tests);
+# then the npm dependencies and the build. Idempotent: skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(runc crun busybox-static attr zstd btrfs-progs python3-minimal bsdutils e2fsprogs graphviz)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -d node_modules/better-sqlite3/build ] || [ ! -d node_modules/koffi ]; then
+  npm ci --no-audit --no-fund
+fi
+npm run build --silent

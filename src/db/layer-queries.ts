@@ -149,36 +149,37 @@ export interface MountRow {
   readonly target: string;
   readonly writable: boolean;
   readonly api: string;
+  readonly state: 'mounting' | 'mounted';
   readonly created: string;
   /** Layer ids bottom first. */
   readonly layerIds: number[];
 }
 
 export function insertMount(db: Db, m: MountRow): void {
-  db.stmt('INSERT INTO mounts (id, target, writable, api, created) VALUES (?, ?, ?, ?, ?)').run(m.id, m.target, m.writable ? 1 : 0, m.api, m.created);
+  db.stmt('INSERT INTO mounts (id, target, writable, api, state, created) VALUES (?, ?, ?, ?, ?, ?)').run(m.id, m.target, m.writable ? 1 : 0, m.api, m.state, m.created);
   const add = db.stmt('INSERT INTO mount_layers (mount_id, position, layer_id) VALUES (?, ?, ?)');
   m.layerIds.forEach((layerId, position) => add.run(m.id, position, layerId));
 }
 
-interface RawMount { id: string; target: string; writable: number; api: string; created: string }
+interface RawMount { id: string; target: string; writable: number; api: string; state: string; created: string }
 
 function withLayers(db: Db, r: RawMount): MountRow {
   const ids = (db.stmt('SELECT layer_id FROM mount_layers WHERE mount_id = ? ORDER BY position').all(r.id) as { layer_id: number }[]).map((x) => x.layer_id);
-  return { id: r.id, target: r.target, writable: r.writable === 1, api: r.api, created: r.created, layerIds: ids };
+  return { id: r.id, target: r.target, writable: r.writable === 1, api: r.api, state: r.state as MountRow['state'], created: r.created, layerIds: ids };
 }
 
 export function mountByTarget(db: Db, target: string): MountRow | undefined {
-  const r = db.stmt('SELECT id, target, writable, api, created FROM mounts WHERE target = ?').get(target) as RawMount | undefined;
+  const r = db.stmt('SELECT id, target, writable, api, state, created FROM mounts WHERE target = ?').get(target) as RawMount | undefined;
   return r === undefined ? undefined : withLayers(db, r);
 }
 
 export function allMounts(db: Db): MountRow[] {
-  return (db.stmt('SELECT id, target, writable, api, created FROM mounts ORDER BY created').all() as RawMount[]).map((r) => withLayers(db, r));
+  return (db.stmt('SELECT id, target, writable, api, state, created FROM mounts ORDER BY created').all() as RawMount[]).map((r) => withLayers(db, r));
 }
 
 /** Mounts whose stack includes the layer. */
 export function mountsUsing(db: Db, layerId: number): MountRow[] {
-  const rows = db.stmt(`SELECT DISTINCT m.id, m.target, m.writable, m.api, m.created FROM mounts m JOIN mount_layers ml ON ml.mount_id = m.id WHERE ml.layer_id = ?`)
+  const rows = db.stmt(`SELECT DISTINCT m.id, m.target, m.writable, m.api, m.state, m.created FROM mounts m JOIN mount_layers ml ON ml.mount_id = m.id WHERE ml.layer_id = ?`)
     .all(layerId) as RawMount[];
   return rows.map((r) => withLayers(db, r));
 }
@@ -198,4 +199,14 @@ export function layerByOpenToken(db: Db, openToken: string): LayerRow | undefine
 
 export function mountExists(db: Db, mountId: string): boolean {
   return db.stmt('SELECT 1 FROM mounts WHERE id = ?').get(mountId) !== undefined;
+}
+
+export function mountById(db: Db, mountId: string): MountRow | undefined {
+  const r = db.stmt('SELECT id, target, writable, api, state, created FROM mounts WHERE id = ?').get(mountId) as RawMount | undefined;
+  return r === undefined ? undefined : withLayers(db, r);
+}
+
+/** The mount(2) returned: the record now describes a real mount. */
+export function markMounted(db: Db, mountId: string): void {
+  db.stmt(`UPDATE mounts SET state = 'mounted' WHERE id = ?`).run(mountId);
 }

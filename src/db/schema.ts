@@ -36,6 +36,9 @@ export const MIGRATIONS: readonly string[] = [
     target   TEXT NOT NULL UNIQUE,
     writable INTEGER NOT NULL,
     api      TEXT NOT NULL,
+    -- 'mounting' from the record until the mount(2) returned: such a mount is never pruned as
+    -- stale while its owner lives (its staging lock tells), so a concurrent rm cannot slip in.
+    state    TEXT NOT NULL DEFAULT 'mounted' CHECK (state IN ('mounting', 'mounted')),
     created  TEXT NOT NULL
   );
   CREATE TABLE mount_layers (

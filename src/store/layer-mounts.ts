@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import {
-  allMounts, deleteMount, insertMount, layerById, mountByTarget, mountsUsing, namesOf, type LayerRow, type MountRow,
+  allMounts, deleteMount, insertMount, layerById, markMounted, mountById, mountByTarget, mountsUsing, namesOf,
+  type LayerRow, type MountRow,
 } from '../db/layer-queries.js';
 import { ShibafuError, errnoCode } from '../errors.js';
 import { digestHex } from '../ids.js';
@@ -60,6 +61,7 @@ export interface MountView {
   readonly writable: boolean;
   readonly api: string;
   readonly created: string;
+  readonly state: 'mounting' | 'mounted';
   /** Bottom first. */
   readonly layers: { chainId: string | null; names: string[] }[];
   /** False when the record outlived the mount (reboot, umount(8) behind shibafu's back). */
@@ -89,7 +91,7 @@ export function mountStack(ctx: StoreContext, stack: readonly LayerRow[], target
       fs.mkdirSync(`${stage.sub('layer')}/upper`, 0o755);
       fs.mkdirSync(`${stage.sub('layer')}/work`, 0o700);
     }
-    const row: MountRow = { id: mountId, target: realTarget, writable: options.writable, api, created: ctx.now(), layerIds: stack.map((l) => l.id) };
+    const row: MountRow = { id: mountId, target: realTarget, writable: options.writable, api, state: 'mounting', created: ctx.now(), layerIds: stack.map((l) => l.id) };
     ctx.db.immediate(() => {
       const existing = mountByTarget(ctx.db, realTarget);
       if (existing !== undefined) {
@@ -103,8 +105,10 @@ export function mountStack(ctx: StoreContext, stack: readonly LayerRow[], target
       for (const l of stack) {
         if (layerById(ctx.db, l.id) === undefined) throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot mount: a layer of the stack was removed meanwhile');
       }
+      // The intent outlives the record's 'mounting' state: a sweeper finding this staging dir
+      // stale undoes a half-made mount (unmount, drop the record and the upper).
+      stage.setIntent({ kind: 'mount', target: dir, mountId });
       if (options.writable) {
-        stage.setIntent({ kind: 'mount', target: dir, mountId });
         fs.renameSync(stage.sub('layer'), dir);
         fsyncDir(ctx.layout.mounts);
       }
@@ -120,11 +124,11 @@ export function mountStack(ctx: StoreContext, stack: readonly LayerRow[], target
         volatile: options.volatile === true,
       });
     } catch (err) {
-      ctx.db.immediate(() => deleteMount(ctx.db, mountId));
-      fs.rmSync(dir, { recursive: true, force: true });
+      ctx.db.immediate(() => dropMountRecord(ctx, row));
       throw err;
     }
-    return toView(ctx, row, true);
+    ctx.db.immediate(() => markMounted(ctx.db, mountId));
+    return toView(ctx, { ...row, state: 'mounted' }, true);
   } finally {
     stage.dispose();
   }
@@ -187,14 +191,33 @@ function dropMountRecord(ctx: StoreContext, row: MountRow): void {
   fs.rmSync(ctx.layout.mountDir(row.id), { recursive: true, force: true });
 }
 
-/** Mounts that use the layer and are still mounted; stale records are pruned on the way. */
+/**
+ * Mounts that use the layer: mounted ones, and ones being mounted right now (their owner holds
+ * the record in state 'mounting'; if it died, the sweep on the next open clears it). A 'mounted'
+ * record whose mount is gone (reboot, umount(8)) is stale and pruned on the way.
+ */
 export function liveMountsUsing(ctx: StoreContext, layerId: number): MountRow[] {
   const live: MountRow[] = [];
   for (const m of mountsUsing(ctx.db, layerId)) {
-    if (ctx.ports.isOverlayMounted(m.target)) live.push(m);
+    if (m.state === 'mounting' || ctx.ports.isOverlayMounted(m.target)) live.push(m);
     else dropMountRecord(ctx, m);
   }
   return live;
+}
+
+/**
+ * Undoes a mount whose owner died between recording it and finishing (called by the sweep, in a
+ * write transaction): unmounts it if the mount happened, drops the record and the upper.
+ */
+export function undoHalfMount(ctx: StoreContext, mountId: string): void {
+  const row = mountById(ctx.db, mountId);
+  if (row === undefined) {
+    fs.rmSync(ctx.layout.mountDir(mountId), { recursive: true, force: true });
+    return;
+  }
+  if (row.state === 'mounted') return;
+  if (ctx.ports.isOverlayMounted(row.target)) ctx.ports.unmount(row.target, true);
+  dropMountRecord(ctx, row);
 }
 
 export function listMounts(ctx: StoreContext): MountView[] {
@@ -203,7 +226,7 @@ export function listMounts(ctx: StoreContext): MountView[] {
 
 function toView(ctx: StoreContext, m: MountRow, mounted: boolean): MountView {
   return {
-    id: m.id, target: m.target, writable: m.writable, api: m.api, created: m.created, mounted,
+    id: m.id, target: m.target, writable: m.writable, api: m.api, created: m.created, state: m.state, mounted,
     upper: m.writable ? ctx.layout.mountUpper(m.id) : null,
     layers: m.layerIds.map((id) => {
       const l = layerById(ctx.db, id);

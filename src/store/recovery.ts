@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { layerByChainId, mountExists, openTokenExists } from '../db/layer-queries.js';
 import { asChainId } from '../ids.js';
+import { undoHalfMount } from './layer-mounts.js';
 import { findStaleStaging, type StagingIntent } from './staging.js';
 import type { StoreContext } from './store-context.js';
 
@@ -62,7 +63,11 @@ function undoIntent(ctx: StoreContext, stagingPath: string, intent: StagingInten
     }
     return false;
   }
-  // import / open / mount: the target was filled but the row that shows it never committed.
+  if (intent.kind === 'mount' && intent.mountId !== undefined) {
+    undoHalfMount(ctx, intent.mountId);
+    return false;
+  }
+  // import / open: the target was filled but the row that shows it never committed.
   if (!rowExists(ctx, intent)) fs.rmSync(intent.target, { recursive: true, force: true });
   return false;
 }

@@ -7,7 +7,7 @@ import { ShibafuError } from '../errors.js';
 import { parseCommand, flag, str, type Command, type CommandEnv } from './command.js';
 import type { CliIo } from './io.js';
 import { reportError } from './render.js';
-import { COMMANDS } from './commands/index.js';
+import { COMMANDS, type CommandEntry } from './commands/index.js';
 
 const GLOBAL_HELP = `shibafu: container image layers on overlayfs, and containers on them
 
@@ -36,17 +36,20 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     const found = findCommand(rest);
     if (found === null) {
       if (rest.length === 0 || globals.help) {
-        io.stdout.write(globalHelp());
+        io.stdout.write(listHelp(GLOBAL_HELP, await Promise.all(COMMANDS.map((c) => c.load()))));
         return 0;
       }
       const group = COMMANDS.filter((c) => c.name.startsWith(`${rest[0]} `));
       if (group.length > 0 && (rest.length === 1 || rest[1] === '--help' || rest[1] === '-h')) {
-        io.stdout.write(groupHelp(rest[0] as string, group));
+        // `shibafu layer` alone is a usage error: the list goes to stderr, exit 2.
+        const out = rest.length === 1 ? io.stderr : io.stdout;
+        out.write(listHelp(`Usage: shibafu ${rest[0]} COMMAND\n`, await Promise.all(group.map((c) => c.load()))));
         return rest.length === 1 ? 2 : 0;
       }
       throw new ShibafuError('USAGE', `Cannot run "shibafu ${rest.slice(0, 2).join(' ')}": no such command`, { hint: 'shibafu --help lists the commands.' });
     }
-    const { cmd, args } = found;
+    const cmd = await found.entry.load();
+    const args = found.args;
     const parsed = parseCommand(cmd, args);
     if (globals.help || flag(parsed, 'help')) {
       io.stdout.write(commandHelp(cmd));
@@ -82,26 +85,22 @@ function splitGlobals(argv: string[]): { globals: Globals; rest: string[] } {
   return { globals, rest: argv.slice(i) };
 }
 
-function findCommand(words: string[]): { cmd: Command; args: string[] } | null {
-  let best: { cmd: Command; args: string[] } | null = null;
-  for (const cmd of COMMANDS) {
-    const parts = cmd.name.split(' ');
-    if (parts.every((p, i) => words[i] === p) && (best === null || parts.length > best.cmd.name.split(' ').length)) {
-      best = { cmd, args: words.slice(parts.length) };
+/** The longest command name that prefixes `words` (`layer mounts` over `layer`). */
+function findCommand(words: string[]): { entry: CommandEntry; args: string[] } | null {
+  let best: { entry: CommandEntry; args: string[]; length: number } | null = null;
+  for (const entry of COMMANDS) {
+    const parts = entry.name.split(' ');
+    if (parts.every((p, i) => words[i] === p) && (best === null || parts.length > best.length)) {
+      best = { entry, args: words.slice(parts.length), length: parts.length };
     }
   }
   return best;
 }
 
-function globalHelp(): string {
-  const w = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
-  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(w)}${c.summary}`);
-  return `${GLOBAL_HELP}\nCommands:\n${lines.join('\n')}\n\nRun \`shibafu COMMAND --help\` for a command's options and examples.\n`;
-}
-
-function groupHelp(group: string, cmds: Command[]): string {
+function listHelp(head: string, cmds: Command[]): string {
   const w = Math.max(...cmds.map((c) => c.name.length)) + 2;
-  return `Usage: shibafu ${group} COMMAND\n\nCommands:\n${cmds.map((c) => `  ${c.name.padEnd(w)}${c.summary}`).join('\n')}\n`;
+  const lines = cmds.map((c) => `  ${c.name.padEnd(w)}${c.summary}`);
+  return `${head}\nCommands:\n${lines.join('\n')}\n\nRun \`shibafu COMMAND --help\` for a command's options and examples.\n`;
 }
 
 function commandHelp(cmd: Command): string {

@@ -1,14 +1,26 @@
-/** Every command, in the order `shibafu --help` lists them. */
+/**
+ * Every command, in the order `shibafu --help` lists them. Each is loaded only when it runs (or
+ * for the full help), so `shibafu layer list` does not pay for the container runtime's modules:
+ * Node's start is most of a short command's time.
+ */
 import type { Command } from '../command.js';
-import { layerAdd, layerSeal } from './layer-add.js';
-import { layerCreate } from './layer-create.js';
-import { layerInspect } from './layer-inspect.js';
-import { layerList } from './layer-list.js';
-import { layerMount, layerMounts, layerUmount } from './layer-mount.js';
-import { layerRm } from './layer-rm.js';
-import { layerTag, layerUntag } from './layer-tag.js';
 
-export const COMMANDS: readonly Command[] = [
-  layerCreate, layerAdd, layerSeal, layerList, layerInspect, layerRm, layerTag, layerUntag,
-  layerMount, layerUmount, layerMounts,
+export interface CommandEntry {
+  /** Words after `shibafu`, e.g. `layer create` (must equal the loaded command's name). */
+  readonly name: string;
+  readonly load: () => Promise<Command>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: 'layer create', load: async () => (await import('./layer-create.js')).layerCreate },
+  { name: 'layer add', load: async () => (await import('./layer-add.js')).layerAdd },
+  { name: 'layer seal', load: async () => (await import('./layer-add.js')).layerSeal },
+  { name: 'layer list', load: async () => (await import('./layer-list.js')).layerList },
+  { name: 'layer inspect', load: async () => (await import('./layer-inspect.js')).layerInspect },
+  { name: 'layer rm', load: async () => (await import('./layer-rm.js')).layerRm },
+  { name: 'layer tag', load: async () => (await import('./layer-tag.js')).layerTag },
+  { name: 'layer untag', load: async () => (await import('./layer-tag.js')).layerUntag },
+  { name: 'layer mount', load: async () => (await import('./layer-mount.js')).layerMount },
+  { name: 'layer umount', load: async () => (await import('./layer-mount.js')).layerUmount },
+  { name: 'layer mounts', load: async () => (await import('./layer-mount.js')).layerMounts },
 ];

@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   INVALID_NAME: { exit: 2 },
   STACK_TOO_DEEP: { exit: 6 },
   UNSUPPORTED: { exit: 6 },
+  MOUNT_FAILED: { exit: 6 },
   RUNTIME_NOT_FOUND: { exit: 6 },
   NO_SPACE: { exit: 6 },
   PERMISSION_DENIED: { exit: 7 },

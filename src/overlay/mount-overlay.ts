@@ -110,7 +110,7 @@ function mountFailure(err: unknown, plan: OverlayMountPlan): ShibafuError {
     case 'ENODEV':
     case 'ENOSYS':
       return new ShibafuError('UNSUPPORTED', `${where}: ${reason}`, {
-        hint: 'shibafu needs a kernel with overlayfs (modprobe overlay); `shibafu diagnose` shows what is missing.',
+        hint: 'shibafu needs a kernel with overlayfs (modprobe overlay) and, for deep stacks, the new mount API (Linux 6.8+).',
         cause: err,
       });
     case 'EPERM':
@@ -119,7 +119,7 @@ function mountFailure(err: unknown, plan: OverlayMountPlan): ShibafuError {
     case 'EDQUOT':
       return fromSystemError(err, `mount overlay at "${plan.target}"`);
     default:
-      return new ShibafuError('IO_ERROR', `${where}: ${reason}`, { cause: err });
+      return new ShibafuError('MOUNT_FAILED', `${where}: ${reason}`, { cause: err, hint: 'dmesg may hold more of the kernel\'s reason.' });
   }
 }
 
@@ -127,7 +127,7 @@ function mountFailure(err: unknown, plan: OverlayMountPlan): ShibafuError {
  * Mounts `plan` at `plan.target`. With `api: 'auto'` (default) it uses the new mount API when the
  * kernel takes `lowerdir+`, else mount(2), for which `shortLinks` lets 500 lowers fit in a page.
  * Returns the API used. Throws a ShibafuError: STACK_TOO_DEEP (legacy options past one page),
- * SOURCE_NOT_FOUND, PATH_CONFLICT, TARGET_BUSY, UNSUPPORTED, PERMISSION_DENIED, or IO_ERROR whose
+ * SOURCE_NOT_FOUND, PATH_CONFLICT, TARGET_BUSY, UNSUPPORTED, PERMISSION_DENIED, or MOUNT_FAILED whose
  * message carries the kernel's own reason (fsconfig's context log).
  *
  * @example
@@ -138,8 +138,11 @@ export function mountOverlay(plan: OverlayMountPlan, options: MountOverlayOption
   try {
     const api = requested === 'auto' ? (probeOverlay().lowerdirPlus ? 'new' : 'legacy') : requested;
     if (api === 'new') {
-      if (!probeOverlay().lowerdirPlus) {
-        throw new ShibafuError('UNSUPPORTED', `Cannot mount overlay at "${plan.target}" with the new mount API: ${probeOverlay().reason ?? 'not supported'}`, {
+      const probe = probeOverlay();
+      // Only a kernel that has the new API but not lowerdir+ is refused up front; a missing API
+      // or missing rights fail in fsopen below with their own errno (ENOSYS, EPERM).
+      if (probe.newMountApi && !probe.lowerdirPlus) {
+        throw new ShibafuError('UNSUPPORTED', `Cannot mount overlay at "${plan.target}" with the new mount API: ${probe.reason ?? 'not supported'}`, {
           hint: 'Use the legacy mount(2) path (api "legacy" or "auto").',
         });
       }

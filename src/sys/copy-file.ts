@@ -110,12 +110,14 @@ export function probeCopyMethod(dir: string): CopyMethod {
 export function copyFile(src: string, dst: string, mode: number): CopyMethod {
   const srcFd = openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
-    const destFd = openSync(dst, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode & 0o7777);
+    const destFd = openSync(dst, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     let copied = false;
     try {
-      fchmodSync(destFd, mode & 0o7777);
       const probed = methodByDevice.get(fstatSync(destFd).dev) ?? probeCopyMethod(dirname(dst));
       const method = copyFrom(probed, srcFd, destFd);
+      // After the data: a write by a process without CAP_FSETID clears set-user-ID and
+      // set-group-ID bits (file_remove_privs), and until now only the owner could read the file.
+      fchmodSync(destFd, mode & 0o7777);
       copied = true;
       return method;
     } finally {

@@ -38,6 +38,8 @@ test('isSysError tests the code, for SysErrors and Node errors alike', () => {
   assert.equal(isSysError(Object.assign(new Error('x'), { code: 'ENOENT' }), 'ENOENT'), true);
   assert.equal(isSysError(Object.assign(new Error('x'), { code: 'ERR_INVALID_ARG' })), false);
   assert.equal(isSysError(null), false);
+  assert.equal(isSysError(new SysError(95, { syscall: 'ioctl(FICLONE)' }), 'EOPNOTSUPP'), true);
+  assert.equal(isSysError(new SysError(11, { syscall: 'flock' }), 'EWOULDBLOCK'), true);
 });
 
 test('fromSystemError maps a SysError by code and keeps it as cause', () => {

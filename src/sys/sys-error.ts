@@ -72,6 +72,7 @@ export class SysError extends Error {
 
 /**
  * True for a SysError (or any Node system error) whose code is one of `codes` (any code if none).
+ * The C aliases EOPNOTSUPP and EWOULDBLOCK match Node's ENOTSUP and EAGAIN.
  *
  * @example
  * if (isSysError(err, 'ENODATA', 'ENOTSUP')) return null;
@@ -80,5 +81,8 @@ export function isSysError(err: unknown, ...codes: string[]): err is Error & { c
   if (typeof err !== 'object' || err === null || !('code' in err)) return false;
   const code = (err as { code: unknown }).code;
   if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return false;
-  return codes.length === 0 || codes.includes(code);
+  return codes.length === 0 || codes.some((wanted) => (ALIASES[wanted] ?? wanted) === code);
 }
+
+/** C names that share a number with the name Node uses (so callers may write either). */
+const ALIASES: Record<string, string> = { EOPNOTSUPP: 'ENOTSUP', EWOULDBLOCK: 'EAGAIN', EDEADLOCK: 'EDEADLK' };

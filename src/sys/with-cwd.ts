@@ -10,8 +10,10 @@ import { check, cString, libc } from './libc.js';
  * Calls `fn` with the process's working directory set to `dir`, and puts the old one back
  * afterwards, even when `fn` throws. The old directory is held open (and returned to with
  * fchdir), so this works even if it was renamed or removed meanwhile, and Node's cached
- * process.cwd() stays right. `fn` must be synchronous: no other JS may run while the cwd is
- * borrowed. The cwd belongs to the whole process, so do not use this while worker threads
+ * process.cwd() stays right afterwards. Inside `fn`, process.cwd() and path.resolve still say the
+ * old directory (Node caches it): only relative names handed straight to the kernel (a syscall's
+ * path argument) resolve against `dir`. `fn` must be synchronous: no other JS may run while the
+ * cwd is borrowed. The cwd belongs to the whole process, so do not use this while worker threads
  * resolve relative paths.
  *
  * @example

@@ -1,0 +1,116 @@
+/**
+ * Child processes (STYLE.md: only sys/ imports node:child_process). Two shapes: a long-lived
+ * child whose stdio is handed over (the container runtime in the foreground), and a short tool
+ * call whose output is captured (`runc state`, `runc kill`).
+ */
+import { spawn, type StdioOptions } from 'node:child_process';
+import { ShibafuError } from '../errors.js';
+
+/** How a process ended: an exit code, or the signal that killed it. */
+export interface ProcessExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export interface ChildHandle {
+  readonly pid: number;
+  /** Resolves once the process has exited and its stdio closed. */
+  readonly exited: Promise<ProcessExit>;
+  /** Sends a signal; false when the process is already gone. */
+  signal(sig: NodeJS.Signals): boolean;
+  /** Lets this process exit without waiting for the child. */
+  unref(): void;
+}
+
+export interface SpawnOptions {
+  /** Per-fd: an fd number to hand over, 'ignore' (/dev/null), 'pipe', or 'inherit'. */
+  readonly stdio: StdioOptions;
+  /** A new session (setsid): terminal-generated signals no longer reach the child directly. */
+  readonly newSession?: boolean;
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Starts a process. Rejects (ShibafuError RUNTIME_NOT_FOUND for ENOENT) when it cannot start.
+ *
+ * @example
+ * const child = await spawnChild('runc', ['run', id], { stdio: [0, 1, 2], newSession: true });
+ * const { code } = await child.exited;
+ */
+export function spawnChild(file: string, args: readonly string[], options: SpawnOptions): Promise<ChildHandle & { stdin: NodeJS.WritableStream | null; stdout: NodeJS.ReadableStream | null; stderr: NodeJS.ReadableStream | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      stdio: options.stdio,
+      detached: options.newSession === true,
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+      ...(options.env !== undefined ? { env: options.env } : {}),
+    });
+    const exited = new Promise<ProcessExit>((done) => child.once('close', (code, signal) => done({ code, signal })));
+    child.once('error', (err) => reject(spawnError(file, err)));
+    child.once('spawn', () => resolve({
+      pid: child.pid as number,
+      exited,
+      signal: (sig) => child.exitCode === null && child.signalCode === null && child.kill(sig),
+      unref: () => child.unref(),
+      stdin: child.stdin,
+      stdout: child.stdout,
+      stderr: child.stderr,
+    }));
+  });
+}
+
+export interface CapturedRun extends ProcessExit {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs a tool to completion and captures its output (bounded: 1 MiB each).
+ *
+ * @example
+ * const r = await runCaptured('runc', ['--root', dir, 'state', id]);
+ */
+export async function runCaptured(file: string, args: readonly string[], options: { timeoutMs?: number } = {}): Promise<CapturedRun> {
+  const child = await spawnChild(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = collect(child.stdout);
+  const err = collect(child.stderr);
+  const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.signal('SIGKILL'), options.timeoutMs);
+  try {
+    const exit = await child.exited;
+    return { ...exit, stdout: await out, stderr: await err };
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+const CAPTURE_LIMIT = 1 << 20;
+
+async function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
+  if (stream === null) return '';
+  let text = '';
+  for await (const chunk of stream) {
+    if (text.length < CAPTURE_LIMIT) text += String(chunk);
+  }
+  return text;
+}
+
+function spawnError(file: string, err: Error): ShibafuError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'EACCES') {
+    return new ShibafuError('RUNTIME_NOT_FOUND', `Cannot run "${file}": ${code === 'ENOENT' ? 'no such program' : 'permission denied'}`, {
+      hint: 'Install it (runc: apt-get install runc), or name another OCI runtime with --runtime PATH.', cause: err,
+    });
+  }
+  return new ShibafuError('IO_ERROR', `Cannot run "${file}": ${code ?? err.message}`, { cause: err });
+}
+
+/** Whether a process exists (kill(pid, 0)); EPERM counts as alive. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

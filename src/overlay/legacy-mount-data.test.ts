@@ -6,11 +6,11 @@ import { planOverlayMount } from './plan-overlay-mount.js';
 
 const layers = (n: number): string[] => Array.from({ length: n }, (_, i) => `/var/lib/shibafu/layers/${String(i).padStart(64, '0')}/diff`);
 
-test('the option string lists lowers top first, then upper, work and volatile', () => {
+test('the option string lists lowers top first, then upper, work, the pinned redirect_dir/metacopy and volatile', () => {
   const ro = planOverlayMount({ lowers: ['/s/base', '/s/top'], target: '/m', options: { readonly: true } });
   assert.equal(legacyMountData(ro), 'lowerdir=/s/top:/s/base');
   const rw = planOverlayMount({ lowers: ['/s/base'], upper: '/c/u', work: '/c/w', target: '/m', options: { volatile: true } });
-  assert.equal(legacyMountData(rw), 'lowerdir=/s/base,upperdir=/c/u,workdir=/c/w,volatile');
+  assert.equal(legacyMountData(rw), 'lowerdir=/s/base,upperdir=/c/u,workdir=/c/w,redirect_dir=off,metacopy=off,volatile');
 });
 
 test('short links replace the lowers they name; others keep their full path', () => {

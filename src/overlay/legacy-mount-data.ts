@@ -8,7 +8,7 @@
  * `cwd` set to the links dir and names of 6 characters or fewer, 500 lowers take at most 3.5 KB.
  */
 import { ShibafuError } from '../errors.js';
-import type { OverlayMountPlan } from './plan-overlay-mount.js';
+import { WRITABLE_OPTIONS, type OverlayMountPlan } from './plan-overlay-mount.js';
 
 /** One page, NUL included (PAGE_SIZE on x86_64; larger pages only raise the real limit). */
 export const LEGACY_MOUNT_DATA_MAX = 4096;
@@ -45,7 +45,9 @@ export function legacyMountData(plan: OverlayMountPlan, shortLinks?: ShortLinks)
     return name;
   });
   const parts = [`lowerdir=${lowers.join(':')}`];
-  if (plan.upper !== undefined && plan.work !== undefined) parts.push(`upperdir=${plan.upper}`, `workdir=${plan.work}`);
+  if (plan.upper !== undefined && plan.work !== undefined) {
+    parts.push(`upperdir=${plan.upper}`, `workdir=${plan.work}`, ...WRITABLE_OPTIONS.map(([k, v]) => `${k}=${v}`));
+  }
   if (plan.flags.volatile) parts.push('volatile');
   const data = parts.join(',');
   const bytes = Buffer.byteLength(data) + 1;

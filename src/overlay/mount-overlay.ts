@@ -24,7 +24,7 @@ import {
 import { isSysError, SysError } from '../sys/sys-error.js';
 import { withCwd } from '../sys/with-cwd.js';
 import { legacyMountData, type ShortLinks } from './legacy-mount-data.js';
-import type { OverlayMountPlan } from './plan-overlay-mount.js';
+import { WRITABLE_OPTIONS, type OverlayMountPlan } from './plan-overlay-mount.js';
 import { probeOverlay } from './probe-overlay.js';
 
 /** 'auto' takes the new API where the kernel has `lowerdir+` (6.8+), else mount(2). */
@@ -62,6 +62,7 @@ function mountNew(plan: OverlayMountPlan): void {
     if (plan.upper !== undefined && plan.work !== undefined) {
       configPath(fsfd, 'upperdir', plan.upper, held);
       configPath(fsfd, 'workdir', plan.work, held);
+      for (const [key, value] of WRITABLE_OPTIONS) fsconfigString(fsfd, key, value);
     }
     if (plan.flags.volatile) fsconfigFlag(fsfd, 'volatile');
     // "ro" makes the superblock read-only (no copy-up into the upper); MOUNT_ATTR_RDONLY the mount.

@@ -7,6 +7,15 @@ import { ShibafuError } from '../errors.js';
 
 /** fs/overlayfs/params.h: OVL_MAX_STACK. The 501st `lowerdir+` fails ("too many lower directories"). */
 export const OVERLAY_MAX_STACK = 500;
+
+/**
+ * Pinned on every writable mount, whatever the kernel's defaults: an upper dir must stay an OCI
+ * changeset. A directory renamed with redirect_dir=on is a `trusted.overlay.redirect` xattr, and a
+ * chmod with metacopy=on a metadata-only copy-up; neither can be exported as a layer tar (with
+ * both off, the kernel copies a renamed directory and copies up whole files, as a tar needs).
+ */
+export const WRITABLE_OPTIONS: readonly (readonly [string, string])[] = [['redirect_dir', 'off'], ['metacopy', 'off']];
+
 /** PATH_MAX including the NUL: the longest path the kernel resolves. */
 const PATH_MAX = 4096;
 

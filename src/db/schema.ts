@@ -13,7 +13,7 @@ export const MIGRATIONS: readonly string[] = [
     parent_id   INTEGER REFERENCES layers(id),
     state       TEXT NOT NULL CHECK (state IN ('open', 'sealed')),
     open_token  TEXT UNIQUE,                 -- directory name under open/ while open
-    size        INTEGER NOT NULL DEFAULT 0,  -- bytes of regular-file content
+    size        INTEGER NOT NULL DEFAULT 0,  -- bytes of the uncompressed layer tar
     files       INTEGER NOT NULL DEFAULT 0,  -- entries (files, dirs, links, devices, whiteouts)
     blob_digest TEXT,                        -- digest of the archive as given (compressed or not)
     blob_size   INTEGER,
@@ -48,5 +48,28 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (mount_id, position)
   );
   CREATE INDEX mount_layers_layer ON mount_layers(layer_id);
+  `,
+  // 2: containers. A container pins its stack: container_layers references the layers, so a layer
+  // used by any container, running or not, cannot be removed (layer-remove.ts checks first).
+  `
+  CREATE TABLE containers (
+    id          TEXT PRIMARY KEY,            -- 64 hex, random (as podman's)
+    name        TEXT NOT NULL UNIQUE,
+    state       TEXT NOT NULL CHECK (state IN ('created', 'running', 'stopped', 'exited')),
+    command     TEXT NOT NULL,               -- JSON array: the process's args
+    config      TEXT NOT NULL,               -- JSON: ContainerConfig (src/container/container-config.ts)
+    created     TEXT NOT NULL,
+    started     TEXT,
+    finished    TEXT,
+    exit_status INTEGER,                     -- NULL while running, or when the end was not seen
+    pid         INTEGER                      -- host pid of the container's init while running
+  );
+  CREATE TABLE container_layers (
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    position     INTEGER NOT NULL,           -- 0 = bottom of the stack
+    layer_id     INTEGER NOT NULL REFERENCES layers(id),
+    PRIMARY KEY (container_id, position)
+  );
+  CREATE INDEX container_layers_layer ON container_layers(layer_id);
   `,
 ];

@@ -10,11 +10,11 @@
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { fromSystemError } from '../errors.js';
+import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
 import type { StoreLayout } from './layout.js';
 import type { LockPort } from './ports.js';
 
-export type StagingKind = 'import' | 'open' | 'remove' | 'seal' | 'mount';
+export type StagingKind = 'import' | 'open' | 'remove' | 'seal' | 'mount' | 'container';
 
 /** What a staging dir is about to do outside tmp/: enough for a sweeper to undo it. */
 export interface StagingIntent {
@@ -27,9 +27,17 @@ export interface StagingIntent {
   readonly chainId?: string;
   readonly openToken?: string;
   readonly mountId?: string;
+  /** A container's id (creating containers/<id>, or removing it). */
+  readonly containerId?: string;
 }
 
 const INTENT_FILE = 'intent.json';
+/** Prefix of a staging dir not yet locked (see `Staging.create`). */
+const PENDING_PREFIX = '.new-';
+/** Each retry means a sweeper raced this very dir; more than a few means something else is wrong. */
+const MAX_CREATE_ATTEMPTS = 8;
+/** Every kind, as a record so that a kind added to StagingKind and not here fails to compile. */
+const KINDS: Record<StagingKind, true> = { import: true, open: true, remove: true, seal: true, mount: true, container: true };
 
 export class Staging {
   readonly path: string;
@@ -45,20 +53,48 @@ export class Staging {
   /**
    * Creates and locks a fresh staging dir.
    *
+   * A staging dir is never visible under its final name without its lock: a concurrent open's
+   * sweep would take it for a dead process's leftover and delete it under its owner. The gap
+   * between mkdir and flock is not small (the first native call loads koffi, ~12 ms), and two
+   * CLI processes started together hit it every time. So the dir is made under a pending name
+   * (`.new-<kind>-<token>`), locked, then renamed: the lock belongs to the open file description,
+   * so it survives the rename. A sweeper may delete a pending dir that is not yet locked; the
+   * creator then sees ENOENT or a lock it cannot take, and starts over with a new token.
+   *
    * @example
    * const stage = Staging.create(layout, 'import', ports); try { ... } finally { stage.dispose(); }
    */
   static create(layout: StoreLayout, kind: StagingKind, locks: LockPort): Staging {
-    const path = layout.staging(kind, randomBytes(8).toString('hex'));
-    try {
-      fs.mkdirSync(path, 0o700);
-    } catch (err) {
-      throw fromSystemError(err, `create staging directory ${path}`);
+    for (let attempt = 1; ; attempt++) {
+      const token = randomBytes(8).toString('hex');
+      const pending = layout.staging(`${PENDING_PREFIX}${kind}`, token);
+      const path = layout.staging(kind, token);
+      try {
+        fs.mkdirSync(pending, 0o700);
+      } catch (err) {
+        throw fromSystemError(err, `create staging directory ${pending}`);
+      }
+      let fd = -1;
+      try {
+        fd = fs.openSync(pending, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+        if (locks.tryLock(fd, true)) {
+          fs.renameSync(pending, path);
+          return new Staging(path, kind, fd);
+        }
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT' || attempt >= MAX_CREATE_ATTEMPTS) {
+          if (fd >= 0) fs.closeSync(fd);
+          throw fromSystemError(err, `create staging directory ${path}`);
+        }
+      }
+      // A sweeper got there first (it holds the lock, or removed the dir): try another name.
+      if (fd >= 0) fs.closeSync(fd);
+      if (attempt >= MAX_CREATE_ATTEMPTS) {
+        throw new ShibafuError('STORE_BUSY', `Cannot create staging directory ${path}: another process kept removing it`, {
+          hint: 'Retry; if it persists, check that nothing else deletes files under the store\'s tmp/.',
+        });
+      }
     }
-    const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    // Nobody else knows this name yet, so the lock is always free.
-    locks.tryLock(fd, true);
-    return new Staging(path, kind, fd);
   }
 
   /** The directory descriptor (for syncfs). */
@@ -94,6 +130,8 @@ export class Staging {
 
 export interface StaleStaging {
   readonly path: string;
+  /** The operation that left it, from its name (`import-<token>`): known even without an intent. */
+  readonly kind: StagingKind | 'unknown';
   readonly intent: StagingIntent | null;
   /** Releases the lock taken on the stale dir (after it was handled). */
   release(): void;
@@ -101,7 +139,8 @@ export interface StaleStaging {
 
 /**
  * Finds staging dirs whose owner is gone (their lock can be taken) and locks them for the caller.
- * Cheap when tmp/ is empty, which is the common case: one readdir.
+ * Cheap when tmp/ is empty, which is the common case: one readdir. Pending dirs (not yet locked
+ * by their creator) are removed here when empty and never reported: nothing was done in them.
  */
 export function findStaleStaging(layout: StoreLayout, locks: LockPort): StaleStaging[] {
   let names: string[];
@@ -123,9 +162,28 @@ export function findStaleStaging(layout: StoreLayout, locks: LockPort): StaleSta
       fs.closeSync(fd);
       continue;
     }
-    stale.push({ path, intent: readIntent(path), release: () => fs.closeSync(fd) });
+    if (name.startsWith(PENDING_PREFIX)) {
+      removePending(path);
+      fs.closeSync(fd);
+      continue;
+    }
+    stale.push({ path, kind: kindOf(name), intent: readIntent(path), release: () => fs.closeSync(fd) });
   }
   return stale;
+}
+
+/** A pending dir is empty unless something other than shibafu wrote there; then it is left alone. */
+function removePending(path: string): void {
+  try {
+    fs.rmdirSync(path);
+  } catch {
+    // Gone already (its creator renamed it, or another sweeper removed it), or not empty.
+  }
+}
+
+function kindOf(name: string): StagingKind | 'unknown' {
+  const kind = name.slice(0, name.lastIndexOf('-'));
+  return Object.hasOwn(KINDS, kind) ? (kind as StagingKind) : 'unknown';
 }
 
 function readIntent(dir: string): StagingIntent | null {

@@ -3,7 +3,7 @@
  * apply). Every check that needs only the entry itself lives here and is unit-tested without root.
  */
 import { ShibafuError } from '../errors.js';
-import { classifyWhiteout, isForbiddenXattr, splitArchivePath, type PathLimits } from './path-safety.js';
+import { WHITEOUT_PREFIX, classifyWhiteout, isForbiddenXattr, splitArchivePath, type PathLimits } from './path-safety.js';
 
 /** The fields of a parsed tar entry that applying needs (a structural subset of the parser's entry). */
 export interface ApplyEntry {
@@ -47,6 +47,11 @@ export type ApplyOp =
  */
 export function toApplyOp(entry: ApplyEntry, limits: PathLimits): ApplyOp {
   const parts = splitArchivePath(entry.path, limits);
+  // Everything under aufs bookkeeping dirs (`.wh..wh.plnk/`, `.wh..wh.orph/`) is aufs's own
+  // state, never layer content; moby skips the whole subtree too.
+  if (parts.slice(0, -1).some((p) => p.startsWith(AUFS_META_PREFIX))) {
+    return { op: 'skip', path: entry.path, reason: 'aufs metadata' };
+  }
   const base = parts.at(-1);
   if (base !== undefined) {
     const wh = classifyWhiteout(base);
@@ -88,6 +93,9 @@ export function toApplyOp(entry: ApplyEntry, limits: PathLimits): ApplyOp {
       return { op: 'device', parts, kind: 'fifo', major: 0, minor: 0, attrs: attrsOf(entry) };
   }
 }
+
+/** `.wh..wh.`: the prefix of the opaque marker and of aufs's metadata names. */
+const AUFS_META_PREFIX = `${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`;
 
 function hardlinkTarget(entry: ApplyEntry, limits: PathLimits): string[] {
   if (entry.linkpath === '') {

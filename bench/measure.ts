@@ -10,6 +10,17 @@ import { join } from 'node:path';
 /** GNU time(1): the only robust way to get a child's peak RSS (ru_maxrss of the waited child). */
 export const GNU_TIME = '/usr/bin/time';
 
+/**
+ * The environment for timed commands: this one less NODE_EXTRA_CA_CERTS, which makes every Node
+ * start parse a CA bundle (measured here: +70-100 ms of CPU per start). Sandboxes set it; a user's
+ * shell does not, and `shibafu` never makes a TLS connection in these commands.
+ */
+export function benchEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
+}
+
 export interface Timed {
   /** Wall time measured around the whole child, fork/exec and exit included. */
   readonly wallMs: number;
@@ -32,7 +43,7 @@ export function timeCommand(argv: readonly string[], options: RunOptions): Timed
   const statsFile = join(options.scratch, 'time.out');
   const full = haveTime ? [GNU_TIME, '-f', '%U %S %M', '-o', statsFile, ...argv] : [...argv];
   const spawnOptions: SpawnSyncOptions = {
-    cwd: options.cwd, env: options.env, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20,
+    cwd: options.cwd, env: options.env ?? benchEnv(), stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20,
   };
   const t0 = process.hrtime.bigint();
   const r = spawnSync(full[0] as string, full.slice(1), spawnOptions);

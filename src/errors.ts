@@ -42,6 +42,10 @@ export const ERROR_CODES = {
   UNSUPPORTED: { exit: 6 },
   MOUNT_FAILED: { exit: 6 },
   RUNTIME_NOT_FOUND: { exit: 6 },
+  // `run` and `container start` only (docker's and podman's convention for the runner's own failures).
+  RUNTIME_FAILED: { exit: 125 },
+  COMMAND_NOT_EXECUTABLE: { exit: 126 },
+  COMMAND_NOT_FOUND: { exit: 127 },
   NO_SPACE: { exit: 6 },
   PERMISSION_DENIED: { exit: 7 },
   REGISTRY_ERROR: { exit: 8 },

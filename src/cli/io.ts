@@ -10,8 +10,22 @@ export interface CliIo {
   readonly stdin: Readable;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
-  /** Aborted on SIGINT/SIGTERM: long work stops and cleans up. */
+  /** Aborted on SIGINT/SIGTERM: long work stops and cleans up (unless a trap takes the signal). */
   readonly signal: AbortSignal;
+  /**
+   * Takes `signals` away from the default handling (abort, or the process's death) and gives each
+   * one to `handler` until the returned function is called: `run` forwards them to the container.
+   * Absent in tests that call `main` directly.
+   */
+  readonly trapSignals?: (signals: readonly NodeJS.Signals[], handler: (sig: NodeJS.Signals) => void) => () => void;
+  /**
+   * The process's own descriptors 0, 1, 2, for commands that hand them to a child as they are (a
+   * container's stdio: a TTY stays a TTY, nothing is copied). Absent in tests that call `main`
+   * directly: the child's output then goes through `stdout` and `stderr`.
+   */
+  readonly stdioFds?: readonly [number, number, number];
+  /** How to run this CLI again (node and the entry script), for a detached container's cleanup. */
+  readonly selfCommand?: readonly string[];
 }
 
 /** Writes a line. */

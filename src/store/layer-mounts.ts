@@ -115,12 +115,10 @@ export function mountStack(ctx: StoreContext, stack: readonly LayerRow[], target
       insertMount(ctx.db, row);
     });
     try {
-      ctx.ports.mountOverlay({
-        lowers: stack.map((l) => ctx.layout.layerDiff(l.chainId!)),
-        ...(options.writable ? { upper: ctx.layout.mountUpper(mountId), work: ctx.layout.mountWork(mountId) } : {}),
+      mountStackAt(ctx, stack, {
         target: realTarget,
         api,
-        short: api === 'legacy' ? legacyLinks(ctx, stack) : undefined,
+        ...(options.writable ? { upper: ctx.layout.mountUpper(mountId), work: ctx.layout.mountWork(mountId) } : {}),
         volatile: options.volatile === true,
       });
     } catch (err) {
@@ -132,6 +130,37 @@ export function mountStack(ctx: StoreContext, stack: readonly LayerRow[], target
   } finally {
     stage.dispose();
   }
+}
+
+export interface StackMountRequest {
+  readonly target: string;
+  readonly api: MountApi;
+  /** Upper and work dirs owned by the caller (a container's); absent: read-only. */
+  readonly upper?: string;
+  readonly work?: string;
+  readonly volatile?: boolean;
+}
+
+/**
+ * Mounts a sealed, expanded stack at `target` and records nothing: for callers that keep their own
+ * record of the mount (a container's row pins its stack and names its merged dir), so the mount
+ * costs no extra transaction. Returns the API used.
+ *
+ * @example
+ * mountStackAt(ctx, stack, { target: merged, api: 'auto', upper, work, volatile: true });
+ */
+export function mountStackAt(ctx: StoreContext, stack: readonly LayerRow[], req: StackMountRequest): 'new' | 'legacy' {
+  if (stack.length === 0) throw new ShibafuError('USAGE', 'Cannot mount: name at least one layer');
+  const api: 'new' | 'legacy' = req.api === 'auto' ? (ctx.ports.supportsLowerdirPlus() ? 'new' : 'legacy') : req.api;
+  ctx.ports.mountOverlay({
+    lowers: stack.map((l) => ctx.layout.layerDiff(l.chainId!)),
+    ...(req.upper !== undefined ? { upper: req.upper, work: req.work } : {}),
+    target: req.target,
+    api,
+    short: api === 'legacy' ? legacyLinks(ctx, stack) : undefined,
+    volatile: req.volatile === true,
+  });
+  return api;
 }
 
 /**

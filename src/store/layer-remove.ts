@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import {
   childrenOf, deleteLayerRow, deleteName, deleteNamesOf, namesOf, upsertName, type LayerRow,
 } from '../db/layer-queries.js';
+import { containersUsing } from '../db/container-queries.js';
 import { ShibafuError } from '../errors.js';
 import { shortId } from '../ids.js';
 import { liveMountsUsing } from './layer-mounts.js';
@@ -57,6 +58,14 @@ function assertUnused(ctx: StoreContext, layer: LayerRow, names: string[]): void
     throw new ShibafuError('LAYER_IN_USE', `Cannot remove layer ${label}: ${children.length} child layer${children.length > 1 ? 's' : ''} use${children.length > 1 ? '' : 's'} it (${shown.join(', ')})`, {
       hint: 'Remove the child layers first.',
       details: { children: children.map((c) => c.chainId) },
+    });
+  }
+  const containers = containersUsing(ctx.db, layer.id);
+  if (containers.length > 0) {
+    const shown = containers.slice(0, 3).map((c) => c.name).join(', ') + (containers.length > 3 ? ', ...' : '');
+    throw new ShibafuError('LAYER_IN_USE', `Cannot remove layer ${label}: ${containers.length} container${containers.length > 1 ? 's' : ''} use${containers.length > 1 ? '' : 's'} it (${shown})`, {
+      hint: `Remove the container${containers.length > 1 ? 's' : ''} first: shibafu container rm ${containers.map((c) => c.name).join(' ')}`,
+      details: { containers: containers.map((c) => ({ id: c.id, name: c.name })) },
     });
   }
   const mounts = liveMountsUsing(ctx, layer.id);

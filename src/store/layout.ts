@@ -24,13 +24,18 @@ export class StoreLayout {
   get blobs(): string { return join(this.root, 'blobs', 'sha256'); }
   /** Short symlinks to lower dirs, used only by the legacy mount(2) path (one-page option limit). */
   get links(): string { return join(this.root, 'l'); }
+  /**
+   * The OCI runtime's state root (`runc --root`): shibafu's containers never mix with the host's
+   * runc containers (/run/runc), and ids cannot collide with them.
+   */
+  get runtimeState(): string { return join(this.root, 'runtime'); }
 
   /** Always empty: the extra bottom layer of a read-only one-layer mount (overlay needs two). */
   get empty(): string { return join(this.root, 'empty'); }
 
   /** Directories created when the store is opened (root itself is mode 0700). */
   get skeleton(): string[] {
-    return [this.tmp, this.layers, this.open, this.mounts, this.containers, this.blobs, this.links, this.empty];
+    return [this.tmp, this.layers, this.open, this.mounts, this.containers, this.blobs, this.links, this.empty, this.runtimeState];
   }
 
   layerDir(chainId: ChainId): string { return join(this.layers, digestHex(chainId)); }
@@ -48,6 +53,25 @@ export class StoreLayout {
   mountWork(mountId: string): string { return join(this.mountDir(mountId), 'work'); }
 
   containerDir(containerId: string): string { return join(this.containers, containerId); }
+  /** The container's writable layer (overlay upperdir): its changes. */
+  containerUpper(containerId: string): string { return join(this.containerDir(containerId), 'upper'); }
+  /** Overlay's workdir for the upper (same file system, empty between mounts). */
+  containerWork(containerId: string): string { return join(this.containerDir(containerId), 'work'); }
+  /** Where the stack is mounted: the container's root file system. */
+  containerMerged(containerId: string): string { return join(this.containerDir(containerId), 'merged'); }
+  /** The OCI runtime bundle (config.json; its root.path points at merged/). */
+  containerBundle(containerId: string): string { return join(this.containerDir(containerId), 'bundle'); }
+  containerConfigJson(containerId: string): string { return join(this.containerBundle(containerId), 'config.json'); }
+  /** stdout and stderr of a detached container. */
+  containerLog(containerId: string): string { return join(this.containerDir(containerId), 'ctr.log'); }
+  /** The runtime's own log (runc --log, JSON lines): how shibafu tells runc's failures from the container's. */
+  containerRuntimeLog(containerId: string): string { return join(this.containerDir(containerId), 'runtime.log'); }
+  /** The container's init pid on the host, written by the runtime (--pid-file). */
+  containerPidFile(containerId: string): string { return join(this.containerDir(containerId), 'pid'); }
+  /** The exit status a detached container's monitor writes when the container ends. */
+  containerExitFile(containerId: string): string { return join(this.containerDir(containerId), 'exit'); }
+  /** The runtime's state dir of one container (present while the runtime knows the container). */
+  runtimeStateOf(containerId: string): string { return join(this.runtimeState, containerId); }
 
   blob(digest: Digest): string { return join(this.blobs, digestHex(digest)); }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { layerByChainId, mountExists, openTokenExists } from '../db/layer-queries.js';
 import { asChainId } from '../ids.js';
 import { undoHalfMount } from './layer-mounts.js';
+import { containerExists } from '../db/container-queries.js';
 import { findStaleStaging, type StagingIntent } from './staging.js';
 import type { StoreContext } from './store-context.js';
 
@@ -34,7 +35,7 @@ export function sweepLeftovers(ctx: StoreContext): SweptItem[] {
       const intent = s.intent;
       const restored = intent !== null && ctx.db.immediate(() => undoIntent(ctx, s.path, intent));
       fs.rmSync(s.path, { recursive: true, force: true });
-      swept.push({ path: s.path, kind: intent?.kind ?? 'unknown', action: restored ? 'restored' : 'removed' });
+      swept.push({ path: s.path, kind: intent?.kind ?? s.kind, action: restored ? 'restored' : 'removed' });
     } finally {
       s.release();
     }
@@ -67,7 +68,7 @@ function undoIntent(ctx: StoreContext, stagingPath: string, intent: StagingInten
     undoHalfMount(ctx, intent.mountId);
     return false;
   }
-  // import / open: the target was filled but the row that shows it never committed.
+  // import / open / container: the target was filled but the row that shows it never committed.
   if (!rowExists(ctx, intent)) fs.rmSync(intent.target, { recursive: true, force: true });
   return false;
 }
@@ -76,5 +77,6 @@ function rowExists(ctx: StoreContext, intent: StagingIntent): boolean {
   if (intent.chainId !== undefined) return layerByChainId(ctx.db, asChainId(intent.chainId)) !== undefined;
   if (intent.openToken !== undefined) return openTokenExists(ctx.db, intent.openToken);
   if (intent.mountId !== undefined) return mountExists(ctx.db, intent.mountId);
+  if (intent.containerId !== undefined) return containerExists(ctx.db, intent.containerId);
   return false;
 }

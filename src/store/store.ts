@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Db } from '../db/db.js';
+import { containersFacade, type Containers } from '../container/containers.js';
 import { ShibafuError, fromSystemError } from '../errors.js';
 import type { LayerRow } from '../db/layer-queries.js';
 import type { CopyStats } from './copy-tree.js';
@@ -19,6 +20,12 @@ import type { MountApi, StorePorts } from './ports.js';
 import { realPorts } from './real-ports.js';
 import { sweepLeftovers, type SweptItem } from './recovery.js';
 import { DEFAULT_LIMITS, type ImportLimits, type StoreContext } from './store-context.js';
+import type { Change } from '../changes/change.js';
+import { createDiffLayer, diffStacks } from './diff-layers.js';
+import { applyLayer } from './layer-apply.js';
+import { getLayerChanges, type GetLayerChangesOptions } from './layer-changes.js';
+import { writeLayerExport, type ExportOptions, type ExportResult, type ExportTarget } from './layer-export.js';
+import { commitUpper, type CommitUpperOptions, type CommitUpperResult } from './layer-from-upper.js';
 
 export interface OpenStoreOptions {
   readonly root: string;
@@ -161,13 +168,24 @@ export class Store {
     untag(this.#ctx, name);
   }
 
+  /** A layer to stack (mount or run): an open layer is sealed first, its content becomes immutable. */
+  async sealedLayer(ref: string): Promise<LayerRow> {
+    const layer = this.resolve(ref);
+    return layer.state === 'open' ? (await sealLayer(this.#ctx, layer)).layer : layer;
+  }
+
+  /** Containers on this store's layers: create, run, start, stop, rm, ps, inspect, logs. */
+  get containers(): Containers {
+    this.#containers ??= containersFacade(this.#ctx, (ref) => this.sealedLayer(ref));
+    return this.#containers;
+  }
+
+  #containers: Containers | undefined;
+
   /** `layer mount`: each named layer brings its ancestors; open layers are sealed first. */
   async mountLayers(options: MountLayersOptions): Promise<MountView> {
     const named: LayerRow[] = [];
-    for (const ref of options.layers) {
-      const layer = this.resolve(ref);
-      named.push(layer.state === 'open' ? (await sealLayer(this.#ctx, layer)).layer : layer);
-    }
+    for (const ref of options.layers) named.push(await this.sealedLayer(ref));
     return mountStack(this.#ctx, expandStack(this.#ctx, named), options.target, {
       writable: options.writable === true, api: options.api ?? 'auto', volatile: options.volatile,
     });
@@ -179,6 +197,56 @@ export class Store {
 
   listMounts(): MountView[] {
     return listMounts(this.#ctx);
+  }
+
+  /** GetLayerChanges (`container diff`): what a writable upper changed over its stack. */
+  getLayerChanges(options: GetLayerChangesOptions): Change[] {
+    return getLayerChanges(this.#ctx, options);
+  }
+
+  /** `container commit`: an upper dir becomes a sealed layer on top of its stack. */
+  commitUpper(options: CommitUpperOptions): CreateLayerResult & { stats: CommitUpperResult['stats'] } {
+    const result = commitUpper(this.#ctx, { ...options, name: options.name === null ? null : validateName(options.name) });
+    return { layer: inspectLayer(this.#ctx, result.layer), existed: result.existed, stats: result.stats };
+  }
+
+  /** `layer export`: the layer's OCI tar (plain, gzip, zstd) to a file or a stream. */
+  exportLayer(ref: string, target: ExportTarget, options: ExportOptions = {}): Promise<ExportResult> {
+    return writeLayerExport(this.#ctx, this.resolve(ref), target, options);
+  }
+
+  /** `layer diff`: the changes from one stack's merged view to another's. */
+  async diffLayers(from: readonly string[], to: readonly string[], options: { signal?: AbortSignal } = {}): Promise<Change[]> {
+    return diffStacks(this.#ctx, await this.#stackOf(from), await this.#stackOf(to), options);
+  }
+
+  /** `layer diff-create`: a layer on `from` whose stack shows exactly `to`. */
+  async createDiffLayer(options: { name: string; from: readonly string[]; to: readonly string[]; signal?: AbortSignal }): Promise<CreateLayerResult & { changes: Change[] }> {
+    const name = validateName(options.name);
+    const result = await createDiffLayer(this.#ctx, {
+      from: await this.#stackOf(options.from), to: await this.#stackOf(options.to), name, signal: options.signal,
+    });
+    return { layer: inspectLayer(this.#ctx, result.layer), existed: result.existed, changes: result.changes };
+  }
+
+  /** `layer apply`: a layer's changeset again on another base (same diffId, new chainId). */
+  async applyLayer(options: { diff: string; onto: string; name: string; signal?: AbortSignal }): Promise<CreateLayerResult> {
+    const name = validateName(options.name);
+    const [diff] = await this.#stackOf([options.diff], false);
+    const [onto] = await this.#stackOf([options.onto], false);
+    const result = await applyLayer(this.#ctx, { diff: diff!, onto: onto!, name, signal: options.signal });
+    return { layer: inspectLayer(this.#ctx, result.layer), existed: result.existed };
+  }
+
+  /** Resolves refs, seals open ones (a layer that is a lower is sealed), and expands the stack. */
+  async #stackOf(refs: readonly string[], expand = true): Promise<LayerRow[]> {
+    if (refs.length === 0) throw new ShibafuError('USAGE', 'Cannot use an empty list of layers');
+    const named: LayerRow[] = [];
+    for (const ref of refs) {
+      const layer = this.resolve(ref);
+      named.push(layer.state === 'open' ? (await sealLayer(this.#ctx, layer)).layer : layer);
+    }
+    return expand ? expandStack(this.#ctx, named) : named;
   }
 
   close(): void {

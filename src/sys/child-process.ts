@@ -20,6 +20,10 @@ export interface ChildHandle {
   signal(sig: NodeJS.Signals): boolean;
   /** Lets this process exit without waiting for the child. */
   unref(): void;
+  /** The child's ends of the stdio entries given as 'pipe'; null for the others. */
+  readonly stdin: NodeJS.WritableStream | null;
+  readonly stdout: NodeJS.ReadableStream | null;
+  readonly stderr: NodeJS.ReadableStream | null;
 }
 
 export interface SpawnOptions {
@@ -38,7 +42,7 @@ export interface SpawnOptions {
  * const child = await spawnChild('runc', ['run', id], { stdio: [0, 1, 2], newSession: true });
  * const { code } = await child.exited;
  */
-export function spawnChild(file: string, args: readonly string[], options: SpawnOptions): Promise<ChildHandle & { stdin: NodeJS.WritableStream | null; stdout: NodeJS.ReadableStream | null; stderr: NodeJS.ReadableStream | null }> {
+export function spawnChild(file: string, args: readonly string[], options: SpawnOptions): Promise<ChildHandle> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
       stdio: options.stdio,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync, lutimesSync, chmodSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync, lutimesSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isShibafuError } from '../errors.js';
@@ -186,6 +186,28 @@ test('large files stream in bounded chunks; stats and progress add up', async ()
     assert.equal(progress, chunks.length);
     assert.equal(tar.length, 512 + big.length + 509 + 1024);
     assert.equal(parseAll(tar)[0]!.data.length, big.length);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a consumer that stops early leaves no file descriptor open', async () => {
+  const dir = tmpTree();
+  try {
+    writeFileSync(join(dir, 'big'), Buffer.alloc(3 * 1024 * 1024));
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    for await (const chunk of packLayer(dir, { xattrs: NONE })) {
+      assert.ok(chunk.length > 0);
+      assert.equal(fds(), before + 1, 'the file is open while it is read');
+      break;
+    }
+    assert.equal(fds(), before);
+    for (const chunk of packLayerSync(dir, { xattrs: NONE })) {
+      assert.ok(chunk.length > 0);
+      break;
+    }
+    assert.equal(fds(), before);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -90,11 +90,16 @@ interface Walk {
 export async function* packLayer(dir: string, opts: PackOptions): AsyncGenerator<Buffer, PackStats, undefined> {
   opts.signal?.throwIfAborted();
   const gen = packLayerSync(dir, opts);
-  for (;;) {
-    const next = gen.next();
-    if (next.done === true) return next.value;
-    yield next.value;
-    opts.signal?.throwIfAborted();
+  try {
+    for (;;) {
+      const next = gen.next();
+      if (next.done === true) return next.value;
+      yield next.value;
+      opts.signal?.throwIfAborted();
+    }
+  } finally {
+    // A consumer that stops early must not leave the current file descriptor open.
+    gen.return(undefined as never);
   }
 }
 

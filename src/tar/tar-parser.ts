@@ -18,7 +18,7 @@
  * always end with the marker, and its absence is how a cut-off download shows.
  */
 import { ShibafuError } from '../errors.js';
-import { BLOCK_SIZE, decodeHeader, paddingFor, parsePax } from './tar-header.js';
+import { BLOCK_SIZE, decodeHeaderAt, paddingFor, parsePax } from './tar-header.js';
 import type { RawHeader } from './tar-header.js';
 import { payloadSize, resolveEntry } from './tar-entry.js';
 import type { PendingExtensions, TarEntry } from './tar-entry.js';
@@ -27,8 +27,8 @@ import type { PendingExtensions, TarEntry } from './tar-entry.js';
 export interface TarParserCallbacks {
   /** A new entry; its data (files only) follows through `onData`. */
   onEntry(entry: TarEntry): void;
-  /** The next bytes of the current file: a view into the written chunk, valid during the call only
-   * if the caller reuses its chunks. Never includes padding. */
+  /** The next bytes of the current file, never padding: a view into the written chunk, not a copy
+   * (copy it to keep it past the call if the writer reuses its chunks). */
   onData(chunk: Buffer): void;
   /** The current entry is complete (called for every entry, files or not). */
   onEntryEnd(): void;
@@ -197,11 +197,11 @@ export class TarParser {
 
   /** Reads (or completes) one header block; returns the new position in `chunk`. */
   #readHeader(chunk: Buffer, pos: number): number {
-    let block: Buffer;
+    let h: RawHeader | null;
     const at = this.#base + pos - this.#hdrFill;
     if (this.#hdrFill === 0 && chunk.length - pos >= BLOCK_SIZE) {
       // The common case: the whole block is in this chunk, decode it in place.
-      block = chunk.subarray(pos, pos + BLOCK_SIZE);
+      h = decodeHeaderAt(chunk, pos, at);
       pos += BLOCK_SIZE;
     } else {
       const n = Math.min(BLOCK_SIZE - this.#hdrFill, chunk.length - pos);
@@ -210,9 +210,8 @@ export class TarParser {
       this.#hdrFill += n;
       if (this.#hdrFill < BLOCK_SIZE) return pos;
       this.#hdrFill = 0;
-      block = this.#hdr;
+      h = decodeHeaderAt(this.#hdr, 0, at);
     }
-    const h = decodeHeader(block, at);
     if (h === null) {
       if (this.#pendingBytes > 0) {
         throw new ShibafuError('TAR_CORRUPT', `Cannot read tar archive: an extended header is followed by the end-of-archive block at byte ${at}`, {

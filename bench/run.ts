@@ -1,0 +1,167 @@
+/**
+ * `npm run bench [-- NAME... ] [--runs N] [--iterations N] [--cli-runs N] [--cache DIR] [--size 12G]`
+ *
+ * Runs the benchmarks of issue 2 (import, mount, list) and the import profile, prints a table with
+ * each figure's target and PASS/MISS, and writes everything to .bench/results.json. NAME is one or
+ * more of import, mount, list, profile (default: all). Needs root: it makes and mounts a journaled
+ * ext4 in a loop device (bench/loop-fs.ts) for every store and tar target, and removes it at the
+ * end, on failure and on Ctrl-C.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchContext } from './bench-context.js';
+import { importBench } from './import-bench.js';
+import { listBench } from './list-bench.js';
+import { LOOP_FS_DEFAULTS, LoopFs } from './loop-fs.js';
+import { mountBench } from './mount-stacks.js';
+import { profileBench } from './profile-import.js';
+import { renderTable, verdict, type Row } from './report.js';
+
+const BENCHES = {
+  import: importBench,
+  mount: mountBench,
+  list: listBench,
+  profile: profileBench,
+} as const;
+type BenchName = keyof typeof BENCHES;
+
+interface Options {
+  names: BenchName[];
+  runs: number;
+  iterations: number;
+  cliRuns: number;
+  cacheDir: string;
+  size: string;
+}
+
+const USAGE = 'Usage: npm run bench [-- [import|mount|list|profile]... [--runs N] [--iterations N] [--cli-runs N] [--cache DIR] [--size 12G]]';
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    names: [], runs: 5, iterations: 50, cliRuns: 20,
+    cacheDir: join(os.tmpdir(), 'shibafu-bench-cache'), size: LOOP_FS_DEFAULTS.size,
+  };
+  const int = (v: string | undefined, flag: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer\n${USAGE}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--runs') o.runs = int(argv[++i], a);
+    else if (a === '--iterations') o.iterations = int(argv[++i], a);
+    else if (a === '--cli-runs') o.cliRuns = int(argv[++i], a);
+    else if (a === '--cache') o.cacheDir = resolve(argv[++i] ?? '');
+    else if (a === '--size') o.size = argv[++i] ?? o.size;
+    else if (a === '-h' || a === '--help') { process.stdout.write(`${USAGE}\n`); process.exit(0); }
+    else if (a in BENCHES) o.names.push(a as BenchName);
+    else throw new Error(`Unknown argument "${a}"\n${USAGE}`);
+  }
+  if (o.names.length === 0) o.names = Object.keys(BENCHES) as BenchName[];
+  return o;
+}
+
+function sh(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : '';
+}
+
+/** The machine, as docs/benchmarks.md reports it. */
+function machine(lfs: LoopFs): Record<string, unknown> {
+  const rootLine = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === '/') ?? '';
+  const [, post = ''] = rootLine.split(' - ');
+  const [fstype, device] = post.split(' ');
+  const features = device !== undefined ? sh('sh', ['-c', 'dumpe2fs -h "$1" 2>/dev/null | grep -i "features:"', 'sh', device]) : '';
+  return {
+    nproc: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    rootFs: `${fstype ?? '?'} on ${device ?? '?'} (${rootLine.split(' ')[5] ?? ''}; ${features.includes('has_journal') ? 'journal' : 'no journal'})`,
+    benchFs: `ext4 in a loop device (mkfs.ext4 ${lfs.mkfsArgs.join(' ')}; mount -o loop), image on /`,
+    tar: sh('tar', ['--version']).split('\n')[0],
+    podman: sh('podman', ['--version']),
+    hyperfine: sh('hyperfine', ['--version']),
+  };
+}
+
+/** Load average and CPU pressure (PSI "some", 60 s): how busy the machine was besides us. */
+function loadNow(): string {
+  let psi = '';
+  try {
+    psi = / avg60=([\d.]+)/.exec(fs.readFileSync('/proc/pressure/cpu', 'utf8'))?.[1] ?? '';
+  } catch { /* no PSI */ }
+  return `load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}${psi === '' ? '' : `, CPU pressure ${psi}%`}`;
+}
+
+async function main(): Promise<number> {
+  const options = parseArgs(process.argv.slice(2));
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('npm run bench needs root: it mounts a loop device and overlays.\n');
+    return 2;
+  }
+  const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const shibafuBin = join(repoRoot, 'bin', 'shibafu');
+  const base = fs.mkdtempSync(join(os.tmpdir(), 'shibafu-bench-'));
+  const scratch = join(base, 'scratch');
+  fs.mkdirSync(scratch);
+  const log = (line: string): void => { process.stderr.write(`${line}\n`); };
+  let lfs: LoopFs | null = null;
+  const cleanup = (): void => {
+    lfs?.teardown();
+    lfs = null;
+    fs.rmSync(base, { recursive: true, force: true });
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      log(`\n${sig}: tearing down the loop fs...`);
+      try { cleanup(); } finally { process.exit(130); }
+    });
+  }
+  try {
+    log(`bench: loop fs (${options.size}) under ${base}`);
+    lfs = LoopFs.create(base, { ...LOOP_FS_DEFAULTS, size: options.size });
+    const ctx: BenchContext = {
+      lfs, cacheDir: options.cacheDir, scratch, repoRoot, shibafuBin,
+      runs: options.runs, iterations: options.iterations, cliRuns: options.cliRuns,
+      log, rows: [], extra: {},
+    };
+    const started = new Date().toISOString();
+    // Other work on the machine shows in the figures: the load is recorded with them.
+    const load: Record<string, { before: string; after: string }> = {};
+    ctx.extra.load = load;
+    for (const name of options.names) {
+      const before = loadNow();
+      log(`${name}: ${before}`);
+      await BENCHES[name](ctx);
+      load[name] = { before, after: loadNow() };
+    }
+    const usage = lfs.usage();
+    log(`loop fs at the end: ${(usage.usedBytes / 2 ** 30).toFixed(1)} GiB and ${usage.usedInodes} inodes used`);
+    const rows: Row[] = ctx.rows;
+    process.stdout.write(`\n${renderTable(rows)}\n`);
+    const out = join(repoRoot, '.bench', 'results.json');
+    fs.mkdirSync(dirname(out), { recursive: true });
+    fs.writeFileSync(out, `${JSON.stringify({
+      started, finished: new Date().toISOString(),
+      command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+      options: { runs: options.runs, iterations: options.iterations, cliRuns: options.cliRuns, size: options.size },
+      machine: machine(lfs),
+      rows: rows.map((r) => ({ ...r, result: verdict(r) })),
+      ...ctx.extra,
+    }, null, 2)}\n`);
+    log(`results: ${out}`);
+    return 0;
+  } finally {
+    cleanup();
+  }
+}
+
+main().then((code) => { process.exitCode = code; }, (err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});

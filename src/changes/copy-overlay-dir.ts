@@ -1,0 +1,114 @@
+/**
+ * Copies a directory in overlay's on-disk format (a container's upper dir, a layer's diff dir)
+ * into a staged layer dir, keeping that format
+ * (whiteouts stay 0/0 devices, opaque directories keep `trusted.overlay.opaque=y`) and dropping
+ * overlay's private bookkeeping (`trusted.overlay.origin`, `impure`, `uuid`, ...), which describes
+ * the upper's relation to one mount and means nothing in a layer.
+ *
+ * The upper may belong to a running container: entries that vanish between readdir and copy are
+ * skipped and counted. What a process writes during the copy may be caught half-way, which is why
+ * podman pauses a container while it commits (docs/changes.md).
+ */
+import * as fs from 'node:fs';
+import { errnoCode } from '../errors.js';
+import { publicXattrs } from './node-compare.js';
+import { newWriteStats, setTimes, writeDir, writeNode, writeWhiteout, type WriteStats, type WriterPorts } from './node-writer.js';
+import { isOpaque, isWhiteout, type NodeInfo, type TreeFs } from './tree-fs.js';
+import { compareNames, unsupportedOverlayFeature } from './tree-view.js';
+
+export interface CopyOverlayOptions {
+  /**
+   * `normalize`: whiteouts are written root-owned with mtime 0, as diff layers write them. A
+   * whiteout carries no content, but the packer writes its mtime into the tar, so a commit that
+   * kept the time a container deleted a file would never reproduce. `keep` (default): as found,
+   * which a copy of an existing layer needs to keep its diffId.
+   */
+  readonly whiteouts?: 'keep' | 'normalize';
+  readonly signal?: AbortSignal;
+}
+
+export interface CopyOverlayStats extends WriteStats {
+  /** Entries that disappeared while being copied (a running container deleted them). */
+  vanished: number;
+}
+
+interface Copy {
+  /** The directory being copied (for messages). */
+  readonly src: string;
+  readonly fs: TreeFs;
+  readonly ports: WriterPorts;
+  readonly stats: CopyOverlayStats;
+  /** "dev:ino" → first copied path, so hard links inside the upper stay hard links. */
+  readonly links: Map<string, string>;
+  readonly dirTimes: Array<[string, bigint]>;
+  readonly normalize: boolean;
+  readonly signal: AbortSignal | undefined;
+}
+
+const ROOT_EPOCH = { uid: 0, gid: 0, mtimeNs: 0n };
+
+/**
+ * Copies the contents of `src` into the existing empty directory `dst`.
+ *
+ * @example
+ * const stats = copyOverlayDir(treeFs, ports, container.upper, `${stage}/layer/diff`);
+ */
+export function copyOverlayDir(fs: TreeFs, ports: WriterPorts, src: string, dst: string, options: CopyOverlayOptions = {}): CopyOverlayStats {
+  const c: Copy = {
+    src, fs, ports, stats: { ...newWriteStats(), vanished: 0 }, links: new Map(), dirTimes: [],
+    normalize: options.whiteouts === 'normalize', signal: options.signal,
+  };
+  copyEntries(c, src, dst, '');
+  // Directory mtimes last, deepest first: writing entries into a directory moves its mtime.
+  for (const [path, mtimeNs] of c.dirTimes.reverse()) setTimes(path, mtimeNs);
+  return c.stats;
+}
+
+function copyEntries(c: Copy, src: string, dst: string, rel: string): void {
+  c.signal?.throwIfAborted();
+  for (const name of c.fs.readdir(src).sort(compareNames)) {
+    const from = `${src}/${name}`;
+    const to = `${dst}/${name}`;
+    const childRel = rel === '' ? name : `${rel}/${name}`;
+    const info = c.fs.lstat(from);
+    if (info === null) {
+      c.stats.vanished++;
+      continue;
+    }
+    try {
+      copyEntry(c, from, to, childRel, info);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT' && errnoCode((err as { cause?: unknown }).cause) !== 'ENOENT') throw err;
+      // Deleted between lstat and copy; drop whatever part of it was made.
+      fs.rmSync(to, { recursive: true, force: true });
+      c.stats.vanished++;
+    }
+  }
+}
+
+function copyEntry(c: Copy, from: string, to: string, rel: string, info: NodeInfo): void {
+  if (isWhiteout(info)) {
+    writeWhiteout(c.ports, to, c.normalize ? ROOT_EPOCH : info, c.stats);
+    return;
+  }
+  const xattrs = c.fs.xattrs(from);
+  if (xattrs.has('trusted.overlay.redirect')) throw unsupportedOverlayFeature(`copy "${c.src}"`, rel, 'redirect_dir');
+  if (xattrs.has('trusted.overlay.metacopy')) throw unsupportedOverlayFeature(`copy "${c.src}"`, rel, 'metacopy');
+  if (info.kind === 'dir') {
+    writeDir(c.ports, to, info, publicXattrs(xattrs), isOpaque(xattrs), c.stats);
+    copyEntries(c, from, to, rel);
+    c.dirTimes.push([to, info.mtimeNs]);
+    return;
+  }
+  if (info.kind === 'file' && info.nlink > 1) {
+    const key = `${info.dev}:${info.ino}`;
+    const first = c.links.get(key);
+    if (first !== undefined) {
+      fs.linkSync(first, to);
+      c.stats.links++;
+      return;
+    }
+    c.links.set(key, to);
+  }
+  writeNode(c.ports, to, { info, path: from, xattrs: publicXattrs(xattrs) }, c.stats);
+}

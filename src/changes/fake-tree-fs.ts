@@ -1,0 +1,133 @@
+/**
+ * An in-memory TreeFs for unit tests without root (STYLE.md: one contract, two backends): nodes
+ * by absolute path, hard links as shared node objects, whiteouts as 0/0 character devices.
+ */
+import type { NodeInfo, NodeKind, TreeFs } from './tree-fs.js';
+
+interface FakeNode {
+  kind: NodeKind;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  rdev: number;
+  ino: bigint;
+  content: Buffer;
+  target: string;
+  xattrs: Map<string, Buffer>;
+}
+
+export interface FakeAttrs {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** Whole seconds. */
+  mtime?: number;
+  xattrs?: Record<string, string>;
+}
+
+const T0 = 1_700_000_000;
+
+/**
+ * @example
+ * const fake = new FakeTreeFs();
+ * fake.dir('/l1/etc').file('/l1/etc/passwd', 'root:x:0:0\n').whiteout('/up/etc/passwd');
+ */
+export class FakeTreeFs implements TreeFs {
+  readonly #nodes = new Map<string, FakeNode>();
+  #nextIno = 1n;
+
+  /** Reads of file content so far (to assert that equal-looking files were compared, or not). */
+  contentReads = 0;
+
+  dir(path: string, attrs: FakeAttrs = {}): this {
+    return this.#put(path, 'dir', attrs, { mode: 0o755 });
+  }
+
+  file(path: string, content: string | Buffer, attrs: FakeAttrs = {}): this {
+    this.#put(path, 'file', attrs, { mode: 0o644 });
+    this.#nodes.get(path)!.content = Buffer.from(content);
+    return this;
+  }
+
+  symlink(path: string, target: string, attrs: FakeAttrs = {}): this {
+    this.#put(path, 'symlink', attrs, { mode: 0o777 });
+    this.#nodes.get(path)!.target = target;
+    return this;
+  }
+
+  whiteout(path: string): this {
+    return this.#put(path, 'char', {}, { mode: 0 });
+  }
+
+  /** Another name for the node at `existing`. */
+  link(path: string, existing: string): this {
+    this.#ensureParents(path);
+    this.#nodes.set(path, this.#nodes.get(existing)!);
+    return this;
+  }
+
+  opaque(path: string): this {
+    this.#nodes.get(path)!.xattrs.set('trusted.overlay.opaque', Buffer.from('y'));
+    return this;
+  }
+
+  setXattr(path: string, name: string, value: string): this {
+    this.#nodes.get(path)!.xattrs.set(name, Buffer.from(value));
+    return this;
+  }
+
+  remove(path: string): this {
+    for (const p of [...this.#nodes.keys()]) if (p === path || p.startsWith(`${path}/`)) this.#nodes.delete(p);
+    return this;
+  }
+
+  lstat(path: string): NodeInfo | null {
+    const n = this.#nodes.get(path);
+    if (n === undefined) return null;
+    let nlink = 0;
+    for (const other of this.#nodes.values()) if (other === n) nlink++;
+    return {
+      kind: n.kind, mode: n.mode, uid: n.uid, gid: n.gid, size: n.kind === 'symlink' ? Buffer.byteLength(n.target) : n.kind === 'file' ? n.content.length : 0,
+      mtimeNs: BigInt(n.mtime) * 1_000_000_000n, rdev: n.rdev, dev: 1n, ino: n.ino, nlink: n.kind === 'dir' ? 2 : nlink,
+    };
+  }
+
+  readdir(path: string): string[] {
+    const prefix = `${path}/`;
+    const out: string[] = [];
+    for (const p of this.#nodes.keys()) if (p.startsWith(prefix) && !p.slice(prefix.length).includes('/')) out.push(p.slice(prefix.length));
+    return out.reverse();
+  }
+
+  readlink(path: string): string {
+    return this.#nodes.get(path)!.target;
+  }
+
+  xattrs(path: string): ReadonlyMap<string, Buffer> {
+    return new Map(this.#nodes.get(path)?.xattrs ?? []);
+  }
+
+  sameContent(a: string, b: string): boolean {
+    this.contentReads++;
+    return this.#nodes.get(a)!.content.equals(this.#nodes.get(b)!.content);
+  }
+
+  #put(path: string, kind: NodeKind, attrs: FakeAttrs, defaults: { mode: number }): this {
+    this.#ensureParents(path);
+    this.#nodes.set(path, {
+      kind, mode: attrs.mode ?? defaults.mode, uid: attrs.uid ?? 0, gid: attrs.gid ?? 0, mtime: attrs.mtime ?? T0, rdev: 0,
+      ino: this.#nextIno++, content: Buffer.alloc(0), target: '',
+      xattrs: new Map(Object.entries(attrs.xattrs ?? {}).map(([k, v]) => [k, Buffer.from(v)])),
+    });
+    return this;
+  }
+
+  #ensureParents(path: string): void {
+    const parts = path.split('/');
+    for (let i = 2; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      if (!this.#nodes.has(dir)) this.#put(dir, 'dir', {}, { mode: 0o755 });
+    }
+  }
+}

@@ -1,0 +1,25 @@
+import type { Command } from '../command.js';
+import { printJson } from '../render.js';
+import { withStore } from '../with-store.js';
+import { CONTAINER_OPTIONS, CONTAINER_OPTIONS_HELP, parseContainerOptions } from './container-options.js';
+
+export const containerCreate: Command = {
+  name: 'container create',
+  summary: 'Create a container (stack mounted with a fresh upper, bundle written) without starting it',
+  usage: '[--layers A,B,... | LAYER] [OPTIONS] CMD [ARG...]',
+  details: CONTAINER_OPTIONS_HELP,
+  examples: [
+    'shibafu container create --name job --layers base,python,app python3 /app/app.py',
+    'shibafu container start -a job',
+  ],
+  options: CONTAINER_OPTIONS,
+  stopAtPositional: true,
+  args: { min: 1, max: Infinity },
+  async run(env, parsed) {
+    const o = parseContainerOptions(env, parsed);
+    const view = await withStore(env, null, (store) => store.containers.create(o));
+    if (env.json) printJson(env.io, view);
+    else env.io.stdout.write(`${view.id}\n`);
+    return 0;
+  },
+};

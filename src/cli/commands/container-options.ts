@@ -1,0 +1,143 @@
+/**
+ * The options `run` and `container create` share (podman's names), and what they become: the layers,
+ * the command line and a ContainerConfig. Also the attach plumbing of `run` and `start -a`.
+ */
+import { readFileSync } from 'node:fs';
+import { isatty } from 'node:tty';
+import type { StdioOptions } from 'node:child_process';
+import type { OptionSpec, Parsed, CommandEnv } from '../command.js';
+import { flag, list, str } from '../command.js';
+import { ShibafuError, fromSystemError } from '../../errors.js';
+import { containerConfig, expandEnvEntry, parseEnvFile, parseVolume, type ContainerConfig } from '../../container/container-config.js';
+import type { AttachOptions } from '../../container/container-start.js';
+import { reportError } from '../render.js';
+
+export const CONTAINER_OPTIONS: OptionSpec = {
+  layers: { type: 'string' },
+  name: { type: 'string' },
+  rm: { type: 'boolean' },
+  interactive: { type: 'boolean', short: 'i' },
+  tty: { type: 'boolean', short: 't' },
+  env: { type: 'string', short: 'e', multiple: true },
+  'env-file': { type: 'string', multiple: true },
+  workdir: { type: 'string', short: 'w' },
+  user: { type: 'string', short: 'u' },
+  hostname: { type: 'string' },
+  volume: { type: 'string', short: 'v', multiple: true },
+  'read-only': { type: 'boolean' },
+  network: { type: 'string' },
+  runtime: { type: 'string' },
+  'no-new-privileges': { type: 'boolean' },
+};
+
+export const CONTAINER_OPTIONS_HELP = [
+  '  --layers A,B,...      the stack (each layer brings its ancestors); or name one LAYER before CMD',
+  '  --name NAME           the container\'s name (default: a generated one)',
+  '  --rm                  remove the container when it ends (its upper is mounted volatile: no syncs)',
+  '  -i, --interactive     pass stdin to the container',
+  '  -t, --tty             a terminal for the container (stdin, stdout or stderr must be one)',
+  '  -e, --env K=V         set a variable (-e K alone takes it from this environment); repeatable',
+  '  --env-file FILE       K=V lines (# comments); repeatable',
+  '  -w, --workdir DIR     working directory inside the container (default /)',
+  '  -u, --user U[:G]      user and group, ids or names from the container\'s /etc/passwd',
+  '  --hostname NAME       default: the first 12 characters of the id',
+  '  -v, --volume H:C[:ro] bind-mount host directory H at C (read-only with :ro); repeatable',
+  '  --read-only           read-only root (/tmp, /var/tmp, /run stay writable tmpfs)',
+  '  --network none|host   none (default): loopback only; host: the host\'s network',
+  '  --runtime PATH        the OCI runtime (default runc)',
+  '  --no-new-privileges   setuid binaries cannot raise privileges',
+].join('\n');
+
+export interface ParsedContainer {
+  readonly layers: string[];
+  readonly name: string | undefined;
+  readonly config: ContainerConfig;
+}
+
+/**
+ * Turns parsed options and positionals (`[LAYER] CMD [ARG...]`) into layers and a config.
+ *
+ * @example
+ * parseContainerOptions(env, parsed) // { layers: ['base'], name: undefined, config: {...} }
+ */
+export function parseContainerOptions(env: CommandEnv, parsed: Parsed): ParsedContainer {
+  const layersOpt = str(parsed, 'layers');
+  const positionals = [...parsed.positionals];
+  const layerArg = layersOpt ?? positionals.shift();
+  const layers = (layerArg ?? '').split(',').filter((l) => l !== '');
+  if (layers.length === 0) throw new ShibafuError('USAGE', 'Cannot create a container: name its layers', { hint: 'Example: shibafu run --layers base,app sh' });
+  if (positionals.length === 0) throw new ShibafuError('USAGE', 'Cannot create a container: no command given', { hint: 'Example: shibafu run --layers base sh -c "echo hi"' });
+  const lookup = (n: string): string | undefined => env.io.env[n];
+  const envEntries: string[] = [];
+  for (const file of list(parsed, 'env-file')) envEntries.push(...parseEnvFile(readEnvFile(env, file), lookup));
+  for (const e of list(parsed, 'env')) {
+    const entry = expandEnvEntry(e, lookup);
+    if (entry !== null) envEntries.push(entry);
+  }
+  const network = str(parsed, 'network') ?? 'none';
+  if (network !== 'none' && network !== 'host') throw new ShibafuError('USAGE', `Cannot use --network ${network}: expected none or host`);
+  const config = containerConfig({
+    args: positionals,
+    env: envEntries,
+    ...(str(parsed, 'workdir') !== undefined ? { workdir: str(parsed, 'workdir') } : {}),
+    ...(str(parsed, 'user') !== undefined ? { user: str(parsed, 'user') } : {}),
+    ...(str(parsed, 'hostname') !== undefined ? { hostname: str(parsed, 'hostname') } : {}),
+    tty: flag(parsed, 'tty'),
+    interactive: flag(parsed, 'interactive'),
+    volumes: list(parsed, 'volume').map((v) => parseVolume(v, env.io.cwd)),
+    readOnly: flag(parsed, 'read-only'),
+    network,
+    ...(str(parsed, 'runtime') !== undefined ? { runtime: str(parsed, 'runtime') } : {}),
+    autoRemove: flag(parsed, 'rm'),
+    noNewPrivileges: flag(parsed, 'no-new-privileges'),
+  });
+  return { layers, name: str(parsed, 'name'), config };
+}
+
+function readEnvFile(env: CommandEnv, file: string): string {
+  try {
+    return readFileSync(file.startsWith('/') ? file : `${env.io.cwd}/${file}`, 'utf8');
+  } catch (err) {
+    throw fromSystemError(err, `read env file ${file}`);
+  }
+}
+
+/** Signals sent to shibafu that reach the container (podman's --sig-proxy). */
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/**
+ * How an attached container gets this process's stdio and signals.
+ *
+ * @example
+ * await store.containers.run({ ...created, ...attachOptions(env, config) });
+ */
+export function attachOptions(env: CommandEnv, config: ContainerConfig): AttachOptions {
+  const fds = env.io.stdioFds;
+  if (config.tty && (fds === undefined || !fds.some((fd) => isatty(fd)))) {
+    throw new ShibafuError('USAGE', 'Cannot give the container a terminal (-t): none of stdin, stdout, stderr is one', {
+      hint: 'Run from a terminal, or drop -t (use -i to pass piped input).',
+    });
+  }
+  // With -t the runtime copies between its stdin and the container's terminal, so it gets ours.
+  const stdin = config.interactive || config.tty;
+  const stdio: StdioOptions = fds !== undefined
+    ? [stdin ? fds[0] : 'ignore', fds[1], fds[2]]
+    : [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'];
+  const trap = env.io.trapSignals;
+  return {
+    stdio,
+    ...(fds === undefined ? { pipes: { ...(stdin ? { stdin: env.io.stdin } : {}), stdout: env.io.stdout, stderr: env.io.stderr } } : {}),
+    // SIGWINCH: the runtime, in its own session, no longer hears the terminal's resizes itself.
+    ...(trap !== undefined ? { forwardSignals: (fwd: (sig: NodeJS.Signals) => void) => trap(config.tty ? [...FORWARDED, 'SIGWINCH'] : FORWARDED, fwd) } : {}),
+    signal: env.io.signal,
+  };
+}
+
+/**
+ * `run`'s failures before the container runs: 125, or 126/127 when the command cannot be invoked
+ * or found (docker's and podman's convention); an interrupt stays 130.
+ */
+export function runFailure(env: CommandEnv, err: unknown): number {
+  const status = reportError(env.io, err);
+  return status === 126 || status === 127 || status === 130 ? status : 125;
+}

@@ -1,0 +1,69 @@
+/**
+ * Output of change lists (`container diff`, `layer diff`) and of commands that make a layer from
+ * changes (`container commit`, `layer diff-create`, `layer apply`). Human form: podman's
+ * `KIND /path` lines, sizes in a column after them; `--json`: the Change objects as they are.
+ */
+import type { Change } from '../changes/change.js';
+import { shortId, type ChainId } from '../ids.js';
+import type { CreateLayerResult } from '../store/store.js';
+import type { CommandEnv } from './command.js';
+import { humanSize, printJson } from './render.js';
+
+/** Paths longer than this do not push the size column further right. */
+const MAX_PATH_COLUMN = 60;
+
+/**
+ * The human lines, one per change, sorted as given: `A /etc/motd   +3 B`, `C /etc/passwd   11 B -> 21 B`,
+ * `D /var/cache   -1.0 MiB`. A directory whose listing or attributes changed has no size.
+ *
+ * @example
+ * renderChanges(changes) // 'C /etc\nA /etc/motd  +3 B\n'
+ */
+export function renderChanges(changes: readonly Change[]): string {
+  const width = Math.min(MAX_PATH_COLUMN, Math.max(0, ...changes.map((c) => c.path.length)));
+  let out = '';
+  for (const c of changes) {
+    const size = sizeText(c);
+    out += size === '' ? `${c.kind} ${c.path}\n` : `${c.kind} ${c.path.padEnd(width)}  ${size}\n`;
+  }
+  return out;
+}
+
+function sizeText(c: Change): string {
+  if (c.kind === 'A') return c.newType === 'dir' ? '' : `+${humanSize(c.newSize ?? 0)}`;
+  if (c.kind === 'D') return `-${humanSize(c.oldSize ?? 0)}`;
+  if (c.oldType === 'dir' && c.newType === 'dir') return '';
+  const typeChange = c.oldType !== c.newType ? ` (${c.oldType} -> ${c.newType})` : '';
+  return `${humanSize(c.oldSize ?? 0)} -> ${humanSize(c.newSize ?? 0)}${typeChange}`;
+}
+
+/**
+ * Prints a change list for a command: JSON with `--json`, else the human lines.
+ *
+ * @example
+ * printChanges(env, store.getLayerChanges({ upper, stack }));
+ */
+export function printChanges(env: CommandEnv, changes: readonly Change[]): void {
+  if (env.json) printJson(env.io, changes);
+  else env.io.stdout.write(renderChanges(changes));
+}
+
+/**
+ * Prints the layer a command made (commit, diff-create, apply): JSON with `--json` (the layer's
+ * details, `existed`, and whatever `extra` holds), else two lines and the ids.
+ *
+ * @example
+ * printLayerMade(env, store.commitUpper({ upper, stack, name: 'app-v2' }), 'committed', { stats });
+ */
+export function printLayerMade(env: CommandEnv, result: CreateLayerResult, verb: string, extra: Record<string, unknown> = {}): void {
+  if (env.json) {
+    printJson(env.io, { ...result.layer, existed: result.existed, ...extra });
+    return;
+  }
+  const l = result.layer;
+  const name = l.names[0] ?? shortId(l.chainId as ChainId);
+  const parent = l.parent === null ? 'no parent' : `on ${l.parentNames[0] ?? shortId(l.parent)}`;
+  if (result.existed) env.io.stdout.write(`layer ${shortId(l.chainId as ChainId)} already stored with the same content on the same parent; named it "${name}"\n`);
+  else env.io.stdout.write(`${verb} layer "${name}" ${shortId(l.chainId as ChainId)} (${parent}): ${l.files} entries, ${humanSize(l.size)}\n`);
+  env.io.stdout.write(`  chainId ${l.chainId}\n  diffId  ${l.diffId}\n`);
+}

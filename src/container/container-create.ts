@@ -1,0 +1,125 @@
+/**
+ * CreateContainerWithLayers: a stack, a fresh writable upper, a merged mount and a runtime bundle.
+ *
+ * Crash safety (DESIGN.md): the directory is made in tmp/ and renamed into containers/ in the
+ * transaction that inserts the row, so a directory without a row is a leftover the next open
+ * sweeps; the mount follows the commit, and a row whose mount is missing is shown as such and
+ * mounted again by `start`.
+ */
+import * as fs from 'node:fs';
+import { existsSync } from 'node:fs';
+import { containerById, deleteContainer, insertContainer, nameTaken, type ContainerId, type ContainerRow } from '../db/container-queries.js';
+import { layerById, type LayerRow } from '../db/layer-queries.js';
+import { ShibafuError } from '../errors.js';
+import { expandStack } from '../store/layer-mounts.js';
+import { Staging } from '../store/staging.js';
+import type { StoreContext } from '../store/store-context.js';
+import { fsyncDir } from '../sys/sync.js';
+import { containerSpec, writeBundle } from './container-bundle.js';
+import { generateName, newContainerId, validateContainerName, type ContainerConfig } from './container-config.js';
+import { mountContainer, unmountContainer } from './container-mount.js';
+
+export interface CreateContainerOptions {
+  /** The named layers, sealed; each brings its ancestors (see expandStack). */
+  readonly layers: readonly LayerRow[];
+  readonly name?: string;
+  readonly config: ContainerConfig;
+}
+
+/**
+ * Creates a container (state `created`), mounted and ready to start.
+ *
+ * @example
+ * const row = await createContainer(ctx, { layers: [app], config: containerConfig({ args: ['python3', '/app/app.py'] }) });
+ */
+export async function createContainer(ctx: StoreContext, options: CreateContainerOptions): Promise<ContainerRow> {
+  const stack = expandStack(ctx, options.layers);
+  if (stack.length === 0) throw new ShibafuError('USAGE', 'Cannot create a container: name at least one layer', { hint: 'Example: shibafu run --layers base sh' });
+  checkVolumes(options.config);
+  const id = newContainerId() as ContainerId;
+  const row = insertStaged(ctx, id, stack, options);
+  try {
+    mountContainer(ctx, row, { volatile: options.config.autoRemove });
+    writeBundle(ctx.layout, id, containerSpec(ctx.layout, id, options.config));
+  } catch (err) {
+    await discardContainer(ctx, id);
+    throw err;
+  }
+  return row;
+}
+
+function insertStaged(ctx: StoreContext, id: ContainerId, stack: readonly LayerRow[], options: CreateContainerOptions): ContainerRow {
+  const stage = Staging.create(ctx.layout, 'container', ctx.ports);
+  try {
+    const dir = stage.sub('container');
+    fs.mkdirSync(dir, 0o700);
+    fs.mkdirSync(`${dir}/upper`, 0o755);
+    fs.mkdirSync(`${dir}/work`, 0o700);
+    fs.mkdirSync(`${dir}/merged`, 0o755);
+    fs.mkdirSync(`${dir}/bundle`, 0o700);
+    return ctx.db.immediate(() => {
+      const name = pickName(ctx, options.name);
+      for (const l of stack) {
+        if (layerById(ctx.db, l.id) === undefined) throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot create the container: a layer of its stack was removed meanwhile');
+      }
+      stage.setIntent({ kind: 'container', target: ctx.layout.containerDir(id), containerId: id });
+      fs.renameSync(dir, ctx.layout.containerDir(id));
+      fsyncDir(ctx.layout.containers);
+      insertContainer(ctx.db, { id, name, command: options.config.args, config: JSON.stringify(options.config), created: ctx.now(), layerIds: stack.map((l) => l.id) });
+      return containerById(ctx.db, id) as ContainerRow;
+    });
+  } finally {
+    stage.dispose();
+  }
+}
+
+/** The given name (checked, free) or a generated one; inside the write transaction. */
+function pickName(ctx: StoreContext, wanted: string | undefined): string {
+  if (wanted !== undefined) {
+    validateContainerName(wanted);
+    if (nameTaken(ctx.db, wanted)) {
+      throw new ShibafuError('NAME_IN_USE', `Cannot create container "${wanted}": a container has that name`, {
+        hint: `Pick another --name, or remove the other one: shibafu container rm ${wanted}`,
+      });
+    }
+    return wanted;
+  }
+  for (;;) {
+    const name = generateName();
+    if (!nameTaken(ctx.db, name)) return name;
+  }
+}
+
+function checkVolumes(config: ContainerConfig): void {
+  for (const v of config.volumes) {
+    if (!existsSync(v.source)) {
+      throw new ShibafuError('SOURCE_NOT_FOUND', `Cannot mount volume ${v.source}:${v.destination}: ${v.source} does not exist`, {
+        hint: `Create it first (mkdir -p ${v.source}).`,
+      });
+    }
+  }
+}
+
+/**
+ * Undoes a half-made container: unmounts, drops the row and deletes its directory. Also the last
+ * step of `rm`.
+ *
+ * @example
+ * await discardContainer(ctx, id);
+ */
+export async function discardContainer(ctx: StoreContext, containerId: ContainerId): Promise<void> {
+  await unmountContainer(ctx, { id: containerId });
+  const stage = Staging.create(ctx.layout, 'remove', ctx.ports);
+  try {
+    ctx.db.immediate(() => {
+      const dir = ctx.layout.containerDir(containerId);
+      stage.setIntent({ kind: 'remove', target: dir, containerId });
+      deleteContainer(ctx.db, containerId);
+      // Moved in the transaction, deleted after it: a crash in between leaves only tmp/ to sweep.
+      if (fs.existsSync(dir)) fs.renameSync(dir, stage.sub('layer'));
+    });
+  } finally {
+    // The upper's files go here, outside the write lock (Staging.dispose removes the dir).
+    stage.dispose();
+  }
+}

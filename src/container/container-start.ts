@@ -1,0 +1,210 @@
+/**
+ * Starting a container: attached (stdio passed through, signals forwarded, the exit status
+ * returned: `run`, `start -a`) or detached (a monitor keeps the runtime in the foreground and
+ * records the exit status: `run -d`, `start`).
+ */
+import * as fs from 'node:fs';
+import type { StdioOptions } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { markEnded, markRunning, setPid, type ContainerRow } from '../db/container-queries.js';
+import { ShibafuError } from '../errors.js';
+import { lookupCommand } from '../runtime/exec-lookup.js';
+import type { ChildHandle } from '../sys/child-process.js';
+import { runOutcome, runtimeFailureStatus, runtimeLogError, type OciRuntime, type RunOutcome } from '../runtime/oci-runtime.js';
+import type { OciSpec } from '../runtime/runtime-spec.js';
+import type { StoreContext } from '../store/store-context.js';
+import { containerSpec, readBundle, writeBundle } from './container-bundle.js';
+import { parseStoredConfig } from './container-config.js';
+import type { ContainerContext } from './container-context.js';
+import { tryLockContainer, type ContainerLock } from './container-lock.js';
+import { isContainerMounted, mountContainer } from './container-mount.js';
+import { readPidFile, reconcile } from './container-state.js';
+
+export interface AttachOptions {
+  /** The container's stdin, stdout, stderr: fds handed over, 'ignore', or 'pipe' (then `pipes`). */
+  readonly stdio: StdioOptions;
+  /** Streams for the entries of `stdio` that are 'pipe' (tests calling the CLI in process). */
+  readonly pipes?: { stdin?: Readable; stdout?: Writable; stderr?: Writable };
+  /**
+   * Called once the runtime runs, with a function that forwards a signal to the container; returns
+   * the function that stops forwarding. (The runtime is in its own session, so each signal sent to
+   * shibafu reaches the container exactly once.)
+   */
+  readonly forwardSignals?: (forward: (sig: NodeJS.Signals) => void) => () => void;
+  /** Checked just before the runtime starts: an interrupt during create starts nothing. */
+  readonly signal?: AbortSignal;
+}
+
+export interface AttachedResult {
+  readonly outcome: RunOutcome;
+  readonly row: ContainerRow;
+}
+
+interface Prepared {
+  readonly lock: ContainerLock;
+  readonly runtime: OciRuntime;
+  readonly started: string;
+}
+
+/**
+ * Runs the container in the foreground and waits for it. Resolves with how it ended (the
+ * container's status, or the runtime's failure mapped to 125/126/127).
+ *
+ * @example
+ * const { outcome } = await startAttached(cc, row, { stdio: [0, 1, 2] });
+ */
+export async function startAttached(cc: ContainerContext, row: ContainerRow, options: AttachOptions): Promise<AttachedResult> {
+  const ctx = cc.store;
+  const p = await prepareStart(cc, row, options.signal);
+  try {
+    const child = await p.runtime.run({ ...runtimeFiles(ctx, row), stdio: options.stdio });
+    connectPipes(child, options.pipes);
+    const stopForwarding = options.forwardSignals?.((sig) => child.signal(sig)) ?? (() => {});
+    let exit;
+    try {
+      exit = await child.exited;
+    } finally {
+      stopForwarding();
+    }
+    const outcome = runOutcome(exit, exit.code === 0 ? '' : readText(ctx.layout.containerRuntimeLog(row.id)));
+    // A runtime killed by a signal leaves its state behind; a clean exit removed it already.
+    if (exit.code === null) await p.runtime.delete(row.id, { force: true }).catch(() => {});
+    const finished = ctx.now();
+    ctx.db.immediate(() => markEnded(ctx.db, row.id, { started: p.started, finished, exitStatus: outcome.status }));
+    return { outcome, row: { ...row, state: 'exited', started: p.started, finished, exitStatus: outcome.status, pid: null } };
+  } finally {
+    p.lock.release();
+  }
+}
+
+/**
+ * Starts the container detached and returns once it runs (or has already ended). A runtime
+ * failure is thrown (RUNTIME_FAILED, COMMAND_NOT_FOUND, ...). `afterExit` is a command line the
+ * monitor runs once the container has ended (the CLI's `container rm` for `run --rm -d`).
+ *
+ * @example
+ * const row = await startDetached(cc, row);
+ */
+export async function startDetached(cc: ContainerContext, row: ContainerRow, options: { afterExit?: readonly string[] } = {}): Promise<ContainerRow> {
+  const ctx = cc.store;
+  const p = await prepareStart(cc, row, undefined);
+  try {
+    const monitor = await p.runtime.runMonitored({
+      ...runtimeFiles(ctx, row),
+      outputFile: ctx.layout.containerLog(row.id),
+      exitFile: ctx.layout.containerExitFile(row.id),
+      holdFd: p.lock.fd,
+      ...(options.afterExit !== undefined ? { afterExit: options.afterExit } : {}),
+    });
+    let monitorDone = false;
+    void monitor.exited.then(() => { monitorDone = true; });
+    // The pid file appears once the runtime has started the process; the monitor ends first only
+    // when the runtime failed or the command ended at once.
+    for (let waited = 0; readPidFile(ctx, row.id) === null && !monitorDone; waited += 5) {
+      if (waited > 60_000) throw new ShibafuError('RUNTIME_FAILED', `Cannot start container "${row.name}": the runtime did not start it within 60 s`);
+      await sleep(5);
+    }
+    monitor.unref();
+    const pid = readPidFile(ctx, row.id);
+    if (pid !== null) ctx.db.immediate(() => setPid(ctx.db, row.id, pid));
+    const error = pid === null ? runtimeLogError(readText(ctx.layout.containerRuntimeLog(row.id))) : null;
+    if (error !== null) {
+      ctx.db.immediate(() => markEnded(ctx.db, row.id, { started: p.started, finished: ctx.now(), exitStatus: runtimeFailureStatus(error) }));
+      throw runtimeFailure(row, error);
+    }
+  } finally {
+    p.lock.release();
+  }
+  return reconcile(cc, { ...row, state: 'running', started: p.started, finished: null, exitStatus: null, pid: null });
+}
+
+/**
+ * Everything before the runtime runs: the state check and the lock, the mount (again, if it
+ * vanished), the bundle, the command's existence (127/126 without asking the runtime), a clean
+ * slate of the per-run files, and the `running` record.
+ */
+async function prepareStart(cc: ContainerContext, row: ContainerRow, signal: AbortSignal | undefined): Promise<Prepared> {
+  const ctx = cc.store;
+  const current = await reconcile(cc, row);
+  const lock = current.state === 'running' ? null : tryLockContainer(ctx, row.id);
+  if (lock === null) {
+    throw new ShibafuError('CONTAINER_STATE', `Cannot start container "${row.name}": it is running`, {
+      hint: `Stop it first (shibafu container stop ${row.name}), or see its output: shibafu container logs ${row.name}`,
+    });
+  }
+  try {
+    const config = parseStoredConfig(row.config);
+    if (!isContainerMounted(ctx, row)) mountContainer(ctx, row, { volatile: config.autoRemove });
+    let spec = readBundle(ctx.layout, row.id);
+    if (spec === null) {
+      spec = containerSpec(ctx.layout, row.id, config);
+      writeBundle(ctx.layout, row.id, spec);
+    }
+    checkCommand(ctx, row, spec);
+    for (const file of [ctx.layout.containerPidFile(row.id), ctx.layout.containerExitFile(row.id), ctx.layout.containerRuntimeLog(row.id)]) {
+      fs.rmSync(file, { force: true });
+    }
+    signal?.throwIfAborted();
+    const started = ctx.now();
+    ctx.db.immediate(() => markRunning(ctx.db, row.id, started));
+    return { lock, runtime: cc.runtime(config.runtime), started };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+/** 127 / 126 before anything starts, with shibafu's own message (exec.LookPath's rules). */
+function checkCommand(ctx: StoreContext, row: ContainerRow, spec: OciSpec): void {
+  const command = spec.process.args[0] ?? '';
+  const pathEnv = spec.process.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '';
+  const found = lookupCommand({
+    root: ctx.layout.containerMerged(row.id), command, pathEnv, cwd: spec.process.cwd,
+    mountPoints: spec.mounts.map((m) => m.destination),
+  });
+  if (found.kind === 'not-found') {
+    throw new ShibafuError('COMMAND_NOT_FOUND', `Cannot run "${command}" in container "${row.name}": ${command.includes('/') ? 'no such file' : 'executable file not found in $PATH'}`, {
+      hint: command.includes('/') ? 'Check the path against the stack: shibafu layer list' : `The container's PATH is ${pathEnv}; give a full path, or set PATH with -e.`,
+    });
+  }
+  if (found.kind === 'not-executable') {
+    throw new ShibafuError('COMMAND_NOT_EXECUTABLE', `Cannot run "${command}" in container "${row.name}": ${found.path} is not executable`, {
+      hint: 'Make it executable in a layer (chmod +x), or run it through an interpreter: sh FILE.',
+    });
+  }
+}
+
+function runtimeFiles(ctx: StoreContext, row: ContainerRow): { containerId: string; bundle: string; pidFile: string; logFile: string } {
+  return {
+    containerId: row.id,
+    bundle: ctx.layout.containerBundle(row.id),
+    pidFile: ctx.layout.containerPidFile(row.id),
+    logFile: ctx.layout.containerRuntimeLog(row.id),
+  };
+}
+
+function runtimeFailure(row: ContainerRow, message: string): ShibafuError {
+  const status = runtimeFailureStatus(message);
+  const code = status === 127 ? 'COMMAND_NOT_FOUND' : status === 126 ? 'COMMAND_NOT_EXECUTABLE' : 'RUNTIME_FAILED';
+  return new ShibafuError(code, `Cannot start container "${row.name}": ${message}`, { hint: `The runtime's log: shibafu container inspect ${row.name}` });
+}
+
+function connectPipes(child: ChildHandle, pipes: AttachOptions['pipes']): void {
+  if (pipes === undefined) return;
+  if (child.stdin !== null) {
+    if (pipes.stdin !== undefined) pipes.stdin.pipe(child.stdin);
+    else child.stdin.end();
+    child.stdin.on('error', () => {});
+  }
+  if (child.stdout !== null && pipes.stdout !== undefined) child.stdout.pipe(pipes.stdout, { end: false });
+  if (child.stderr !== null && pipes.stderr !== undefined) child.stderr.pipe(pipes.stderr, { end: false });
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * GetLayerChanges for the store: the changes of a writable upper dir (a container's, or a
+ * `layer mount --writable` one) over the stack it is mounted on, read through the real ports.
+ */
+import type { LayerRow } from '../db/layer-queries.js';
+import type { Change } from '../changes/change.js';
+import { nodeTreeFs } from '../changes/tree-fs.js';
+import { upperChanges } from '../changes/upper-changes.js';
+import type { StoreContext } from './store-context.js';
+
+export interface GetLayerChangesOptions {
+  /** The overlay upper dir. */
+  readonly upper: string;
+  /** The stack it is mounted on, bottom first (as `expandStack` returns it). */
+  readonly stack: readonly LayerRow[];
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Lists what the upper changed (A/C/D with sizes), sorted by path; reads the upper and looks up
+ * only the changed paths in the stack's layers.
+ *
+ * @example
+ * getLayerChanges(ctx, { upper: layout.mountUpper(id), stack: expandStack(ctx, [app]) })
+ */
+export function getLayerChanges(ctx: StoreContext, options: GetLayerChangesOptions): Change[] {
+  const lowers = options.stack.map((l) => ctx.layout.layerDiff(l.chainId!)).reverse();
+  return upperChanges(nodeTreeFs(ctx.ports), options.upper, lowers, options.signal !== undefined ? { signal: options.signal } : {});
+}

@@ -1,0 +1,231 @@
+/**
+ * Export: a sealed layer as an OCI changeset tar, plain, gzip or zstd, whose uncompressed bytes
+ * hash to the layer's diffId, so `layer create` of the export on another store gives the same
+ * chainId. Two sources of the same bytes:
+ *
+ *  - a layer imported from a tar has a tar-split record (tar/tar-split.ts): its raw header bytes
+ *    replayed with each file's content read from the diff dir reproduce the original archive byte
+ *    for byte, whatever tool wrote it;
+ *  - any other layer (sealed from an open layer, committed, a diff layer) got its diffId from the
+ *    deterministic packer over its diff dir (tar/tar-packer.ts), which writes the same bytes again.
+ *
+ * Either way the stream is hashed as it goes and checked against the diffId at the end, so a layer
+ * whose files changed on disk is caught (DIGEST_MISMATCH) instead of exported. Memory stays
+ * bounded: nothing is buffered beyond a chunk.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { once } from 'node:events';
+import { basename, dirname, join } from 'node:path';
+import { Readable, type Writable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import type { LayerRow } from '../db/layer-queries.js';
+import { ShibafuError, fromSystemError } from '../errors.js';
+import type { DiffId, Digest } from '../ids.js';
+import { LAYER_MEDIA_TYPES, type Compression } from '../tar/layer-source.js';
+import { packLayer } from '../tar/tar-packer.js';
+import { readTarSplit } from '../tar/tar-split.js';
+import { zstdStream } from '../sys/zstd-process.js';
+import type { StoreContext } from './store-context.js';
+
+export interface ExportOptions {
+  readonly compression?: Compression;
+  readonly signal?: AbortSignal;
+  /** Called as the uncompressed tar streams, with its bytes so far. */
+  readonly onProgress?: (tarBytes: number) => void;
+}
+
+export interface ExportResult {
+  readonly chainId: string;
+  readonly diffId: DiffId;
+  /** Bytes of the uncompressed tar. */
+  readonly tarSize: number;
+  readonly compression: Compression;
+  readonly mediaType: string;
+  /** sha256 of the bytes written (the blob digest an OCI manifest would list). */
+  readonly digest: Digest;
+  /** Bytes written. */
+  readonly size: number;
+  /** Where the bytes came from: the import's tar-split record, or the deterministic packer. */
+  readonly source: 'tar-split' | 'packer';
+}
+
+export interface LayerExport {
+  /** The bytes to write; throws DIGEST_MISMATCH at the end when the tar does not hash to the diffId. */
+  readonly chunks: AsyncIterable<Buffer>;
+  /** Available once `chunks` is drained. */
+  result(): ExportResult;
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * Streams a sealed layer's export.
+ *
+ * @example
+ * const exp = exportLayer(ctx, layer, { compression: 'gzip' });
+ * for await (const chunk of exp.chunks) out.write(chunk);
+ * exp.result().digest
+ */
+export function exportLayer(ctx: StoreContext, layer: LayerRow, options: ExportOptions = {}): LayerExport {
+  if (layer.state !== 'sealed' || layer.chainId === null || layer.diffId === null) {
+    throw new ShibafuError('LAYER_OPEN', 'Cannot export an open layer: its content has no address yet', {
+      hint: 'Seal it first: shibafu layer seal NAME',
+    });
+  }
+  const compression = options.compression ?? 'none';
+  const diffDir = ctx.layout.layerDiff(layer.chainId);
+  const source = layer.tarSplit ? 'tar-split' : 'packer';
+  const tar = source === 'tar-split'
+    ? replayTarSplit(ctx.layout.tarSplitIn(ctx.layout.layerDir(layer.chainId)), diffDir, options.signal)
+    : packLayer(diffDir, { xattrs: { list: (p) => ctx.ports.llistxattr(p), get: (p, n) => ctx.ports.lgetxattr(p, n) }, ...(options.signal !== undefined ? { signal: options.signal } : {}) });
+  let tarSize = 0;
+  const checked = verified(tar, layer.diffId, (n) => { tarSize = n; options.onProgress?.(n); });
+  const compressed = compression === 'none' ? checked : compression === 'gzip' ? gzip(checked) : zstdStream(checked, 'compress');
+  const outHash = createHash('sha256');
+  let size = 0;
+  let done = false;
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const chunk of compressed) {
+      outHash.update(chunk);
+      size += chunk.length;
+      yield chunk;
+    }
+    done = true;
+  }
+  return {
+    chunks: counted(),
+    result() {
+      if (!done) throw new ShibafuError('INTERNAL', 'Cannot read the export result before the export is written');
+      return {
+        chainId: layer.chainId as string, diffId: layer.diffId as DiffId, tarSize, compression,
+        mediaType: LAYER_MEDIA_TYPES[compression], digest: `sha256:${outHash.digest('hex')}` as Digest, size, source,
+      };
+    },
+  };
+}
+
+/** Where an export goes: a file (written beside it, renamed into place on success) or a stream. */
+export type ExportTarget = { readonly file: string } | { readonly stream: Writable };
+
+/**
+ * Writes a layer's export to a file or a stream. A file is written to a temporary name in the
+ * same directory and renamed over `file` only once the digest checked out: a failed export leaves
+ * no file (and an existing one untouched). A stream is written with backpressure and not ended.
+ *
+ * @example
+ * await writeLayerExport(ctx, layer, { file: '/tmp/app.tar.zst' }, { compression: 'zstd' });
+ */
+export async function writeLayerExport(ctx: StoreContext, layer: LayerRow, target: ExportTarget, options: ExportOptions = {}): Promise<ExportResult> {
+  const exp = exportLayer(ctx, layer, options);
+  if ('stream' in target) {
+    for await (const chunk of exp.chunks) {
+      if (!target.stream.write(chunk)) await once(target.stream, 'drain');
+    }
+    return exp.result();
+  }
+  const tmp = join(dirname(target.file), `.${basename(target.file)}.shibafu-${randomBytes(6).toString('hex')}`);
+  let handle;
+  try {
+    handle = await open(tmp, 'wx', 0o644);
+  } catch (err) {
+    throw fromSystemError(err, `write "${target.file}"`);
+  }
+  let renamed = false;
+  try {
+    for await (const chunk of exp.chunks) await handle.write(chunk);
+    await handle.sync();
+    await handle.close();
+    handle = null;
+    await rename(tmp, target.file);
+    renamed = true;
+    return exp.result();
+  } catch (err) {
+    throw fromSystemError(err, `write "${target.file}"`);
+  } finally {
+    await handle?.close().catch(() => {});
+    if (!renamed) await unlink(tmp).catch(() => {});
+  }
+}
+
+/** Hashes the tar as it passes and compares with the diffId after the last byte. */
+async function* verified(tar: AsyncIterable<Buffer>, diffId: DiffId, progress: (bytes: number) => void): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of tar) {
+    hash.update(chunk);
+    bytes += chunk.length;
+    progress(bytes);
+    yield chunk;
+  }
+  const got = `sha256:${hash.digest('hex')}`;
+  if (got !== diffId) {
+    throw new ShibafuError('DIGEST_MISMATCH', `Cannot export layer: its files no longer match its diffId (the tar hashes to ${got}, the layer is ${diffId})`, {
+      hint: 'A file in the layer\'s diff directory was changed on disk behind shibafu. Re-create the layer from its source (`shibafu layer rm`, then `layer create`).',
+      details: { expected: diffId, actual: got },
+    });
+  }
+}
+
+/**
+ * The original archive again: raw bytes from the record, file contents from the diff dir. Each
+ * file must still have the size the archive gave it; a changed size fails at once
+ * (DIGEST_MISMATCH).
+ *
+ * @example
+ * for await (const chunk of replayTarSplit(layout.tarSplitIn(dir), layout.diffIn(dir))) hash.update(chunk);
+ */
+export async function* replayTarSplit(record: string, diffDir: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  for await (const r of readTarSplit(record)) {
+    signal?.throwIfAborted();
+    if (r.kind === 'raw') yield r.bytes;
+    else yield* fileContent(diffDir, r.path, r.size);
+  }
+}
+
+function* fileContent(diffDir: string, rel: string, size: number): Generator<Buffer> {
+  let fd: number;
+  try {
+    fd = openSync(`${diffDir}/${rel}`, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    throw mismatch(rel, `it cannot be opened (${fromSystemError(err, 'open').message})`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size !== size) throw mismatch(rel, `it has ${st.isFile() ? `${st.size} bytes` : 'another type'}, the archive had ${size} bytes`);
+    for (let pos = 0; pos < size;) {
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - pos));
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) throw mismatch(rel, `it ended after ${pos} of ${size} bytes`);
+      pos += n;
+      yield n === buf.length ? buf : buf.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function mismatch(rel: string, what: string): ShibafuError {
+  return new ShibafuError('DIGEST_MISMATCH', `Cannot export layer: file "/${rel}" changed on disk: ${what}`, {
+    hint: 'A file in the layer\'s diff directory was changed behind shibafu. Re-create the layer from its source.',
+    details: { path: `/${rel}` },
+  });
+}
+
+/**
+ * gzip through node:zlib (in libuv's thread pool). zlib writes a fixed header (mtime 0, OS 3) and
+ * the same deflate stream for the same input, level and zlib version: deterministic.
+ */
+async function* gzip(input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const z = createGzip({ chunkSize: CHUNK });
+  const src = Readable.from(input);
+  src.on('error', (err) => z.destroy(err));
+  src.pipe(z);
+  try {
+    for await (const chunk of z) yield chunk as Buffer;
+  } finally {
+    src.destroy();
+    z.destroy();
+  }
+}

@@ -5,6 +5,7 @@ import { copyFile } from '../sys/copy-file.js';
 import { tryLock } from '../sys/flock.js';
 import { mknod } from '../sys/mknod.js';
 import { syncfs } from '../sys/sync.js';
+import { futimens, lutimens } from '../sys/utimens.js';
 import { lgetxattr, llistxattr, lsetxattr } from '../sys/xattr.js';
 import { mountOverlay, unmountOverlay } from '../overlay/mount-overlay.js';
 import { planOverlayMount } from '../overlay/plan-overlay-mount.js';
@@ -21,6 +22,8 @@ export function realPorts(emptyDir: string): StorePorts {
   return {
     mknod: (path, kind, mode, major, minor) => mknod(path, kind, mode, major, minor),
     lsetxattr: (path, name, value) => lsetxattr(path, name, value),
+    futimens: (fd, atime, mtime) => futimens(fd, atime, mtime),
+    lutimens: (path, atime, mtime) => lutimens(path, atime, mtime),
     lgetxattr: (path, name) => lgetxattr(path, name),
     llistxattr: (path) => llistxattr(path),
     tryLock: (fd, exclusive) => tryLock(fd, exclusive),

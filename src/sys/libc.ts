@@ -41,6 +41,8 @@ const PROTOTYPES = {
     'int move_mount(int fromDirFd, const char *fromPath, int toDirFd, const char *toPath, unsigned int flags)',
   mount: 'int mount(const char *source, const char *target, const char *fsType, unsigned long flags, const char *data)',
   umount2: 'int umount2(const char *target, int flags)',
+  utimensat: 'int utimensat(int dirFd, const char *path, const void *times, int flags)',
+  futimens: 'int futimens(int fd, const void *times)',
   chdir: 'int chdir(const char *path)',
   fchdir: 'int fchdir(int fd)',
 } as const;

@@ -15,7 +15,12 @@ import type { ApplyOp, Attrs } from './apply-op.js';
 export interface ApplyPorts {
   mknod(path: string, kind: 'char' | 'block' | 'fifo', mode: number, major: number, minor: number): void;
   lsetxattr(path: string, name: string, value: Buffer): void;
+  /** Exact {sec, nsec} times (Node's utimes rounds through a double). */
+  futimens(fd: number, atime: Time, mtime: Time): void;
+  lutimens(path: string, atime: Time, mtime: Time): void;
 }
+
+type Time = { readonly sec: number; readonly nsec: number };
 
 export interface ApplyLimits {
   readonly maxEntries: number;
@@ -41,7 +46,7 @@ export class LayerApplier {
   readonly #dirs = new Set<string>(['']);
   readonly #whiteouts = new Set<string>();
   readonly #opaque = new Set<string>();
-  readonly #dirTimes: [string, number][] = [];
+  readonly #dirTimes: [string, Time][] = [];
   #file: { fd: number; path: string; remaining: number; attrs: Attrs } | null = null;
   readonly stats: ApplyStats = { entries: 0, bytes: 0 };
 
@@ -93,8 +98,7 @@ export class LayerApplier {
       fs.fchownSync(f.fd, f.attrs.uid, f.attrs.gid);
       fs.fchmodSync(f.fd, f.attrs.mode);
       this.#setXattrs(f.path, f.attrs);
-      const t = toSeconds(f.attrs.mtime);
-      fs.futimesSync(f.fd, t, t);
+      this.#ports.futimens(f.fd, f.attrs.mtime, f.attrs.mtime);
     } catch (err) {
       throw fromSystemError(err, `set the attributes of "${f.path}"`);
     } finally {
@@ -107,7 +111,7 @@ export class LayerApplier {
     if (this.#file !== null) this.endEntry();
     for (const [path, t] of this.#dirTimes) {
       try {
-        fs.lutimesSync(path, t, t);
+        this.#ports.lutimens(path, t, t);
       } catch (err) {
         throw fromSystemError(err, `set the time of "${path}"`);
       }
@@ -201,7 +205,7 @@ export class LayerApplier {
     } catch (err) {
       throw fromSystemError(err, `set the attributes of "${key}"`);
     }
-    this.#dirTimes.push([abs, toSeconds(attrs.mtime)]);
+    this.#dirTimes.push([abs, attrs.mtime]);
   }
 
   #openFile(parts: readonly string[], attrs: Attrs, size: number): void {
@@ -219,8 +223,7 @@ export class LayerApplier {
     try {
       fs.lchownSync(abs, attrs.uid, attrs.gid);
       this.#setXattrs(abs, attrs);
-      const t = toSeconds(attrs.mtime);
-      fs.lutimesSync(abs, t, t);
+      this.#ports.lutimens(abs, attrs.mtime, attrs.mtime);
     } catch (err) {
       throw fromSystemError(err, `set the attributes of "${key}"`);
     }
@@ -256,8 +259,7 @@ export class LayerApplier {
       fs.lchownSync(abs, attrs.uid, attrs.gid);
       fs.chmodSync(abs, attrs.mode);
       this.#setXattrs(abs, attrs);
-      const t = toSeconds(attrs.mtime);
-      fs.lutimesSync(abs, t, t);
+      this.#ports.lutimens(abs, attrs.mtime, attrs.mtime);
     } catch (err) {
       throw fromSystemError(err, `set the attributes of "${key}"`);
     }
@@ -295,8 +297,4 @@ export class LayerApplier {
   #setXattrs(path: string, attrs: Attrs): void {
     for (const [name, value] of attrs.xattrs) this.#ports.lsetxattr(path, name, value);
   }
-}
-
-function toSeconds(t: { sec: number; nsec: number }): number {
-  return t.sec + t.nsec / 1e9;
 }

@@ -1,0 +1,40 @@
+/**
+ * Nanosecond timestamps. Node's utimes family takes seconds as a double, which cannot hold a
+ * 2020s time to the nanosecond (a double has ~0.2 µs resolution there): a PAX mtime of
+ * "1700000000.123456789" would land a few hundred ns off. utimensat(2)/futimens(2) take exact
+ * {sec, nsec} pairs.
+ */
+import { check, cString, libc } from './libc.js';
+
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+
+export interface Timespec {
+  readonly sec: number;
+  readonly nsec: number;
+}
+
+/** Two `struct timespec` (atime, mtime) as the kernel reads them on 64-bit Linux. */
+function encode(atime: Timespec, mtime: Timespec): Buffer {
+  const buf = Buffer.alloc(32);
+  buf.writeBigInt64LE(BigInt(atime.sec), 0);
+  buf.writeBigInt64LE(BigInt(atime.nsec), 8);
+  buf.writeBigInt64LE(BigInt(mtime.sec), 16);
+  buf.writeBigInt64LE(BigInt(mtime.nsec), 24);
+  return buf;
+}
+
+/**
+ * Sets atime and mtime of `path` without following a final symlink.
+ *
+ * @example
+ * lutimens('/layer/etc/passwd', { sec: 1700000000, nsec: 123456789 }, { sec: 1700000000, nsec: 123456789 });
+ */
+export function lutimens(path: string, atime: Timespec, mtime: Timespec): void {
+  check(libc('utimensat')(AT_FDCWD, cString(path, 'utimensat'), encode(atime, mtime), AT_SYMLINK_NOFOLLOW), { syscall: 'utimensat', path });
+}
+
+/** Sets atime and mtime of an open file. */
+export function futimens(fd: number, atime: Timespec, mtime: Timespec): void {
+  check(libc('futimens')(fd, encode(atime, mtime)), { syscall: 'futimens', path: `fd ${fd}` });
+}

@@ -31,9 +31,9 @@ function copyableXattr(name: string): boolean {
 export function copyTree(src: string, dst: string, ports: StorePorts): CopyStats {
   const stats: CopyStats = { files: 0, dirs: 0, bytes: 0, methods: { reflink: 0, copy_file_range: 0, copy: 0 } };
   const links = new Map<string, string>();
-  const dirTimes: [string, fs.Stats][] = [];
+  const dirTimes: [string, fs.BigIntStats][] = [];
   copyNode(src, dst, { ports, stats, links, dirTimes });
-  for (const [path, st] of dirTimes.reverse()) fs.utimesSync(path, st.atime, st.mtime);
+  for (const [path, st] of dirTimes.reverse()) ports.lutimens(path, timespec(st.atimeNs), timespec(st.mtimeNs));
   return stats;
 }
 
@@ -42,13 +42,13 @@ interface CopyState {
   stats: CopyStats;
   /** dev:ino → first copied path, so hardlinks inside the tree stay hardlinks. */
   links: Map<string, string>;
-  dirTimes: [string, fs.Stats][];
+  dirTimes: [string, fs.BigIntStats][];
 }
 
 function copyNode(src: string, dst: string, state: CopyState): void {
-  let st: fs.Stats;
+  let st: fs.BigIntStats;
   try {
-    st = fs.lstatSync(src);
+    st = fs.lstatSync(src, { bigint: true });
   } catch (err) {
     throw fromSystemError(err, `read "${src}"`);
   }
@@ -58,8 +58,8 @@ function copyNode(src: string, dst: string, state: CopyState): void {
     if (st.isFile()) copyFileNode(src, dst, st, state);
     else if (st.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(src), dst);
     else if (st.isCharacterDevice() || st.isBlockDevice()) {
-      state.ports.mknod(dst, st.isCharacterDevice() ? 'char' : 'block', st.mode & 0o7777, devMajor(st.rdev), devMinor(st.rdev));
-    } else if (st.isFIFO()) state.ports.mknod(dst, 'fifo', st.mode & 0o7777, 0, 0);
+      state.ports.mknod(dst, st.isCharacterDevice() ? 'char' : 'block', Number(st.mode) & 0o7777, devMajor(st.rdev), devMinor(st.rdev));
+    } else if (st.isFIFO()) state.ports.mknod(dst, 'fifo', Number(st.mode) & 0o7777, 0, 0);
     else return; // sockets belong to a running process, not to an image
     finishAttrs(src, dst, st, state);
   } catch (err) {
@@ -67,9 +67,9 @@ function copyNode(src: string, dst: string, state: CopyState): void {
   }
 }
 
-function copyDir(src: string, dst: string, st: fs.Stats, state: CopyState): void {
-  let existing: fs.Stats | undefined;
-  try { existing = fs.lstatSync(dst); } catch { existing = undefined; }
+function copyDir(src: string, dst: string, st: fs.BigIntStats, state: CopyState): void {
+  let existing: fs.BigIntStats | undefined;
+  try { existing = fs.lstatSync(dst, { bigint: true }); } catch { existing = undefined; }
   if (existing !== undefined && !existing.isDirectory()) {
     throw new ShibafuError('PATH_CONFLICT', `Cannot copy directory "${src}": "${dst}" exists and is not a directory`);
   }
@@ -80,9 +80,9 @@ function copyDir(src: string, dst: string, st: fs.Stats, state: CopyState): void
   state.dirTimes.push([dst, st]);
 }
 
-function copyFileNode(src: string, dst: string, st: fs.Stats, state: CopyState): void {
+function copyFileNode(src: string, dst: string, st: fs.BigIntStats, state: CopyState): void {
   const key = `${st.dev}:${st.ino}`;
-  const first = st.nlink > 1 ? state.links.get(key) : undefined;
+  const first = st.nlink > 1n ? state.links.get(key) : undefined;
   if (first !== undefined) {
     fs.linkSync(first, dst);
     return;
@@ -90,8 +90,8 @@ function copyFileNode(src: string, dst: string, st: fs.Stats, state: CopyState):
   const method = state.ports.copyFile(src, dst, 0o600);
   state.stats.methods[method]++;
   state.stats.files++;
-  state.stats.bytes += st.size;
-  if (st.nlink > 1) state.links.set(key, dst);
+  state.stats.bytes += Number(st.size);
+  if (st.nlink > 1n) state.links.set(key, dst);
 }
 
 /** Replaces a file of the layer being written to (a later `layer add` wins, as in a Dockerfile COPY). */
@@ -105,13 +105,20 @@ function replaceNonDir(dst: string): void {
   }
 }
 
-function finishAttrs(src: string, dst: string, st: fs.Stats, state: CopyState): void {
-  fs.lchownSync(dst, st.uid, st.gid);
-  if (!st.isSymbolicLink()) fs.chmodSync(dst, st.mode & 0o7777);
+function finishAttrs(src: string, dst: string, st: fs.BigIntStats, state: CopyState): void {
+  fs.lchownSync(dst, Number(st.uid), Number(st.gid));
+  if (!st.isSymbolicLink()) fs.chmodSync(dst, Number(st.mode) & 0o7777);
   for (const name of state.ports.llistxattr(src)) {
     if (!copyableXattr(name)) continue;
     const value = state.ports.lgetxattr(src, name);
     if (value !== null) state.ports.lsetxattr(dst, name, value);
   }
-  if (!st.isDirectory()) fs.lutimesSync(dst, st.atime, st.mtime);
+  if (!st.isDirectory()) state.ports.lutimens(dst, timespec(st.atimeNs), timespec(st.mtimeNs));
+}
+
+/** Nanoseconds since the epoch as the {sec, nsec} pair utimensat takes (exact, unlike a Date). */
+function timespec(ns: bigint): { sec: number; nsec: number } {
+  const sec = ns / 1_000_000_000n;
+  const nsec = ns - sec * 1_000_000_000n;
+  return nsec < 0n ? { sec: Number(sec - 1n), nsec: Number(nsec + 1_000_000_000n) } : { sec: Number(sec), nsec: Number(nsec) };
 }

@@ -67,12 +67,23 @@ export class Db {
     });
   }
 
-  /** Runs `fn` in a write (IMMEDIATE) transaction: the only way state changes. */
-  immediate<T>(fn: () => T): T {
+  /**
+   * Runs `fn` in a write (IMMEDIATE) transaction: the only way state changes.
+   *
+   * `durable: false` commits without an fsync of the WAL (synchronous=NORMAL for this one
+   * commit): for records that do not outlive a reboot anyway, like mounts, where a lost commit
+   * costs nothing and three fsyncs were most of a mount's time. The database stays consistent
+   * either way; only the last such commits may be lost on power failure.
+   */
+  immediate<T>(fn: () => T, options: { durable?: boolean } = {}): T {
+    const relaxed = options.durable === false;
     try {
+      if (relaxed) this.#sqlite.pragma('synchronous = NORMAL');
       return this.#sqlite.transaction(fn).immediate();
     } catch (err) {
       throw mapSqliteError(err, 'update the store');
+    } finally {
+      if (relaxed) this.#sqlite.pragma('synchronous = FULL');
     }
   }
 

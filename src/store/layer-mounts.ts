@@ -15,8 +15,11 @@ import { digestHex } from '../ids.js';
 import { fsyncDir } from '../sys/sync.js';
 import { ancestry } from './layer-views.js';
 import type { MountApi } from './ports.js';
-import { Staging } from './staging.js';
+import { Staging, stagingOwnerAlive } from './staging.js';
 import type { StoreContext } from './store-context.js';
+
+/** Mount records do not outlive a reboot, so their commits skip the WAL fsync (Db.immediate). */
+const NOT_DURABLE = { durable: false } as const;
 
 /** The kernel's OVL_MAX_STACK (fs/overlayfs/params.h). */
 export const OVERLAY_MAX_STACK = 500;
@@ -84,7 +87,8 @@ export function mountStack(ctx: StoreContext, stack: readonly LayerRow[], target
   // Decided before the record is written, so `layer mounts` shows the API actually used.
   const api: 'new' | 'legacy' = options.api === 'auto' ? (ctx.ports.supportsLowerdirPlus() ? 'new' : 'legacy') : options.api;
   const dir = ctx.layout.mountDir(mountId);
-  const stage = Staging.create(ctx.layout, 'mount', ctx.ports);
+  // Named by the mount id, so anyone can tell whether the owner of a 'mounting' record lives.
+  const stage = Staging.create(ctx.layout, 'mount', ctx.ports, mountId);
   try {
     if (options.writable) {
       fs.mkdirSync(stage.sub('layer'), 0o700);
@@ -122,10 +126,10 @@ export function mountStack(ctx: StoreContext, stack: readonly LayerRow[], target
         volatile: options.volatile === true,
       });
     } catch (err) {
-      ctx.db.immediate(() => dropMountRecord(ctx, row));
+      ctx.db.immediate(() => dropMountRecord(ctx, row), NOT_DURABLE);
       throw err;
     }
-    ctx.db.immediate(() => markMounted(ctx.db, mountId));
+    ctx.db.immediate(() => markMounted(ctx.db, mountId), NOT_DURABLE);
     return toView(ctx, { ...row, state: 'mounted' }, true);
   } finally {
     stage.dispose();
@@ -210,7 +214,7 @@ export function unmountTarget(ctx: StoreContext, target: string, lazy = false): 
     }
     throw err;
   }
-  ctx.db.immediate(() => dropMountRecord(ctx, row));
+  ctx.db.immediate(() => dropMountRecord(ctx, row), NOT_DURABLE);
   return { unmounted, recorded: true };
 }
 
@@ -221,14 +225,15 @@ function dropMountRecord(ctx: StoreContext, row: MountRow): void {
 }
 
 /**
- * Mounts that use the layer: mounted ones, and ones being mounted right now (their owner holds
- * the record in state 'mounting'; if it died, the sweep on the next open clears it). A 'mounted'
- * record whose mount is gone (reboot, umount(8)) is stale and pruned on the way.
+ * Mounts that use the layer: mounted ones, and ones being mounted right now (a 'mounting' record
+ * whose owner still holds the lock on `tmp/mount-<id>`). Any other record whose mount is gone
+ * (reboot, umount(8), an owner killed mid-mount) is stale and pruned on the way.
  */
 export function liveMountsUsing(ctx: StoreContext, layerId: number): MountRow[] {
   const live: MountRow[] = [];
   for (const m of mountsUsing(ctx.db, layerId)) {
-    if (m.state === 'mounting' || ctx.ports.isOverlayMounted(m.target)) live.push(m);
+    const beingMounted = m.state === 'mounting' && stagingOwnerAlive(ctx.layout, 'mount', m.id, ctx.ports);
+    if (beingMounted || ctx.ports.isOverlayMounted(m.target)) live.push(m);
     else dropMountRecord(ctx, m);
   }
   return live;

@@ -64,9 +64,9 @@ export class Staging {
    * @example
    * const stage = Staging.create(layout, 'import', ports); try { ... } finally { stage.dispose(); }
    */
-  static create(layout: StoreLayout, kind: StagingKind, locks: LockPort): Staging {
+  static create(layout: StoreLayout, kind: StagingKind, locks: LockPort, fixedToken?: string): Staging {
     for (let attempt = 1; ; attempt++) {
-      const token = randomBytes(8).toString('hex');
+      const token = fixedToken ?? randomBytes(8).toString('hex');
       const pending = layout.staging(`${PENDING_PREFIX}${kind}`, token);
       const path = layout.staging(kind, token);
       try {
@@ -125,6 +125,24 @@ export class Staging {
     }
     fs.closeSync(this.#fd);
     this.#fd = -1;
+  }
+}
+
+/**
+ * Whether the operation that staged `tmp/<kind>-<token>` is still running: its dir exists and its
+ * lock is held. Used for operations named by a known token (a mount's id).
+ */
+export function stagingOwnerAlive(layout: StoreLayout, kind: StagingKind, token: string, locks: LockPort): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(layout.staging(kind, token), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+  } catch {
+    return false;
+  }
+  try {
+    return !locks.tryLock(fd, true);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

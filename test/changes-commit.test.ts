@@ -5,10 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, lutimesSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { expandStack } from '../src/store/layer-mounts.js';
-import { lgetxattr, llistxattr } from '../src/sys/xattr.js';
+import { lgetxattr, llistxattr, lsetxattr } from '../src/sys/xattr.js';
 import type { Store } from '../src/store/store.js';
 import { baseTar, makeChanges } from './fixtures/changes-image.js';
 import { TarBuilder } from './helpers/tar-builder.js';
@@ -36,7 +38,7 @@ async function commitOnFreshStore(): Promise<{ store: Store; chainId: string; di
     makeChanges(merged);
     pinTimes(view.upper!, merged);
     const stack = expandStack(ts.store.context, [ts.store.resolve('base')]);
-    const r = ts.store.commitUpper({ upper: view.upper!, stack, name: 'committed' });
+    const r = await ts.store.commitUpper({ upper: view.upper!, stack, name: 'committed' });
     assert.equal(r.existed, false);
     assert.equal(r.stats.vanished, 0);
     return { store: ts.store, chainId: r.layer.chainId!, diffId: r.layer.diffId!, dir: r.layer.path };
@@ -51,6 +53,18 @@ test('the same changes committed on two stores give the same diffId and chainId'
   assert.equal(one.diffId, two.diffId);
   assert.equal(one.chainId, two.chainId);
   assert.notEqual(one.diffId, one.store.inspectLayer('base').diffId);
+});
+
+test('a committed layer exports to bytes that hash to its diffId and import elsewhere to the same chainId', { skip: needsRoot }, async () => {
+  const one = await commitOnFreshStore();
+  const other = makeTempStore();
+  await other.store.createLayer({ name: 'base', source: other.input('base.tar', baseTar()) });
+  const file = join(other.inputs, 'committed.tar.gz');
+  const exported = await one.store.exportLayer('committed', { file }, { compression: 'gzip' });
+  assert.equal(exported.source, 'packer');
+  assert.equal(`sha256:${createHash('sha256').update(gunzipSync(readFileSync(file))).digest('hex')}`, one.diffId);
+  const imported = await other.store.createLayer({ name: 'committed', source: file, parent: 'base' });
+  assert.equal(imported.layer.chainId, one.chainId);
 });
 
 test('a committed layer: whiteouts and opaque dirs in overlay format, no private overlay xattrs', { skip: needsRoot }, async () => {
@@ -77,6 +91,23 @@ test('committing on a stack of two chains is refused: a layer has one parent', {
   await ts.store.createLayer({ name: 'a', source: ts.input('a.tar', new TarBuilder().file('a', 'a').build()) });
   await ts.store.createLayer({ name: 'b', source: ts.input('b.tar', new TarBuilder().file('b', 'b').build()) });
   const stack = expandStack(ts.store.context, [ts.store.resolve('a'), ts.store.resolve('b')]);
-  assert.throws(() => ts.store.commitUpper({ upper: ts.inputs, stack, name: 'x' }), { code: 'UNSUPPORTED', message: /not one chain/ });
+  await assert.rejects(ts.store.commitUpper({ upper: ts.inputs, stack, name: 'x' }), { code: 'UNSUPPORTED', message: /not one chain/ });
   assert.deepEqual(readdirSync(join(ts.root, 'tmp')), []);
+});
+
+test('an upper written with redirect_dir or metacopy is refused, and nothing is left in tmp/', { skip: needsRoot }, async () => {
+  const ts = makeTempStore();
+  await ts.store.createLayer({ name: 'base', source: ts.input('base.tar', baseTar()) });
+  const stack = expandStack(ts.store.context, [ts.store.resolve('base')]);
+  for (const [path, name, feature] of [['renamed', 'trusted.overlay.redirect', /redirect_dir/], ['etc/passwd', 'trusted.overlay.metacopy', /metacopy/]] as const) {
+    const upper = join(ts.base, `upper-${feature.source}`);
+    mkdirSync(join(upper, 'etc'), { recursive: true });
+    if (path === 'renamed') mkdirSync(join(upper, path));
+    else writeFileSync(join(upper, path), '');
+    lsetxattr(join(upper, path), name, Buffer.from(path === 'renamed' ? '/var/cache' : ''));
+    await assert.rejects(ts.store.commitUpper({ upper, stack, name: 'x' }), { code: 'UNSUPPORTED', message: feature });
+    if (path === 'renamed') await assert.rejects(ts.store.getLayerChanges({ upper, stack }), { code: 'UNSUPPORTED', message: feature });
+  }
+  assert.deepEqual(readdirSync(join(ts.root, 'tmp')), []);
+  assert.equal(ts.store.listLayers().length, 1);
 });

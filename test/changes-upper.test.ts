@@ -8,7 +8,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expandStack } from '../src/store/layer-mounts.js';
 import type { Store } from '../src/store/store.js';
-import { renderChanges } from '../src/cli/render-changes.js';
+import { PassThrough } from 'node:stream';
+import { renderChanges, runContainerCommit, runContainerDiff } from '../src/cli/render-changes.js';
+import type { Change } from '../src/changes/change.js';
 import { baseTar, EXPECTED, lines, makeChanges } from './fixtures/changes-image.js';
 import { makeTempStore, needsRoot } from './helpers/temp-store.js';
 
@@ -28,7 +30,7 @@ async function withChangedMount(fn: (store: Store, upper: string, merged: string
 test('container diff: the exact changes and sizes of a writable mount', { skip: needsRoot }, async () => {
   await withChangedMount(async (store, upper) => {
     const stack = expandStack(store.context, [store.resolve('base')]);
-    const changes = store.getLayerChanges({ upper, stack });
+    const changes = await store.getLayerChanges({ upper, stack });
     assert.deepEqual(lines(changes), EXPECTED);
     // usr/lib/libc.so was copied up (with its parents) but not changed: not a change.
     assert.ok(existsSync(join(upper, 'usr/lib/libc.so')));
@@ -39,7 +41,7 @@ test('container diff: the exact changes and sizes of a writable mount', { skip: 
 test('container diff renders like podman diff, plus sizes', { skip: needsRoot }, async () => {
   await withChangedMount(async (store, upper) => {
     const stack = expandStack(store.context, [store.resolve('base')]);
-    const text = renderChanges(store.getLayerChanges({ upper, stack }));
+    const text = renderChanges(await store.getLayerChanges({ upper, stack }));
     assert.deepEqual(text.split('\n'), [
       'C /data',
       'D /data/big.bin  -4.9 KiB',
@@ -62,9 +64,28 @@ test('container diff renders like podman diff, plus sizes', { skip: needsRoot },
 test('the commit of the upper shows the same changes through `layer diff`', { skip: needsRoot }, async () => {
   await withChangedMount(async (store, upper) => {
     const stack = expandStack(store.context, [store.resolve('base')]);
-    const committed = store.commitUpper({ upper, stack, name: 'changed' });
+    const committed = await store.commitUpper({ upper, stack, name: 'changed' });
     assert.equal(committed.layer.parentNames[0], 'base');
     assert.equal(committed.layer.source, 'commit');
     assert.deepEqual(lines(await store.diffLayers(['base'], ['changed'])), EXPECTED);
+  });
+});
+
+test('runContainerDiff / runContainerCommit: --json output, and a running container paused around the copy', { skip: needsRoot }, async () => {
+  await withChangedMount(async (store, upper) => {
+    const stack = expandStack(store.context, [store.resolve('base')]);
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    const env = { io: { stdout, stderr: new PassThrough(), stdin: new PassThrough(), env: {}, cwd: '/', signal: new AbortController().signal }, root: store.root, json: true };
+    assert.equal(await runContainerDiff(env, store, { upper, stack }), 0);
+    assert.deepEqual(lines(JSON.parse(out) as Change[]), EXPECTED);
+    out = '';
+    const calls: string[] = [];
+    const pause = { pause: async () => { calls.push('pause'); }, resume: async () => { calls.push('resume'); } };
+    assert.equal(await runContainerCommit(env, store, { upper, stack, pause }, 'snap'), 0);
+    assert.deepEqual(calls, ['pause', 'resume']);
+    const made = JSON.parse(out) as { names: string[]; source: string; stats: { files: number; whiteouts: number } };
+    assert.deepEqual([made.names, made.source, made.stats.whiteouts], [['snap'], 'commit', 2]);
   });
 });

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { linkSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expandStack } from '../src/store/layer-mounts.js';
 import type { Store } from '../src/store/store.js';
@@ -18,13 +18,14 @@ import { makeTempStore, needsRoot } from './helpers/temp-store.js';
 
 const CASES = 20;
 
-async function mounted<T>(store: Store, base: string, layers: string[], fn: (dir: string) => T, writable = false): Promise<{ value: T; upper: string | null }> {
+/** Runs `fn` on a read-only mount of `layers`. */
+async function mounted<T>(store: Store, base: string, layers: string[], fn: (dir: string) => T): Promise<{ value: T }> {
   const target = join(base, `m-${Math.random().toString(16).slice(2)}`);
-  const view = await store.mountLayers({ layers, target, writable });
+  await store.mountLayers({ layers, target });
   try {
-    return { value: fn(target), upper: view.upper };
+    return { value: fn(target) };
   } finally {
-    if (!writable) store.unmount(target);
+    store.unmount(target);
   }
 }
 
@@ -34,7 +35,7 @@ async function commitEdits(store: Store, base: string, on: string, name: string,
   const view = await store.mountLayers({ layers: [on], target, writable: true });
   try {
     edit(target);
-    store.commitUpper({ upper: view.upper!, stack: expandStack(store.context, [store.resolve(on)]), name });
+    await store.commitUpper({ upper: view.upper!, stack: expandStack(store.context, [store.resolve(on)]), name });
   } finally {
     store.unmount(target);
   }
@@ -83,4 +84,27 @@ test('diff-create is deterministic: the same A and B give the same layer', { ski
   const two = await ts.store.createDiffLayer({ name: 'd2', from: ['a'], to: ['b'] });
   assert.equal(two.layer.chainId, one.layer.chainId);
   assert.equal(two.existed, true);
+});
+
+test('hard-link structure alone: separate identical files become links, and links become separate files', { skip: needsRoot }, async () => {
+  const ts = makeTempStore();
+  const t = new Date(1_650_000_000_000);
+  const tree = (name: string, linked: boolean): string => {
+    const dir = join(ts.base, name);
+    mkdirSync(join(dir, 'd'), { recursive: true });
+    writeFileSync(join(dir, 'd/x'), 'same bytes');
+    if (linked) linkSync(join(dir, 'd/x'), join(dir, 'd/y'));
+    else writeFileSync(join(dir, 'd/y'), 'same bytes');
+    for (const p of ['d/x', 'd/y', 'd', '']) utimesSync(join(dir, p), t, t);
+    return dir;
+  };
+  await ts.store.createLayer({ name: 'separate', fromDir: tree('separate', false) });
+  await ts.store.createLayer({ name: 'linked', fromDir: tree('linked', true) });
+  assert.deepEqual((await ts.store.diffLayers(['separate'], ['linked'])).map((c) => `${c.kind} ${c.path}`), ['C /d/x', 'C /d/y']);
+  for (const [from, to] of [['separate', 'linked'], ['linked', 'separate']] as const) {
+    await ts.store.createDiffLayer({ name: `${from}-to-${to}`, from: [from], to: [to] });
+    const want = (await mounted(ts.store, ts.base, [to], snapshot)).value;
+    const got = (await mounted(ts.store, ts.base, [`${from}-to-${to}`], snapshot)).value;
+    assert.deepEqual(got, want);
+  }
 });

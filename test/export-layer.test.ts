@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { main } from '../src/cli/main.js';
@@ -114,6 +114,14 @@ test('a file changed in the diff dir: DIGEST_MISMATCH, and no output file is lef
     await assert.rejects(ts.store.exportLayer(ref, { file: out }), { code: 'DIGEST_MISMATCH' });
     assert.equal(existsSync(out), false);
   }
+});
+
+test('a missing tar-split record is STORE_CORRUPT, not a crash', { skip: needsRoot }, async () => {
+  const ts = makeTempStore();
+  await layers(ts);
+  const dir = dirname(ts.store.inspectLayer('imported').path);
+  unlinkSync(join(dir, 'tar-split.gz'));
+  await assert.rejects(exportBytes(ts.store, 'imported'), { code: 'STORE_CORRUPT', message: /tar-split record/ });
 });
 
 function fakeIo(tty: boolean): { io: CliIo; out: () => Buffer; err: () => string } {

@@ -41,12 +41,22 @@ export interface ChangeTotals {
   readonly deletedBytes: number;
 }
 
-/** Bytes a single node holds: content for a file, the target length for a symlink, else 0. */
+/**
+ * Bytes a single node holds: content for a file, the target length for a symlink, else 0.
+ *
+ * @example
+ * nodeBytes(info) // 1234 for a file of 1234 bytes, 0 for a directory
+ */
 export function nodeBytes(info: NodeInfo): number {
   return info.kind === 'file' || info.kind === 'symlink' ? info.size : 0;
 }
 
-/** `etc/passwd` → `/etc/passwd`. */
+/**
+ * `etc/passwd` → `/etc/passwd`.
+ *
+ * @example
+ * absPath('etc/passwd') === '/etc/passwd'
+ */
 export function absPath(rel: string): string {
   return `/${rel}`;
 }

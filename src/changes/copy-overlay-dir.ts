@@ -11,10 +11,9 @@
  */
 import * as fs from 'node:fs';
 import { errnoCode } from '../errors.js';
-import { publicXattrs } from './node-compare.js';
-import { newWriteStats, setTimes, writeDir, writeNode, writeWhiteout, type WriteStats, type WriterPorts } from './node-writer.js';
-import { isOpaque, isWhiteout, type NodeInfo, type TreeFs } from './tree-fs.js';
-import { compareNames, unsupportedOverlayFeature } from './tree-view.js';
+import { finishDirs, newWriteStats, writeDir, writeNode, writeWhiteout, type PendingDir, type WriteStats, type WriterPorts } from './node-writer.js';
+import { isOpaque, isOverlayXattr, isWhiteout, OPAQUE_XATTR, publicXattrs, type NodeInfo, type TreeFs } from './tree-fs.js';
+import { unsupportedOverlayFeature } from './tree-view.js';
 
 export interface CopyOverlayOptions {
   /**
@@ -40,7 +39,7 @@ interface Copy {
   readonly stats: CopyOverlayStats;
   /** "dev:ino" → first copied path, so hard links inside the upper stay hard links. */
   readonly links: Map<string, string>;
-  readonly dirTimes: Array<[string, bigint]>;
+  readonly dirs: PendingDir[];
   readonly normalize: boolean;
   readonly signal: AbortSignal | undefined;
 }
@@ -55,18 +54,17 @@ const ROOT_EPOCH = { uid: 0, gid: 0, mtimeNs: 0n };
  */
 export function copyOverlayDir(fs: TreeFs, ports: WriterPorts, src: string, dst: string, options: CopyOverlayOptions = {}): CopyOverlayStats {
   const c: Copy = {
-    src, fs, ports, stats: { ...newWriteStats(), vanished: 0 }, links: new Map(), dirTimes: [],
+    src, fs, ports, stats: { ...newWriteStats(), vanished: 0 }, links: new Map(), dirs: [],
     normalize: options.whiteouts === 'normalize', signal: options.signal,
   };
   copyEntries(c, src, dst, '');
-  // Directory mtimes last, deepest first: writing entries into a directory moves its mtime.
-  for (const [path, mtimeNs] of c.dirTimes.reverse()) setTimes(path, mtimeNs);
+  finishDirs(c.ports, c.dirs);
   return c.stats;
 }
 
 function copyEntries(c: Copy, src: string, dst: string, rel: string): void {
   c.signal?.throwIfAborted();
-  for (const name of c.fs.readdir(src).sort(compareNames)) {
+  for (const name of c.fs.readdir(src)) {
     const from = `${src}/${name}`;
     const to = `${dst}/${name}`;
     const childRel = rel === '' ? name : `${rel}/${name}`;
@@ -91,13 +89,15 @@ function copyEntry(c: Copy, from: string, to: string, rel: string, info: NodeInf
     writeWhiteout(c.ports, to, c.normalize ? ROOT_EPOCH : info, c.stats);
     return;
   }
-  const xattrs = c.fs.xattrs(from);
-  if (xattrs.has('trusted.overlay.redirect')) throw unsupportedOverlayFeature(`copy "${c.src}"`, rel, 'redirect_dir');
-  if (xattrs.has('trusted.overlay.metacopy')) throw unsupportedOverlayFeature(`copy "${c.src}"`, rel, 'metacopy');
+  const names = c.fs.xattrNames(from);
+  if (names.includes('trusted.overlay.redirect')) throw unsupportedOverlayFeature(`copy "${c.src}"`, rel, 'redirect_dir');
+  // A metacopy file holds no data of its own: copying it would store an empty file.
+  if (names.includes('trusted.overlay.metacopy')) throw unsupportedOverlayFeature(`copy "${c.src}"`, rel, 'metacopy');
+  const xattrs = names.some((n) => !isOverlayXattr(n)) ? publicXattrs(c.fs, from) : [];
   if (info.kind === 'dir') {
-    writeDir(c.ports, to, info, publicXattrs(xattrs), isOpaque(xattrs), c.stats);
+    writeDir(to, c.stats);
+    c.dirs.push({ path: to, info, xattrs, opaque: names.includes(OPAQUE_XATTR) && isOpaque(c.fs, from) });
     copyEntries(c, from, to, rel);
-    c.dirTimes.push([to, info.mtimeNs]);
     return;
   }
   if (info.kind === 'file' && info.nlink > 1) {
@@ -110,5 +110,5 @@ function copyEntry(c: Copy, from: string, to: string, rel: string, info: NodeInf
     }
     c.links.set(key, to);
   }
-  writeNode(c.ports, to, { info, path: from, xattrs: publicXattrs(xattrs) }, c.stats);
+  writeNode(c.ports, to, { info, path: from, xattrs }, c.stats);
 }

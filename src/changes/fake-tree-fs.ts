@@ -104,8 +104,12 @@ export class FakeTreeFs implements TreeFs {
     return this.#nodes.get(path)!.target;
   }
 
-  xattrs(path: string): ReadonlyMap<string, Buffer> {
-    return new Map(this.#nodes.get(path)?.xattrs ?? []);
+  xattrNames(path: string): string[] {
+    return [...(this.#nodes.get(path)?.xattrs.keys() ?? [])];
+  }
+
+  xattr(path: string, name: string): Buffer | null {
+    return this.#nodes.get(path)?.xattrs.get(name) ?? null;
   }
 
   sameContent(a: string, b: string): boolean {

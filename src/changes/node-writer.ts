@@ -14,6 +14,8 @@ export interface WriterPorts {
   copyFile(src: string, dst: string, mode: number): 'reflink' | 'copy_file_range' | 'copy';
   mknod(path: string, kind: 'char' | 'block' | 'fifo', mode: number, major: number, minor: number): void;
   lsetxattr(path: string, name: string, value: Buffer): void;
+  /** utimensat without following a final symlink: exact {sec, nsec}. */
+  lutimens(path: string, atime: { sec: number; nsec: number }, mtime: { sec: number; nsec: number }): void;
 }
 
 /** What the writers did, for `layer inspect`-style reports and the benchmarks. */
@@ -27,7 +29,12 @@ export interface WriteStats {
   methods: Record<'reflink' | 'copy_file_range' | 'copy', number>;
 }
 
-/** Fresh, zeroed stats. */
+/**
+ * Fresh, zeroed stats.
+ *
+ * @example
+ * const stats = newWriteStats(); writeNode(ports, dst, src, stats);
+ */
 export function newWriteStats(): WriteStats {
   return { files: 0, dirs: 0, links: 0, whiteouts: 0, bytes: 0, methods: { reflink: 0, copy_file_range: 0, copy: 0 } };
 }
@@ -54,8 +61,8 @@ export function writeNode(ports: WriterPorts, dst: string, src: NodeSource, stat
   const { info } = src;
   switch (info.kind) {
     case 'file': {
-      // Created 0600 and chmod-ed after chown: chown clears setuid/setgid bits.
-      const method = ports.copyFile(src.path, dst, 0o600);
+      // Created with its permission bits; setuid/setgid only after the chown, which clears them.
+      const method = ports.copyFile(src.path, dst, info.mode & 0o777);
       stats.methods[method]++;
       stats.files++;
       stats.bytes += info.size;
@@ -75,34 +82,74 @@ export function writeNode(ports: WriterPorts, dst: string, src: NodeSource, stat
       return false;
   }
   setAttrs(ports, dst, info, src.xattrs);
-  setTimes(dst, info.mtimeNs);
+  setTimes(ports, dst, info.mtimeNs);
   return true;
 }
 
 /**
- * Creates directory `dst` with `info`'s owner and mode and the given xattrs (plus the opaque marker
- * when asked). Its mtime is set by the caller after its entries are written (`setTimes`).
+ * Creates directory `dst`, root-owned and 0700 while its entries are written: a setgid mode now
+ * would hand its group to every entry, and an owner of 0:0 would then need a chown per entry.
+ * The caller finishes it after its entries (`finishDir`), deepest first.
+ *
+ * @example
+ * writeDir(`${diff}/etc`, stats); ...entries...; finishDir(ports, `${diff}/etc`, info, [], false);
  */
-export function writeDir(ports: WriterPorts, dst: string, info: NodeInfo, xattrs: ReadonlyArray<readonly [string, Buffer]>, opaque: boolean, stats: WriteStats): void {
+export function writeDir(dst: string, stats: WriteStats): void {
   fs.mkdirSync(dst, 0o700);
-  setAttrs(ports, dst, info, xattrs);
-  if (opaque) ports.lsetxattr(dst, OPAQUE_XATTR, OPAQUE_VALUE);
   stats.dirs++;
 }
 
-/** A whiteout as the kernel makes one: character device 0/0, mode 0, with the given owner and mtime. */
+/** A directory's owner, mode, xattrs (and opaque marker) and mtime, once its entries are written. */
+export interface PendingDir {
+  readonly path: string;
+  readonly info: NodeInfo;
+  readonly xattrs: ReadonlyArray<readonly [string, Buffer]>;
+  readonly opaque: boolean;
+}
+
+/**
+ * Gives directories made by `writeDir` their attributes, the last made first (children before
+ * parents: writing into a directory moves its mtime).
+ *
+ * @example
+ * finishDirs(ports, pending);
+ */
+export function finishDirs(ports: WriterPorts, pending: readonly PendingDir[]): void {
+  for (let i = pending.length - 1; i >= 0; i--) {
+    const d = pending[i] as PendingDir;
+    setAttrs(ports, d.path, d.info, d.xattrs);
+    if (d.opaque) ports.lsetxattr(d.path, OPAQUE_XATTR, OPAQUE_VALUE);
+    setTimes(ports, d.path, d.info.mtimeNs);
+  }
+}
+
+/**
+ * A whiteout as the kernel makes one: character device 0/0, mode 0, with the given owner and mtime.
+ *
+ * @example
+ * writeWhiteout(ports, `${diff}/etc/old`, { uid: 0, gid: 0, mtimeNs: 0n }, stats);
+ */
 export function writeWhiteout(ports: WriterPorts, dst: string, owner: { uid: number; gid: number; mtimeNs: bigint }, stats: WriteStats): void {
   ports.mknod(dst, 'char', 0, 0, 0);
-  fs.lchownSync(dst, owner.uid, owner.gid);
-  setTimes(dst, owner.mtimeNs);
+  if (owner.uid !== 0 || owner.gid !== 0 || !ROOT) fs.lchownSync(dst, owner.uid, owner.gid);
+  setTimes(ports, dst, owner.mtimeNs);
   stats.whiteouts++;
 }
+
+/**
+ * True when this process creates nodes owned 0:0. Inside directories still 0700 root-owned
+ * without setgid (`writeDir`), a new node is then already owned by root, and the chown of the
+ * (usually root-owned) nodes of an image is skipped: one syscall less per file of a commit.
+ */
+const ROOT = process.geteuid?.() === 0 && process.getegid?.() === 0;
 
 /** Owner, then mode (chown clears setuid/setgid), then xattrs. */
 function setAttrs(ports: WriterPorts, dst: string, info: NodeInfo, xattrs: ReadonlyArray<readonly [string, Buffer]>): void {
   try {
-    fs.lchownSync(dst, info.uid, info.gid);
-    if (info.kind !== 'symlink') fs.chmodSync(dst, info.mode);
+    if (info.uid !== 0 || info.gid !== 0 || !ROOT) fs.lchownSync(dst, info.uid, info.gid);
+    // A copied file already has its permission bits (copyFile sets them exactly, umask aside).
+    const needsMode = info.kind === 'file' ? (info.mode & 0o7000) !== 0 : info.kind !== 'symlink';
+    if (needsMode) fs.chmodSync(dst, info.mode);
     for (const [name, value] of xattrs) ports.lsetxattr(dst, name, value);
   } catch (err) {
     throw fromSystemError(err, `set the attributes of "${dst}"`);
@@ -110,11 +157,20 @@ function setAttrs(ports: WriterPorts, dst: string, info: NodeInfo, xattrs: Reado
 }
 
 /**
- * Sets atime and mtime to `mtimeNs`, at millisecond precision (what Node's utimes takes without
- * float rounding), flooring so the whole second, which is what a layer tar keeps, never moves.
+ * Sets atime and mtime to exactly `mtimeNs` (utimensat: Node's utimes goes through a double and
+ * can move a time by ~0.2 µs, or across a whole second, which a layer tar would show). The atime
+ * is not kept: it is no content, and a copy that kept it would only differ more.
+ *
+ * @example
+ * setTimes(ports, `${diff}/etc`, 1_700_000_000_123_456_789n);
  */
-export function setTimes(dst: string, mtimeNs: bigint): void {
-  const ms = mtimeNs / 1_000_000n - (mtimeNs < 0n && mtimeNs % 1_000_000n !== 0n ? 1n : 0n);
-  const when = new Date(Number(ms));
-  fs.lutimesSync(dst, when, when);
+export function setTimes(ports: WriterPorts, dst: string, mtimeNs: bigint): void {
+  const sec = mtimeNs / 1_000_000_000n;
+  const nsec = mtimeNs - sec * 1_000_000_000n;
+  const t = nsec < 0n ? { sec: Number(sec - 1n), nsec: Number(nsec + 1_000_000_000n) } : { sec: Number(sec), nsec: Number(nsec) };
+  try {
+    ports.lutimens(dst, t, t);
+  } catch (err) {
+    throw fromSystemError(err, `set the time of "${dst}"`);
+  }
 }

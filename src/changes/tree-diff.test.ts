@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { planDiffLayer } from './diff-plan.js';
 import { FakeTreeFs } from './fake-tree-fs.js';
 import { diffTrees } from './tree-diff.js';
-import { dirView } from './tree-view.js';
+import { compareNames, dirView } from './tree-view.js';
 
 function diff(fs: FakeTreeFs) {
   return diffTrees(fs, dirView(fs, '/a'), dirView(fs, '/b'));
@@ -82,4 +82,11 @@ test('plan: copying one name of a B link group copies the whole group', () => {
   const fs = trees().file('/a/k1', 'old').link('/a/k2', '/a/k1').file('/b/k1', 'new').link('/b/k2', '/b/k1').link('/b/etc/k3', '/b/k1');
   const ops = planDiffLayer(diff(fs)).map((o) => (o.op === 'link' ? `link ${o.path}>${o.target}` : `${o.op} ${o.path}`));
   assert.deepEqual(ops, ['dir etc', 'copy etc/k3', 'link k1>etc/k3', 'link k2>etc/k3']);
+});
+
+test('names sort in UTF-8 byte order without encoding them (surrogates after U+E000-FFFF)', () => {
+  const names = ['b', 'a', '\u{1F600}', '\uFF21', 'é', 'a-b', 'a.b', ''];
+  const bytes = [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+  assert.deepEqual([...names].sort(compareNames), bytes);
+  assert.deepEqual(bytes.at(-1), '\u{1F600}');
 });

@@ -38,8 +38,10 @@ export interface TreeFs {
   /** Entry names of a directory (any order); [] when it vanished. */
   readdir(path: string): string[];
   readlink(path: string): string;
-  /** Every extended attribute of the node itself (overlay's private ones included). */
-  xattrs(path: string): ReadonlyMap<string, Buffer>;
+  /** Names of the node's own extended attributes (overlay's private ones included). */
+  xattrNames(path: string): string[];
+  /** One extended attribute of the node itself; null when it has none of that name. */
+  xattr(path: string, name: string): Buffer | null;
   /** Whether two regular files of `size` bytes hold the same bytes. */
   sameContent(a: string, b: string, size: number): boolean;
 }
@@ -53,22 +55,61 @@ export interface XattrSource {
 /** The xattr that marks an opaque directory in overlay's on-disk format. */
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
 
-/** True for overlay's whiteout: a character device 0/0. */
+/**
+ * True for overlay's whiteout: a character device 0/0.
+ *
+ * @example
+ * isWhiteout(treeFs.lstat(`${upper}/etc/hosts`)!) // true after `rm /etc/hosts` in the container
+ */
 export function isWhiteout(info: NodeInfo): boolean {
   return info.kind === 'char' && info.rdev === 0;
 }
 
-/** True when the directory's `trusted.overlay.opaque` is "y" (the kernel's only opaque value). */
-export function isOpaque(xattrs: ReadonlyMap<string, Buffer>): boolean {
-  return xattrs.get(OPAQUE_XATTR)?.toString('latin1') === 'y';
+/**
+ * True when the directory's `trusted.overlay.opaque` is "y" (the value that hides the layers below;
+ * the kernel also writes "x", which does not). One lgetxattr: no listing.
+ *
+ * @example
+ * isOpaque(treeFs, `${upper}/opt/o`) // true after `rm -rf /opt/o; mkdir /opt/o`
+ */
+export function isOpaque(fs: TreeFs, path: string): boolean {
+  return fs.xattr(path, OPAQUE_XATTR)?.toString('latin1') === 'y';
 }
 
-/** Overlay's private xattrs (trusted.overlay.*, user.overlay.*): never part of a layer's content. */
+/**
+ * The xattrs that belong to a layer's content, names sorted: overlay's private ones (origin,
+ * impure, opaque, ...) left out, and their values never read.
+ *
+ * @example
+ * publicXattrs(treeFs, path) // [['security.capability', <Buffer ...>]]
+ */
+export function publicXattrs(fs: TreeFs, path: string): Array<[string, Buffer]> {
+  const out: Array<[string, Buffer]> = [];
+  for (const name of fs.xattrNames(path).sort()) {
+    if (isOverlayXattr(name)) continue;
+    const value = fs.xattr(path, name);
+    // null: removed between the two calls (a running container); it is not there any more.
+    if (value !== null) out.push([name, value]);
+  }
+  return out;
+}
+
+/**
+ * Overlay's private xattrs (trusted.overlay.*, user.overlay.*): never part of a layer's content.
+ *
+ * @example
+ * isOverlayXattr('trusted.overlay.origin') === true
+ */
 export function isOverlayXattr(name: string): boolean {
   return name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');
 }
 
-/** Whole seconds of a nanosecond time, rounding toward -infinity (times before 1970 included). */
+/**
+ * Whole seconds of a nanosecond time, rounding toward -infinity (times before 1970 included).
+ *
+ * @example
+ * wholeSeconds(-1n) === -1n
+ */
 export function wholeSeconds(ns: bigint): bigint {
   const q = ns / 1_000_000_000n;
   return ns < 0n && q * 1_000_000_000n !== ns ? q - 1n : q;
@@ -84,7 +125,12 @@ function kindOf(st: fs.BigIntStats): NodeKind {
   return 'socket';
 }
 
-/** Converts Node's bigint stats into a NodeInfo. */
+/**
+ * Converts Node's bigint stats into a NodeInfo.
+ *
+ * @example
+ * toNodeInfo(fs.lstatSync(path, { bigint: true })).kind // 'file'
+ */
 export function toNodeInfo(st: fs.BigIntStats): NodeInfo {
   return {
     kind: kindOf(st),
@@ -112,8 +158,10 @@ export function nodeTreeFs(xattrs: XattrSource): TreeFs {
   return {
     lstat(path) {
       try {
-        // bigint: exact inode numbers (they pass 2^53 on XFS) and exact mtime seconds.
-        return toNodeInfo(fs.lstatSync(path, { bigint: true }));
+        // bigint: exact inode numbers (they pass 2^53 on XFS) and exact mtime seconds. No throw
+        // for a missing path: lookups in lower layers miss often, and a throw costs 5x a stat.
+        const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
+        return st === undefined ? null : toNodeInfo(st);
       } catch (err) {
         const code = errnoCode(err);
         if (code === 'ENOENT' || code === 'ENOTDIR') return null;
@@ -136,14 +184,11 @@ export function nodeTreeFs(xattrs: XattrSource): TreeFs {
         throw fromSystemError(err, `read the symlink "${path}"`);
       }
     },
-    xattrs(path) {
-      const out = new Map<string, Buffer>();
-      for (const name of xattrs.llistxattr(path)) {
-        const value = xattrs.lgetxattr(path, name);
-        // null: removed between the two calls (a running container); it is not there any more.
-        if (value !== null) out.set(name, value);
-      }
-      return out;
+    xattrNames(path) {
+      return xattrs.llistxattr(path);
+    },
+    xattr(path, name) {
+      return xattrs.lgetxattr(path, name);
     },
     sameContent(a, b, size) {
       return sameBytes(a, b, size);

@@ -4,7 +4,6 @@
  * serves point lookups ("what did the image have at /etc/passwd?"), so listing a container's
  * changes costs lookups for the changed paths only, never a walk of the image.
  */
-import { join } from 'node:path';
 import { ShibafuError } from '../errors.js';
 import { nodeBytes } from './change.js';
 import type { Located } from './node-compare.js';
@@ -23,12 +22,34 @@ export interface TreeView {
   list(rel: string): string[];
 }
 
-/** Byte order of UTF-8 names, the packer's order (tar/tar-packer.ts). */
+/**
+ * Byte order of the UTF-8 names (the packer's order, tar/tar-packer.ts), without encoding them:
+ * UTF-16 code-unit order is code-point order (= UTF-8 byte order) except between a surrogate
+ * (U+D800-DFFF, half of a character past U+FFFF) and U+E000-FFFF, which this corrects.
+ *
+ * @example
+ * ['b', 'a'].sort(compareNames) // ['a', 'b']
+ */
 export function compareNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const sx = x >= 0xd800 && x <= 0xdfff;
+    const sy = y >= 0xd800 && y <= 0xdfff;
+    if (sx !== sy && (sx ? y : x) >= 0xe000) return sx ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
-/** `parent/name`, or `name` at the root. */
+/**
+ * `parent/name`, or `name` at the root.
+ *
+ * @example
+ * childOf('', 'etc') === 'etc'; childOf('etc', 'hosts') === 'etc/hosts'
+ */
 export function childOf(rel: string, name: string): string {
   return rel === '' ? name : `${rel}/${name}`;
 }
@@ -40,7 +61,7 @@ export function childOf(rel: string, name: string): string {
  * const merged = dirView(treeFs, '/proc/self/fd/23');
  */
 export function dirView(fs: TreeFs, root: string): TreeView {
-  const abs = (rel: string): string => (rel === '' ? root : join(root, rel));
+  const abs = (rel: string): string => (rel === '' ? root : `${root}/${rel}`);
   return {
     lookup(rel) {
       const path = abs(rel);
@@ -70,11 +91,11 @@ export function stackView(fs: TreeFs, layers: readonly string[]): TreeView {
   const rootLayers: number[] = [];
   for (let i = 0; i < layers.length; i++) {
     rootLayers.push(i);
-    if (isOpaque(fs.xattrs(layers[i] as string))) break;
+    if (isOpaque(fs, layers[i] as string)) break;
   }
   dirs.set('', rootLayers);
 
-  const at = (i: number, rel: string): string => (rel === '' ? layers[i] as string : join(layers[i] as string, rel));
+  const at = (i: number, rel: string): string => (rel === '' ? layers[i] as string : `${layers[i] as string}/${rel}`);
 
   const parentOf = (rel: string): string => {
     const slash = rel.lastIndexOf('/');
@@ -93,7 +114,7 @@ export function stackView(fs: TreeFs, layers: readonly string[]): TreeView {
         if (info === null) continue;
         if (isWhiteout(info) || info.kind !== 'dir') break;
         found.push(i);
-        if (isOpaque(fs.xattrs(at(i, rel)))) break;
+        if (isOpaque(fs, at(i, rel))) break;
       }
       result = found.length > 0 ? found : null;
     }
@@ -170,7 +191,12 @@ export function subtreeBytes(view: TreeView, rel: string, signal?: AbortSignal):
   return total;
 }
 
-/** The error for overlay features shibafu never mounts with, whose on-disk state it cannot read right. */
+/**
+ * The error for overlay features shibafu never mounts with, whose on-disk state it cannot read right.
+ *
+ * @example
+ * throw unsupportedOverlayFeature('list the changes', 'var/moved', 'redirect_dir');
+ */
 export function unsupportedOverlayFeature(what: string, rel: string, feature: 'redirect_dir' | 'metacopy'): ShibafuError {
   return new ShibafuError('UNSUPPORTED', `Cannot ${what}: "/${rel}" was written with overlay's ${feature} feature, which shibafu does not support`, {
     hint: 'shibafu mounts uppers without redirect_dir and metacopy (renamed directories are copied, chmod copies up the file); this upper was written by another overlay mount. Compare the merged trees with `shibafu layer diff` instead.',

@@ -9,20 +9,20 @@
  *  - an opaque directory (`trusted.overlay.opaque=y`) hides the image's entries below it: each
  *    one the upper does not have again is `D`;
  *  - a renamed directory is a copy plus a whiteout without redirect_dir, so it shows as `A` of the
- *    new name (and its entries) plus `D` of the old one; a `trusted.overlay.redirect` or
- *    `trusted.overlay.metacopy` xattr (written by a mount with those features) is refused.
+ *    new name (and its entries) plus `D` of the old one; a `trusted.overlay.redirect` xattr
+ *    (written by a mount with that feature) is refused. A metacopy file (metacopy=on) lists
+ *    right (its size is in its stat); a commit refuses it (copy-overlay-dir.ts).
  */
 import { absPath, nodeBytes, sortChanges, type Change } from './change.js';
 import { nodesDiffer, type Located } from './node-compare.js';
-import { isOpaque, isWhiteout, type NodeInfo, type TreeFs } from './tree-fs.js';
-import { childOf, compareNames, stackView, subtreeBytes, unsupportedOverlayFeature, type TreeView } from './tree-view.js';
+import { isOpaque, isWhiteout, OPAQUE_XATTR, type NodeInfo, type TreeFs } from './tree-fs.js';
+import { childOf, stackView, subtreeBytes, unsupportedOverlayFeature, type TreeView } from './tree-view.js';
 
 export interface UpperChangesOptions {
   readonly signal?: AbortSignal;
 }
 
 const REDIRECT_XATTR = 'trusted.overlay.redirect';
-const METACOPY_XATTR = 'trusted.overlay.metacopy';
 
 interface Walk {
   readonly fs: TreeFs;
@@ -56,7 +56,8 @@ function walkDir(w: Walk, rel: string, hidden: boolean): boolean {
   const dirPath = rel === '' ? w.upper : `${w.upper}/${rel}`;
   const kept = new Set<string>();
   let listingChanged = false;
-  for (const name of w.fs.readdir(dirPath).sort(compareNames)) {
+  // Any order: the list is sorted once at the end.
+  for (const name of w.fs.readdir(dirPath)) {
     const child = childOf(rel, name);
     const path = `${dirPath}/${name}`;
     const info = w.fs.lstat(path);
@@ -92,14 +93,11 @@ function deletion(w: Walk, rel: string): boolean {
 
 /** Handles one upper entry that is not a whiteout; returns true when it was added. */
 function entry(w: Walk, rel: string, node: Located, hidden: boolean): boolean {
-  const xattrs = w.fs.xattrs(node.path);
-  if (xattrs.has(REDIRECT_XATTR)) throw unsupportedOverlayFeature('list the changes', rel, 'redirect_dir');
-  if (xattrs.has(METACOPY_XATTR)) throw unsupportedOverlayFeature('list the changes', rel, 'metacopy');
-  const old = w.image.lookup(rel);
   const isDir = node.info.kind === 'dir';
+  const old = w.image.lookup(rel);
   // Below a directory the image had as a directory, the image's entries stay visible unless
   // this directory or one above it is opaque.
-  const childListingChanged = isDir && walkDir(w, rel, hidden || isOpaque(xattrs) || old?.info.kind !== 'dir');
+  const childListingChanged = isDir && walkDir(w, rel, hidden || opaqueDir(w, rel, node.path) || old?.info.kind !== 'dir');
   if (old === null) {
     w.out.push(change(rel, 'A', null, node.info, 0));
     return true;
@@ -110,6 +108,18 @@ function entry(w: Walk, rel: string, node: Located, hidden: boolean): boolean {
     w.out.push(change(rel, 'C', old.info, node.info, oldSize));
   }
   return false;
+}
+
+/**
+ * Whether an upper directory is opaque; refuses one renamed with redirect_dir. Only directories
+ * are asked (one listing each): redirect applies to directories, and a file's metacopy xattr
+ * does not change what the diff reports (its size is right; it is C by its new attributes).
+ * A commit, which copies file data, refuses metacopy files (copy-overlay-dir.ts).
+ */
+function opaqueDir(w: Walk, rel: string, path: string): boolean {
+  const names = w.fs.xattrNames(path);
+  if (names.includes(REDIRECT_XATTR)) throw unsupportedOverlayFeature('list the changes', rel, 'redirect_dir');
+  return names.includes(OPAQUE_XATTR) && isOpaque(w.fs, path);
 }
 
 function change(rel: string, kind: 'A' | 'C', old: NodeInfo | null, now: NodeInfo, oldSize: number): Change {

@@ -4,8 +4,9 @@
  * `KIND /path` lines, sizes in a column after them; `--json`: the Change objects as they are.
  */
 import type { Change } from '../changes/change.js';
+import type { LayerRow } from '../db/layer-queries.js';
 import { shortId, type ChainId } from '../ids.js';
-import type { CreateLayerResult } from '../store/store.js';
+import type { CreateLayerResult, Store } from '../store/store.js';
 import type { CommandEnv } from './command.js';
 import { humanSize, printJson } from './render.js';
 
@@ -66,4 +67,46 @@ export function printLayerMade(env: CommandEnv, result: CreateLayerResult, verb:
   if (result.existed) env.io.stdout.write(`layer ${shortId(l.chainId as ChainId)} already stored with the same content on the same parent; named it "${name}"\n`);
   else env.io.stdout.write(`${verb} layer "${name}" ${shortId(l.chainId as ChainId)} (${parent}): ${l.files} entries, ${humanSize(l.size)}\n`);
   env.io.stdout.write(`  chainId ${l.chainId}\n  diffId  ${l.diffId}\n`);
+}
+
+/** What the container commands know of a container that diff and commit need. */
+export interface ContainerLayers {
+  /** Its overlay upper dir. */
+  readonly upper: string;
+  /** Its stack, bottom first (as `expandStack` returns it). */
+  readonly stack: readonly LayerRow[];
+}
+
+/**
+ * The body of `container diff NAME`, for the container commands to call once they have found the
+ * container: prints its changes (podman's lines plus sizes, or `--json`); returns the exit status.
+ *
+ * @example
+ * return withStore(env, null, (store) => runContainerDiff(env, store, { upper, stack }));
+ */
+export async function runContainerDiff(env: CommandEnv, store: Store, container: ContainerLayers): Promise<number> {
+  printChanges(env, await store.getLayerChanges({ ...container, signal: env.io.signal }));
+  return 0;
+}
+
+/**
+ * The body of `container commit NAME LAYER_NAME`: commits the upper as a layer on the stack's top.
+ * For a running container pass `pause`: it is frozen (`runc pause`) for the copy and resumed
+ * after, whatever happens, so the layer is an exact snapshot, as `podman commit` does by default.
+ *
+ * @example
+ * return runContainerCommit(env, store, { upper, stack, pause: running ? runcPause(id) : undefined }, 'app-v2');
+ */
+export async function runContainerCommit(
+  env: CommandEnv, store: Store, container: ContainerLayers & { pause?: { pause(): Promise<void>; resume(): Promise<void> } }, name: string,
+): Promise<number> {
+  await container.pause?.pause();
+  let result;
+  try {
+    result = await store.commitUpper({ upper: container.upper, stack: container.stack, name, signal: env.io.signal });
+  } finally {
+    await container.pause?.resume();
+  }
+  printLayerMade(env, result, 'committed', { stats: result.stats });
+  return 0;
 }

@@ -12,10 +12,9 @@ import { join } from 'node:path';
 import type { LayerRow } from '../db/layer-queries.js';
 import type { Change } from '../changes/change.js';
 import { planDiffLayer, type DiffOp } from '../changes/diff-plan.js';
-import { publicXattrs } from '../changes/node-compare.js';
-import { newWriteStats, setTimes, writeDir, writeNode, writeWhiteout, type WriteStats } from '../changes/node-writer.js';
+import { finishDirs, newWriteStats, writeDir, writeNode, writeWhiteout, type PendingDir, type WriteStats } from '../changes/node-writer.js';
 import { diffTrees, type TreeDiff } from '../changes/tree-diff.js';
-import { nodeTreeFs, type NodeInfo, type TreeFs } from '../changes/tree-fs.js';
+import { nodeTreeFs, publicXattrs, type NodeInfo, type TreeFs } from '../changes/tree-fs.js';
 import { dirView, stackView, type TreeView } from '../changes/tree-view.js';
 import { ShibafuError } from '../errors.js';
 import { commitStagedLayer, type CommitResult } from './layer-commit.js';
@@ -113,10 +112,10 @@ interface Source {
 /** Whiteouts of a diff layer carry no information of B's: root-owned, mtime 0, for a stable diffId. */
 const WHITEOUT_OWNER = { uid: 0, gid: 0, mtimeNs: 0n };
 
-/** Carries out a plan into `diffDir`; directory mtimes are set last, deepest first. */
+/** Carries out a plan into `diffDir`; directories get their attributes last, deepest first. */
 function applyPlan(ctx: StoreContext, ops: readonly DiffOp[], src: Source, diffDir: string): WriteStats {
   const stats = newWriteStats();
-  const dirTimes: Array<[string, bigint]> = [];
+  const dirs: PendingDir[] = [];
   for (const op of ops) {
     const dst = join(diffDir, op.path);
     if (op.op === 'whiteout') {
@@ -132,15 +131,15 @@ function applyPlan(ctx: StoreContext, ops: readonly DiffOp[], src: Source, diffD
     if (node === null) {
       throw new ShibafuError('INTERNAL', `Cannot create the diff layer: "/${op.path}" vanished from the target stack while it was read`);
     }
-    const xattrs = publicXattrs(src.fs.xattrs(node.path));
+    const xattrs = publicXattrs(src.fs, node.path);
     if (op.op === 'dir') {
-      writeDir(ctx.ports, dst, node.info, xattrs, op.opaque, stats);
-      dirTimes.push([dst, node.info.mtimeNs]);
+      writeDir(dst, stats);
+      dirs.push({ path: dst, info: node.info, xattrs, opaque: op.opaque });
       continue;
     }
     writeNode(ctx.ports, dst, { info: node.info, path: contentPath(src, op.path, node.info) ?? node.path, xattrs }, stats);
   }
-  for (const [dst, mtimeNs] of dirTimes.reverse()) setTimes(dst, mtimeNs);
+  finishDirs(ctx.ports, dirs);
   return stats;
 }
 

@@ -2,7 +2,9 @@
  * GetLayerChanges for the store: the changes of a writable upper dir (a container's, or a
  * `layer mount --writable` one) over the stack it is mounted on, read through the real ports.
  */
+import * as fs from 'node:fs';
 import type { LayerRow } from '../db/layer-queries.js';
+import { ShibafuError } from '../errors.js';
 import type { Change } from '../changes/change.js';
 import { nodeTreeFs } from '../changes/tree-fs.js';
 import { upperChanges } from '../changes/upper-changes.js';
@@ -24,6 +26,9 @@ export interface GetLayerChangesOptions {
  * getLayerChanges(ctx, { upper: layout.mountUpper(id), stack: expandStack(ctx, [app]) })
  */
 export function getLayerChanges(ctx: StoreContext, options: GetLayerChangesOptions): Change[] {
+  if (!fs.statSync(options.upper, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ShibafuError('SOURCE_NOT_FOUND', `Cannot list the changes of "${options.upper}": it is not a directory`);
+  }
   const lowers = options.stack.map((l) => ctx.layout.layerDiff(l.chainId!)).reverse();
   return upperChanges(nodeTreeFs(ctx.ports), options.upper, lowers, options.signal !== undefined ? { signal: options.signal } : {});
 }

@@ -14,14 +14,15 @@
  * bounded: nothing is buffered beyond a chunk.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { basename, dirname, join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import type { LayerRow } from '../db/layer-queries.js';
-import { ShibafuError, fromSystemError } from '../errors.js';
+import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
+import { fsyncDir } from '../sys/sync.js';
 import type { DiffId, Digest } from '../ids.js';
 import { LAYER_MEDIA_TYPES, type Compression } from '../tar/layer-source.js';
 import { packLayer } from '../tar/tar-packer.js';
@@ -120,9 +121,19 @@ export type ExportTarget = { readonly file: string } | { readonly stream: Writab
 export async function writeLayerExport(ctx: StoreContext, layer: LayerRow, target: ExportTarget, options: ExportOptions = {}): Promise<ExportResult> {
   const exp = exportLayer(ctx, layer, options);
   if ('stream' in target) {
-    for await (const chunk of exp.chunks) {
-      if (!target.stream.write(chunk)) await once(target.stream, 'drain');
+    // A reader that goes away (EPIPE) fails the export instead of crashing the process.
+    let failed: unknown = null;
+    const onError = (err: unknown): void => { failed ??= err; };
+    target.stream.on('error', onError);
+    try {
+      for await (const chunk of exp.chunks) {
+        if (failed !== null) break;
+        if (!target.stream.write(chunk)) await once(target.stream, 'drain');
+      }
+    } finally {
+      target.stream.off('error', onError);
     }
+    if (failed !== null) throw fromSystemError(failed, 'write the layer archive');
     return exp.result();
   }
   const tmp = join(dirname(target.file), `.${basename(target.file)}.shibafu-${randomBytes(6).toString('hex')}`);
@@ -140,6 +151,7 @@ export async function writeLayerExport(ctx: StoreContext, layer: LayerRow, targe
     handle = null;
     await rename(tmp, target.file);
     renamed = true;
+    fsyncDir(dirname(target.file));
     return exp.result();
   } catch (err) {
     throw fromSystemError(err, `write "${target.file}"`);
@@ -177,10 +189,21 @@ async function* verified(tar: AsyncIterable<Buffer>, diffId: DiffId, progress: (
  * for await (const chunk of replayTarSplit(layout.tarSplitIn(dir), layout.diffIn(dir))) hash.update(chunk);
  */
 export async function* replayTarSplit(record: string, diffDir: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
-  for await (const r of readTarSplit(record)) {
-    signal?.throwIfAborted();
-    if (r.kind === 'raw') yield r.bytes;
-    else yield* fileContent(diffDir, r.path, r.size);
+  // readTarSplit pipes a file stream into gunzip, which does not pass an open error on: check first.
+  const missing = !existsSync(record);
+  try {
+    if (missing) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
+    for await (const r of readTarSplit(record)) {
+      signal?.throwIfAborted();
+      if (r.kind === 'raw') yield r.bytes;
+      else yield* fileContent(diffDir, r.path, r.size);
+    }
+  } catch (err) {
+    if (err instanceof ShibafuError || (err instanceof Error && err.name === 'AbortError')) throw err;
+    throw new ShibafuError('STORE_CORRUPT', `Cannot read the tar-split record ${record}: ${errnoCode(err) ?? String(err)}`, {
+      hint: 'The record that reproduces the imported archive is missing or damaged. Re-create the layer from its archive.',
+      cause: err,
+    });
   }
 }
 

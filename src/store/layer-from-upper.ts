@@ -73,6 +73,9 @@ export function commitUpper(ctx: StoreContext, options: CommitUpperOptions): Com
  * The parent a layer built on `stack` gets: its top layer. A layer has one parent, so the stack
  * must be one chain (the top layer and its ancestors); several chains stacked side by side cannot
  * be the base of a layer without losing all but the top one.
+ *
+ * @example
+ * parentOfStack(ctx, expandStack(ctx, [app]), 'commit') // app's row
  */
 export function parentOfStack(ctx: StoreContext, stack: readonly LayerRow[], action: string): LayerRow | null {
   const top = stack.at(-1);

@@ -77,7 +77,7 @@ function assertUnused(ctx: StoreContext, layer: LayerRow, names: string[]): void
   }
 }
 
-/** Adds `name` to a layer, moving it if it named another one. Returns the layer it named before. */
+/** Adds `name` to a layer, moving it if it named another one. */
 export function tagLayer(ctx: StoreContext, layer: LayerRow, name: string): void {
   ctx.db.immediate(() => upsertName(ctx.db, name, layer.id, ctx.now()));
 }

@@ -5,27 +5,24 @@
 import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Db } from '../db/db.js';
-import { containersFacade, type Containers } from '../container/containers.js';
+import type { Containers } from '../container/containers.js';
 import { ShibafuError, fromSystemError } from '../errors.js';
 import type { LayerRow } from '../db/layer-queries.js';
 import type { CopyStats } from './copy-tree.js';
 import { StoreLayout } from './layout.js';
-import { importDir, importTar, type ImportProgress } from './layer-import.js';
+import type { ImportProgress } from './layer-import.js';
 import { expandStack, listMounts, mountStack, unmountTarget, type MountView } from './layer-mounts.js';
 import { removeLayer, tagLayer, untag, type RemoveResult } from './layer-remove.js';
 import { resolveLayer, validateName } from './layer-resolver.js';
 import { inspectLayer, listLayers, type LayerDetails, type LayerSummary } from './layer-views.js';
-import { addToLayer, createOpenLayer, sealLayer } from './open-layer.js';
 import type { MountApi, StorePorts } from './ports.js';
 import { realPorts } from './real-ports.js';
 import { sweepLeftovers, type SweptItem } from './recovery.js';
 import { DEFAULT_LIMITS, type ImportLimits, type StoreContext } from './store-context.js';
 import type { Change } from '../changes/change.js';
-import { createDiffLayer, diffStacks } from './diff-layers.js';
-import { applyLayer } from './layer-apply.js';
-import { getLayerChanges, type GetLayerChangesOptions } from './layer-changes.js';
-import { writeLayerExport, type ExportOptions, type ExportResult, type ExportTarget } from './layer-export.js';
-import { commitUpper, type CommitUpperOptions, type CommitUpperResult } from './layer-from-upper.js';
+import type { GetLayerChangesOptions } from './layer-changes.js';
+import type { ExportOptions, ExportResult, ExportTarget } from './layer-export.js';
+import type { CommitUpperOptions, CommitUpperResult } from './layer-from-upper.js';
 
 export interface OpenStoreOptions {
   readonly root: string;
@@ -120,13 +117,15 @@ export class Store {
     const name = validateName(options.name);
     let parent = options.parent === undefined ? null : this.resolve(options.parent);
     // A layer that becomes a parent is sealed: its diff must never change under its children.
-    if (parent !== null && parent.state === 'open') parent = (await sealLayer(this.#ctx, parent)).layer;
+    if (parent !== null && parent.state === 'open') parent = (await sealOpen(this.#ctx, parent)).layer;
     if (options.source !== undefined && options.fromDir !== undefined) {
       throw new ShibafuError('USAGE', 'Cannot create a layer from both an archive and a directory');
     }
     if (options.source === undefined && options.fromDir === undefined) {
+      const { createOpenLayer } = await import('./open-layer.js');
       return { layer: inspectLayer(this.#ctx, createOpenLayer(this.#ctx, name, parent)), existed: false };
     }
+    const { importDir, importTar } = await import('./layer-import.js');
     const importOptions = { name, parent, signal: options.signal, onProgress: options.onProgress };
     const result = options.fromDir !== undefined
       ? await importDir(this.#ctx, options.fromDir, importOptions)
@@ -135,13 +134,14 @@ export class Store {
   }
 
   /** `layer add`: copies host files into an open layer. */
-  addToLayer(ref: string, src: string, dest: string): Promise<CopyStats> {
+  async addToLayer(ref: string, src: string, dest: string): Promise<CopyStats> {
+    const { addToLayer } = await import('./open-layer.js');
     return addToLayer(this.#ctx, this.resolve(ref), src, dest);
   }
 
   /** `layer seal`: freezes an open layer under its content address. */
   async sealLayer(ref: string): Promise<CreateLayerResult> {
-    const result = await sealLayer(this.#ctx, this.resolve(ref));
+    const result = await sealOpen(this.#ctx, this.resolve(ref));
     return { layer: inspectLayer(this.#ctx, result.layer), existed: result.existed };
   }
 
@@ -171,12 +171,18 @@ export class Store {
   /** A layer to stack (mount or run): an open layer is sealed first, its content becomes immutable. */
   async sealedLayer(ref: string): Promise<LayerRow> {
     const layer = this.resolve(ref);
-    return layer.state === 'open' ? (await sealLayer(this.#ctx, layer)).layer : layer;
+    return layer.state === 'open' ? (await sealOpen(this.#ctx, layer)).layer : layer;
   }
 
-  /** Containers on this store's layers: create, run, start, stop, rm, ps, inspect, logs. */
-  get containers(): Containers {
-    this.#containers ??= containersFacade(this.#ctx, (ref) => this.sealedLayer(ref));
+  /**
+   * Containers on this store's layers: create, run, start, stop, rm, ps, inspect, logs. Loaded
+   * when first asked for, so commands that never touch a container do not pay for the runtime.
+   */
+  async containers(): Promise<Containers> {
+    if (this.#containers === undefined) {
+      const { containersFacade } = await import('../container/containers.js');
+      this.#containers = containersFacade(this.#ctx, (ref) => this.sealedLayer(ref));
+    }
     return this.#containers;
   }
 
@@ -199,30 +205,38 @@ export class Store {
     return listMounts(this.#ctx);
   }
 
+  // The change-tracking operations load their modules when first called (as the CLI loads its
+  // commands), so opening a store for `layer list` does not pay for them.
+
   /** GetLayerChanges (`container diff`): what a writable upper changed over its stack. */
-  getLayerChanges(options: GetLayerChangesOptions): Change[] {
+  async getLayerChanges(options: GetLayerChangesOptions): Promise<Change[]> {
+    const { getLayerChanges } = await import('./layer-changes.js');
     return getLayerChanges(this.#ctx, options);
   }
 
   /** `container commit`: an upper dir becomes a sealed layer on top of its stack. */
-  commitUpper(options: CommitUpperOptions): CreateLayerResult & { stats: CommitUpperResult['stats'] } {
+  async commitUpper(options: CommitUpperOptions): Promise<CreateLayerResult & { stats: CommitUpperResult['stats'] }> {
+    const { commitUpper } = await import('./layer-from-upper.js');
     const result = commitUpper(this.#ctx, { ...options, name: options.name === null ? null : validateName(options.name) });
     return { layer: inspectLayer(this.#ctx, result.layer), existed: result.existed, stats: result.stats };
   }
 
   /** `layer export`: the layer's OCI tar (plain, gzip, zstd) to a file or a stream. */
-  exportLayer(ref: string, target: ExportTarget, options: ExportOptions = {}): Promise<ExportResult> {
+  async exportLayer(ref: string, target: ExportTarget, options: ExportOptions = {}): Promise<ExportResult> {
+    const { writeLayerExport } = await import('./layer-export.js');
     return writeLayerExport(this.#ctx, this.resolve(ref), target, options);
   }
 
   /** `layer diff`: the changes from one stack's merged view to another's. */
   async diffLayers(from: readonly string[], to: readonly string[], options: { signal?: AbortSignal } = {}): Promise<Change[]> {
+    const { diffStacks } = await import('./diff-layers.js');
     return diffStacks(this.#ctx, await this.#stackOf(from), await this.#stackOf(to), options);
   }
 
   /** `layer diff-create`: a layer on `from` whose stack shows exactly `to`. */
   async createDiffLayer(options: { name: string; from: readonly string[]; to: readonly string[]; signal?: AbortSignal }): Promise<CreateLayerResult & { changes: Change[] }> {
     const name = validateName(options.name);
+    const { createDiffLayer } = await import('./diff-layers.js');
     const result = await createDiffLayer(this.#ctx, {
       from: await this.#stackOf(options.from), to: await this.#stackOf(options.to), name, signal: options.signal,
     });
@@ -234,6 +248,7 @@ export class Store {
     const name = validateName(options.name);
     const [diff] = await this.#stackOf([options.diff], false);
     const [onto] = await this.#stackOf([options.onto], false);
+    const { applyLayer } = await import('./layer-apply.js');
     const result = await applyLayer(this.#ctx, { diff: diff!, onto: onto!, name, signal: options.signal });
     return { layer: inspectLayer(this.#ctx, result.layer), existed: result.existed };
   }
@@ -244,7 +259,7 @@ export class Store {
     const named: LayerRow[] = [];
     for (const ref of refs) {
       const layer = this.resolve(ref);
-      named.push(layer.state === 'open' ? (await sealLayer(this.#ctx, layer)).layer : layer);
+      named.push(layer.state === 'open' ? (await sealOpen(this.#ctx, layer)).layer : layer);
     }
     return expand ? expandStack(this.#ctx, named) : named;
   }
@@ -252,4 +267,13 @@ export class Store {
   close(): void {
     this.#ctx.db.close();
   }
+}
+
+/**
+ * Seals an open layer. The import and sealing code (tar parsing, packing, hashing) loads on first
+ * use: most commands (list, inspect, run, ps) never need it, and Node's start is most of theirs.
+ */
+async function sealOpen(ctx: StoreContext, layer: LayerRow): Promise<{ layer: LayerRow; existed: boolean }> {
+  const { sealLayer } = await import('./open-layer.js');
+  return sealLayer(ctx, layer);
 }

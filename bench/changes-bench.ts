@@ -1,0 +1,255 @@
+/**
+ * `container diff` / `container commit` equivalents against `podman diff` / `podman commit` (issue 3):
+ * a container that changed 1,000 files (400 modified, 300 deleted, 300 added) of a ~200 MB image,
+ * then the same on a 10x larger image (10 copies of the tree: ~2 GB, 120,000 files). Targets: diff
+ * no slower than podman's whole command, and flat as the image grows; commit at least 3x faster.
+ *
+ * shibafu's side: the image is a layer, the container a `layer mount --writable` of it, and each
+ * timed run a child process (bench/changes-child.ts) that does
+ * what the container commands do: Node's start, the store's open, GetLayerChanges or commitUpper,
+ * the output. The same library calls are also timed in process (no Node start). podman's side: the
+ * same tar through `podman import`, `podman create`, `podman mount`, the same edits on its merged
+ * dir, then `podman diff` / `podman commit` of the (not running) container, with its own store.
+ * Everything lives on the bench's loop fs (REFERENCE.md: the inode trap of `/`).
+ *
+ * Run alone: `node dist/bench/changes-bench.js run [--scale 1,10] [--runs N]` (root).
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { BenchContext } from './bench-context.js';
+import { LoopFs, LOOP_FS_DEFAULTS } from './loop-fs.js';
+import { benchEnv, have, median, nowMs, run, syncAll, timeCommand } from './measure.js';
+import { ByteSource } from './prng.js';
+import type { Row, Target } from './report.js';
+import { encodeHeader, paddingFor } from '../src/tar/tar-header.js';
+import { openStore, type Store } from '../src/store/store.js';
+import { expandStack } from '../src/store/layer-mounts.js';
+import { getLayerChanges } from '../src/store/layer-changes.js';
+import { commitUpper } from '../src/store/layer-from-upper.js';
+import { changeTotals } from '../src/changes/change.js';
+
+/** A row of this benchmark (bench/report.ts's Row, whose `bench` union needs 'changes' added). */
+export type ChangesRow = Omit<Row, 'bench'> & { readonly bench: 'changes' };
+
+export interface ScaleFigures {
+  readonly scale: number;
+  readonly image: { readonly files: number; readonly tarBytes: number };
+  readonly changes: ReturnType<typeof changeTotals> & { readonly listed: number };
+  /** Medians in ms: whole commands (child processes) and the library calls in process. */
+  readonly shibafu: { readonly diffMs: number; readonly diffInProcessMs: number; readonly commitMs: number; readonly commitInProcessMs: number };
+  readonly podman: { readonly diffMs: number; readonly commitMs: number; readonly listed: number } | { readonly skipped: string };
+}
+
+export interface ChangesFigures {
+  /** `node -e 0`, as the children start. */
+  readonly nodeStartMs: number;
+  readonly scales: readonly ScaleFigures[];
+  readonly rows: readonly ChangesRow[];
+}
+
+export interface ChangesBenchOptions {
+  /** Image sizes, in copies of the ~200 MB tree (default [1, 10]). */
+  readonly scales?: readonly number[];
+}
+
+const DIFF_TARGET: Target = { max: 1, text: '<= 1x podman diff' };
+const FLAT_TARGET: Target = { max: 1.5, text: '<= 1.5x (flat)' };
+const COMMIT_TARGET: Target = { max: 1 / 3, text: '<= 0.33x podman commit' };
+const MTIME = 1_700_000_000;
+const SELF = fileURLToPath(import.meta.url);
+const CHILD = join(dirname(SELF), 'changes-child.js');
+
+/**
+ * Runs the benchmark on `ctx`'s loop fs and returns its figures and rows.
+ *
+ * @example
+ * const figures = await benchChanges(ctx); ctx.rows.push(...figures.rows);
+ */
+export async function benchChanges(ctx: BenchContext, options: ChangesBenchOptions = {}): Promise<ChangesFigures> {
+  const scales: ScaleFigures[] = [];
+  for (const scale of options.scales ?? [1, 10]) scales.push(await measureScale(ctx, scale));
+  const nodeStart = nodeStartMs(ctx);
+  return { nodeStartMs: nodeStart, scales, rows: toRows(scales, nodeStart) };
+}
+
+interface Member { readonly path: string; readonly size: number; readonly big: boolean }
+
+/** The mixed image's shape (REFERENCE.md): 4 large files, 150 libraries, 12,000 small files; `scale` copies. */
+function members(scale: number): Member[] {
+  const out: Member[] = [];
+  for (let c = 0; c < scale; c++) {
+    const p = scale === 1 ? '' : `c${c}/`;
+    for (let i = 0; i < 4; i++) out.push({ path: `${p}opt/big/blob${i}.bin`, size: 35 << 20, big: true });
+    for (let i = 0; i < 150; i++) out.push({ path: `${p}usr/lib/lib${i}.so.1`, size: (200 << 10) + i * 997, big: false });
+    for (let i = 0; i < 12_000; i++) out.push({ path: `${p}usr/share/doc/pkg${i % 300}/file${i}.txt`, size: (i * 7919) % 6000, big: false });
+  }
+  return out;
+}
+
+/** Writes the image tar (cached across runs): dirs first, then files; streamed, bounded memory. */
+function imageTar(ctx: BenchContext, scale: number): { tar: string; files: number; bytes: number } {
+  const tar = join(ctx.cacheDir, `changes-image-x${scale}-v1.tar`);
+  const list = members(scale);
+  if (!fs.existsSync(tar)) {
+    ctx.log(`changes: generating the x${scale} image tar (cached in ${ctx.cacheDir})...`);
+    fs.mkdirSync(ctx.cacheDir, { recursive: true });
+    const fd = fs.openSync(`${tar}.tmp`, 'w');
+    const bytes = new ByteSource(`changes-x${scale}`);
+    const dirs = new Set<string>();
+    for (const m of list) for (let d = dirname(m.path); d !== '.'; d = dirname(d)) dirs.add(d);
+    for (const d of [...dirs].sort()) fs.writeSync(fd, encodeHeader({ name: `${d}/`, typeflag: '5', mode: 0o755, mtime: MTIME }));
+    for (const m of list) {
+      fs.writeSync(fd, encodeHeader({ name: m.path, typeflag: '0', mode: 0o644, size: m.size, mtime: MTIME }));
+      for (let left = m.size; left > 0; left -= 1 << 20) {
+        const n = Math.min(left, 1 << 20);
+        fs.writeSync(fd, m.big ? bytes.take(n) : Buffer.alloc(n, m.size % 251));
+      }
+      fs.writeSync(fd, Buffer.alloc(paddingFor(m.size)));
+    }
+    fs.writeSync(fd, Buffer.alloc(1024));
+    fs.closeSync(fd);
+    fs.renameSync(`${tar}.tmp`, tar);
+  }
+  return { tar, files: list.length, bytes: fs.statSync(tar).size };
+}
+
+/** The container's 1,000 edits: 400 files modified, 300 deleted, 300 added (in 10 new dirs and existing ones). */
+function makeEdits(merged: string, scale: number): void {
+  const p = scale === 1 ? '' : 'c0/';
+  const doc = (i: number): string => join(merged, `${p}usr/share/doc/pkg${i % 300}/file${i}.txt`);
+  for (let i = 0; i < 400; i++) fs.appendFileSync(doc(i), Buffer.alloc(100, 'm'));
+  for (let i = 400; i < 700; i++) fs.unlinkSync(doc(i));
+  for (let d = 0; d < 10; d++) {
+    fs.mkdirSync(join(merged, `${p}app/d${d}`), { recursive: true });
+    for (let i = 0; i < 25; i++) fs.writeFileSync(join(merged, `${p}app/d${d}/f${i}`), Buffer.alloc(1000 + i, 'a'));
+  }
+  for (let i = 0; i < 50; i++) fs.writeFileSync(join(merged, `${p}usr/share/doc/pkg${i}/new${i}`), 'added\n');
+}
+
+async function measureScale(ctx: BenchContext, scale: number): Promise<ScaleFigures> {
+  const image = imageTar(ctx, scale);
+  const free = ctx.lfs.usage().availBytes;
+  if (free < image.bytes * 3) throw new Error(`changes x${scale}: the loop fs has ${free} bytes free, needs ~${image.bytes * 3}`);
+  const root = ctx.lfs.fresh('changes', `x${scale}`, 'store');
+  const merged = ctx.lfs.fresh('changes', `x${scale}`, 'merged');
+  ctx.log(`changes x${scale}: importing ${(image.bytes / 2 ** 20).toFixed(0)} MiB into shibafu and editing 1,000 files...`);
+  const store = openStore({ root });
+  let shibafu: ScaleFigures['shibafu'];
+  let listed = 0;
+  let totals: ReturnType<typeof changeTotals>;
+  try {
+    await store.createLayer({ name: 'image', source: image.tar });
+    const view = await store.mountLayers({ layers: ['image'], target: merged, writable: true });
+    makeEdits(merged, scale);
+    const stack = expandStack(store.context, [store.resolve('image')]);
+    const changes = getLayerChanges(store.context, { upper: view.upper!, stack });
+    listed = changes.length;
+    totals = changeTotals(changes);
+    shibafu = timeShibafu(ctx, store, root, merged, view.upper!);
+  } finally {
+    store.close();
+  }
+  const podman = measurePodman(ctx, scale, image.tar);
+  return { scale, image: { files: image.files, tarBytes: image.bytes }, changes: { ...totals, listed }, shibafu, podman };
+}
+
+function timeShibafu(ctx: BenchContext, store: Store, root: string, merged: string, upper: string): ScaleFigures['shibafu'] {
+  const stack = expandStack(store.context, [store.resolve('image')]);
+  let edit = 0;
+  // Before each commit (untimed): one more changed file, so every commit makes a new layer as a
+  // real one does, instead of finding the previous one and discarding its copy.
+  const touch = (): void => fs.writeFileSync(join(merged, 'commit-marker'), `${edit++}`);
+  const timed = (before: () => void, fn: () => number): number[] => Array.from({ length: ctx.runs }, () => { before(); syncAll(); return fn(); });
+  const inProcess = (fn: () => void) => (): number => { const t = nowMs(); fn(); return nowMs() - t; };
+  const child = (mode: string) => (): number => timeCommand([process.execPath, CHILD, mode, root, merged], { scratch: ctx.scratch, env: benchEnv() }).wallMs;
+  const none = (): void => {};
+  child('diff')(); // warm-up: page cache for node, dist/ and the store
+  const diffIn = timed(none, inProcess(() => getLayerChanges(store.context, { upper, stack })));
+  const diffCmd = timed(none, child('diff'));
+  const commitIn = timed(touch, inProcess(() => commitUpper(store.context, { upper, stack, name: `in-process-${edit}` })));
+  const commitCmd = timed(touch, child('commit'));
+  return { diffMs: median(diffCmd), diffInProcessMs: median(diffIn), commitMs: median(commitCmd), commitInProcessMs: median(commitIn) };
+}
+
+/** `node -e 0` with the same environment: the part of each whole-command figure that is Node's start. */
+function nodeStartMs(ctx: BenchContext): number {
+  return median(Array.from({ length: ctx.runs }, () => timeCommand([process.execPath, '-e', '0'], { scratch: ctx.scratch, env: benchEnv() }).wallMs));
+}
+
+function measurePodman(ctx: BenchContext, scale: number, tar: string): ScaleFigures['podman'] {
+  if (!have('podman')) return { skipped: 'podman not installed' };
+  const dir = ctx.lfs.fresh('changes', `x${scale}`, 'podman');
+  // podman refuses a runroot path of more than 50 characters; it holds only run-time state.
+  const runroot = fs.mkdtempSync('/tmp/shibafu-pr-');
+  const args = ['--root', join(dir, 'root'), '--runroot', runroot, '--storage-driver', 'overlay', '--events-backend', 'none', '--cgroup-manager', 'cgroupfs'];
+  try {
+    ctx.log(`changes x${scale}: podman import, create, mount, the same edits...`);
+    run('podman', [...args, 'import', '--quiet', tar, 'bench-image']);
+    run('podman', [...args, 'create', '--name', 'c', 'bench-image', '/bin/true']);
+    const merged = run('podman', [...args, 'mount', 'c']).trim();
+    makeEdits(merged, scale);
+    const listed = run('podman', [...args, 'diff', 'c']).trim().split('\n').length;
+    const diff = Array.from({ length: ctx.runs + 1 }, () => { syncAll(); return timeCommand(['podman', ...args, 'diff', 'c'], { scratch: ctx.scratch }).wallMs; }).slice(1);
+    const commit = Array.from({ length: ctx.runs }, (_, i) => { syncAll(); return timeCommand(['podman', ...args, 'commit', '--quiet', 'c', `bench-commit-${i}`], { scratch: ctx.scratch }).wallMs; });
+    return { diffMs: median(diff), commitMs: median(commit), listed };
+  } catch (err) {
+    const lines = (err as Error).message.split('\n');
+    const reason = `${lines[0]?.split(':')[0] ?? ''}: ${lines.slice(1).join(' / ').slice(0, 200)}`;
+    ctx.log(`  podman skipped: ${reason}`);
+    return { skipped: reason };
+  } finally {
+    spawnSync('podman', [...args, 'umount', '--all'], { stdio: 'ignore' });
+    fs.rmSync(runroot, { recursive: true, force: true });
+  }
+}
+
+function toRows(scales: readonly ScaleFigures[], nodeStart: number): ChangesRow[] {
+  const rows: ChangesRow[] = [{ bench: 'changes', name: 'node -e 0 (reference: Node start, in every whole-command figure)', value: nodeStart, unit: 'ms', note: 'as the children run (bench/measure.ts benchEnv)' }];
+  for (const s of scales) {
+    const tag = `x${s.scale} (${(s.image.tarBytes / 2 ** 20).toFixed(0)} MiB, ${s.image.files} files)`;
+    const note = `${s.changes.listed} listed: ${s.changes.added} A, ${s.changes.changed} C, ${s.changes.deleted} D`;
+    const pm = 'skipped' in s.podman ? null : s.podman;
+    rows.push(
+      { bench: 'changes', name: `${tag}: shibafu container diff (whole command)`, value: s.shibafu.diffMs, unit: 'ms', note },
+      { bench: 'changes', name: `${tag}: GetLayerChanges in process`, value: s.shibafu.diffInProcessMs, unit: 'ms' },
+      { bench: 'changes', name: `${tag}: podman diff`, value: pm?.diffMs ?? null, unit: 'ms', note: pm === null ? `skipped: ${(s.podman as { skipped: string }).skipped}` : `${pm.listed} listed` },
+      { bench: 'changes', name: `${tag}: shibafu diff / podman diff`, value: pm === null ? null : s.shibafu.diffMs / pm.diffMs, unit: 'x', target: DIFF_TARGET },
+      { bench: 'changes', name: `${tag}: shibafu container commit (whole command)`, value: s.shibafu.commitMs, unit: 'ms' },
+      { bench: 'changes', name: `${tag}: commitUpper in process`, value: s.shibafu.commitInProcessMs, unit: 'ms' },
+      { bench: 'changes', name: `${tag}: podman commit`, value: pm?.commitMs ?? null, unit: 'ms' },
+      { bench: 'changes', name: `${tag}: shibafu commit / podman commit`, value: pm === null ? null : s.shibafu.commitMs / pm.commitMs, unit: 'x', target: COMMIT_TARGET },
+    );
+  }
+  const [small, big] = [scales.find((s) => s.scale === 1), scales.find((s) => s.scale === 10)];
+  if (small !== undefined && big !== undefined) {
+    rows.push({ bench: 'changes', name: 'diff x10 / x1, in process (flat as the image grows)', value: big.shibafu.diffInProcessMs / small.shibafu.diffInProcessMs, unit: 'x', target: FLAT_TARGET });
+  }
+  return rows;
+}
+
+/** `run`: the benchmark alone, on its own loop fs, printing the figures as JSON. */
+async function standalone(argv: string[]): Promise<void> {
+  const opt = (name: string): string | undefined => { const i = argv.indexOf(name); return i < 0 ? undefined : argv[i + 1]; };
+  const base = fs.mkdtempSync(join(os.tmpdir(), 'shibafu-changes-bench-'));
+  const lfs = LoopFs.create(base, { ...LOOP_FS_DEFAULTS, size: opt('--size') ?? LOOP_FS_DEFAULTS.size });
+  const scratch = join(base, 'scratch');
+  fs.mkdirSync(scratch);
+  try {
+    const ctx: BenchContext = {
+      lfs, cacheDir: opt('--cache') ?? join(os.tmpdir(), 'shibafu-bench-cache'), scratch, repoRoot: resolve(dirname(SELF), '..', '..'),
+      shibafuBin: '', runs: Number(opt('--runs') ?? 5), iterations: 1, cliRuns: 1, log: (l) => process.stderr.write(`${l}\n`), rows: [], extra: {},
+    };
+    const figures = await benchChanges(ctx, { scales: (opt('--scale') ?? '1,10').split(',').map(Number) });
+    process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
+  } finally {
+    lfs.teardown();
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv[2] === 'run') {
+  standalone(process.argv.slice(3)).catch((err: unknown) => { process.stderr.write(`${(err as Error).stack ?? String(err)}\n`); process.exitCode = 1; });
+}

@@ -10,6 +10,7 @@
  */
 import { createWriteStream, createReadStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { pipeline } from 'node:stream';
 import { createGzip, createGunzip, type Gzip, constants as zc } from 'node:zlib';
 import { ShibafuError } from '../errors.js';
 
@@ -84,7 +85,10 @@ export type TarSplitRecord = { kind: 'raw'; bytes: Buffer } | { kind: 'file'; pa
  */
 export async function* readTarSplit(path: string): AsyncGenerator<TarSplitRecord> {
   let buf: Buffer = Buffer.alloc(0);
-  const input = createReadStream(path).pipe(createGunzip());
+  // pipeline, not pipe: an error of the file stream (a missing record) must reach the reader;
+  // pipeline destroys the gunzip stream with it, which ends the loop below with that error.
+  const input = createGunzip();
+  pipeline(createReadStream(path), input, () => {});
   for await (const chunk of input) {
     buf = buf.length === 0 ? (chunk as Buffer) : Buffer.concat([buf, chunk as Buffer]);
     for (;;) {

@@ -11,9 +11,11 @@ export interface BenchContext {
   readonly cacheDir: string;
   /** A scratch dir outside the loop fs (time(1) output, profiles). */
   readonly scratch: string;
-  /** The repository root (bin/shibafu, dist/). */
+  /** The repository root (where .bench/ goes). */
   readonly repoRoot: string;
-  /** bin/shibafu, spawned as a user would: `#!/usr/bin/env node`, Node's start included. */
+  /** The snapshot of the build that runs (bin/, dist/, package.json; node_modules linked); repoRoot when absent. */
+  readonly pkgRoot?: string;
+  /** The snapshot's bin/shibafu, spawned as a user would: `#!/usr/bin/env node`, Node's start included. */
   readonly shibafuBin: string;
   /** Timed runs per import figure (median of these). */
   readonly runs: number;

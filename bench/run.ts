@@ -6,6 +6,10 @@
  * more of import, mount, list, profile (default: all). Needs root: it makes and mounts a journaled
  * ext4 in a loop device (bench/loop-fs.ts) for every store and tar target, and removes it at the
  * end, on failure and on Ctrl-C.
+ *
+ * It first copies the build (bin/, dist/, package.json; node_modules linked) to a temp dir and runs
+ * from there: a run takes ~15 minutes, and a rebuild of dist/ meanwhile (tests, other work in the
+ * tree) must not change the code under measurement halfway.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -69,20 +73,33 @@ function sh(cmd: string, args: string[]): string {
   return r.status === 0 ? r.stdout.trim() : '';
 }
 
+/** The commit measured, and how many files differed from it (others may be working in the tree). */
+function codeVersion(repoRoot: string): string {
+  const head = sh('git', ['-C', repoRoot, 'rev-parse', '--short', 'HEAD']);
+  const dirty = sh('git', ['-C', repoRoot, 'status', '--porcelain']).split('\n').filter((l) => l !== '').length;
+  return `${head}${dirty > 0 ? ` + ${dirty} uncommitted files` : ''}`;
+}
+
 /** The machine, as docs/benchmarks.md reports it. */
-function machine(lfs: LoopFs): Record<string, unknown> {
+function machine(lfs: LoopFs, repoRoot: string): Record<string, unknown> {
   const rootLine = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === '/') ?? '';
   const [, post = ''] = rootLine.split(' - ');
   const [fstype, device] = post.split(' ');
-  const features = device !== undefined ? sh('sh', ['-c', 'dumpe2fs -h "$1" 2>/dev/null | grep -i "features:"', 'sh', device]) : '';
+  // ext4 names its journal thread here ("<none>" without a journal); dumpe2fs may not open the device.
+  let journal = 'journal unknown';
+  try {
+    const task = fs.readFileSync(`/sys/fs/ext4/${(device ?? '').replace('/dev/', '')}/journal_task`, 'utf8').trim();
+    journal = task === '<none>' ? 'no journal' : `journal (${task})`;
+  } catch { /* not ext4, or an older kernel */ }
   return {
     nproc: os.availableParallelism(),
     cpu: os.cpus()[0]?.model ?? 'unknown',
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
-    rootFs: `${fstype ?? '?'} on ${device ?? '?'} (${rootLine.split(' ')[5] ?? ''}; ${features.includes('has_journal') ? 'journal' : 'no journal'})`,
+    rootFs: `${fstype ?? '?'} on ${device ?? '?'} (${rootLine.split(' ')[5] ?? ''}; ${journal})`,
     benchFs: `ext4 in a loop device (mkfs.ext4 ${lfs.mkfsArgs.join(' ')}; mount -o loop), image on /`,
+    code: codeVersion(repoRoot),
     tar: sh('tar', ['--version']).split('\n')[0],
     podman: sh('podman', ['--version']),
     hyperfine: sh('hyperfine', ['--version']),
@@ -104,8 +121,10 @@ async function main(): Promise<number> {
     process.stderr.write('npm run bench needs root: it mounts a loop device and overlays.\n');
     return 2;
   }
-  const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const shibafuBin = join(repoRoot, 'bin', 'shibafu');
+  // The snapshot of the build we run from (bin/shibafu, dist/); results go to the real repo.
+  const pkgRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const repoRoot = process.env.SHIBAFU_BENCH_REPO ?? pkgRoot;
+  const shibafuBin = join(pkgRoot, 'bin', 'shibafu');
   const base = fs.mkdtempSync(join(os.tmpdir(), 'shibafu-bench-'));
   const scratch = join(base, 'scratch');
   fs.mkdirSync(scratch);
@@ -126,7 +145,7 @@ async function main(): Promise<number> {
     log(`bench: loop fs (${options.size}) under ${base}`);
     lfs = LoopFs.create(base, { ...LOOP_FS_DEFAULTS, size: options.size });
     const ctx: BenchContext = {
-      lfs, cacheDir: options.cacheDir, scratch, repoRoot, shibafuBin,
+      lfs, cacheDir: options.cacheDir, scratch, repoRoot, pkgRoot, shibafuBin,
       runs: options.runs, iterations: options.iterations, cliRuns: options.cliRuns,
       log, rows: [], extra: {},
     };
@@ -150,7 +169,7 @@ async function main(): Promise<number> {
       started, finished: new Date().toISOString(),
       command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
       options: { runs: options.runs, iterations: options.iterations, cliRuns: options.cliRuns, size: options.size },
-      machine: machine(lfs),
+      machine: machine(lfs, repoRoot),
       rows: rows.map((r) => ({ ...r, result: verdict(r) })),
       ...ctx.extra,
     }, null, 2)}\n`);
@@ -161,7 +180,30 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => { process.exitCode = code; }, (err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  process.exitCode = 1;
-});
+/** Copies the build to a temp dir and runs this script from there; returns its exit status. */
+function runFromSnapshot(): number {
+  const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const snap = fs.mkdtempSync(join(os.tmpdir(), 'shibafu-bench-pkg-'));
+  // The child handles Ctrl-C (it tears the loop fs down); this process only waits, then cleans up.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => {});
+  try {
+    for (const d of ['bin', 'dist']) fs.cpSync(join(repoRoot, d), join(snap, d), { recursive: true });
+    fs.copyFileSync(join(repoRoot, 'package.json'), join(snap, 'package.json'));
+    fs.symlinkSync(join(repoRoot, 'node_modules'), join(snap, 'node_modules'));
+    const r = spawnSync(process.execPath, [join(snap, 'dist', 'bench', 'run.js'), ...process.argv.slice(2)], {
+      stdio: 'inherit', env: { ...process.env, SHIBAFU_BENCH_REPO: repoRoot },
+    });
+    return r.status ?? 1;
+  } finally {
+    fs.rmSync(snap, { recursive: true, force: true });
+  }
+}
+
+if (process.env.SHIBAFU_BENCH_REPO === undefined) {
+  process.exitCode = runFromSnapshot();
+} else {
+  main().then((code) => { process.exitCode = code; }, (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -3,10 +3,10 @@
  * run against it (real runc, real overlay mounts, as root). Each test file gets its own store.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { before } from 'node:test';
+import { after, before } from 'node:test';
 import { makeBusyboxTar } from './fixtures/rootfs-busybox.js';
 import { runCli, startCli, type CliOptions, type CliResult } from './helpers/cli.js';
 import { makeTempStore, type TempStore } from './helpers/temp-store.js';
@@ -50,6 +50,9 @@ export interface InspectView {
  * const cs = containerStore(); test('...', async () => { const r = await cs.cli(['run', '--rm', 'base', 'true']); });
  */
 export function containerStore(options: { skip?: string | false } = {}): ContainerStore {
+  // Registered first so it runs before the temp store's own cleanup (unmount, rm): a failed test
+  // must not leave containers running on a store that is being deleted.
+  after(() => killContainersOf(ts.root));
   const ts = makeTempStore({ open: false });
   const cli = (args: readonly string[], o?: CliOptions): Promise<CliResult> => runCli(['--root', ts.root, ...args], o);
   before(async () => {
@@ -69,6 +72,24 @@ export function containerStore(options: { skip?: string | false } = {}): Contain
       return (JSON.parse(r.stdout) as InspectView[])[0] as InspectView;
     },
   };
+}
+
+/** Kills and forgets every container the store's runtime still knows. */
+function killContainersOf(root: string): void {
+  const state = join(root, 'runtime');
+  let ids: string[] = [];
+  try {
+    ids = readdirSync(state);
+  } catch {
+    return;
+  }
+  for (const id of ids) {
+    try {
+      execFileSync('runc', ['--root', state, 'delete', '--force', id], { stdio: 'ignore', timeout: 10_000 });
+    } catch {
+      // Already gone.
+    }
+  }
 }
 
 /** Whether an overlay is mounted exactly at `path` (from /proc/self/mountinfo). */

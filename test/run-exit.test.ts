@@ -73,6 +73,17 @@ describe('run: exit statuses', { skip }, () => {
     assert.match(r.stderr, /^error\[LAYER_NOT_FOUND\]/);
   });
 
+  test('125 when the runtime does not exist (--runtime); the container is left exited (125)', async () => {
+    const r = await cs.cli(['run', '--name', 'no-runtime', '--runtime', '/no/such/runc', 'base', 'true']);
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /^error\[RUNTIME_NOT_FOUND\]: Cannot run "\/no\/such\/runc": no such program\n/);
+    const ps = await cs.cli(['container', 'inspect', 'no-runtime']);
+    const [v] = JSON.parse(ps.stdout) as { state: string; exitStatus: number }[];
+    assert.equal(v?.state, 'exited');
+    assert.equal(v?.exitStatus, 125);
+    assert.equal((await cs.cli(['container', 'rm', 'no-runtime'])).status, 0);
+  });
+
   test('125 for a usage error, -d with -t refused', async () => {
     const r = await cs.cli(['run', '-d', '-t', 'base', 'sh']);
     assert.equal(r.status, 125);
@@ -164,6 +175,20 @@ describe('run: -t gives a real terminal', { skip: skip || (hasScript() ? false :
     assert.match(out, /\/dev\/pts\/[0-9]+\r?\n/);
     assert.match(out, /TERM=xterm/);
     assert.equal(status, 5);
+  });
+
+  test('-it: an interactive shell reads what is typed and exits with its status', async () => {
+    const cmd = [process.execPath, SHIBAFU_BIN, '--root', cs.ts.root, 'run', '--rm', '-it', 'base', 'sh'].map((a) => `'${a}'`).join(' ');
+    let out = '';
+    let status = 0;
+    try {
+      out = execFileSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', input: 'echo hello-$((6*7))\nexit 7\n' });
+    } catch (err) {
+      out = String((err as { stdout?: string }).stdout ?? '');
+      status = (err as { status?: number }).status ?? -1;
+    }
+    assert.match(out, /\nhello-42\r?\n/);
+    assert.equal(status, 7);
   });
 
   test('-t without any terminal is refused clearly', async () => {

@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SHIBAFU_BIN, collect } from './helpers/cli.js';
-import { containerSkip, containerStore, waitForOutput } from './container-harness.js';
+import { containerSkip, containerStore, parentPid, waitForOutput } from './container-harness.js';
 
 const skip = containerSkip;
 
@@ -35,19 +36,36 @@ describe('run: signals sent to shibafu reach the container', { skip }, () => {
 
   test('a Ctrl-C to the whole process group (as a terminal sends it) arrives once', async () => {
     // shibafu as the leader of its own process group, as a shell runs a foreground job.
-    const child = spawn(process.execPath, [SHIBAFU_BIN, '--root', cs.ts.root, 'run', '--rm', 'base', 'sh', '-c',
-      'n=0; trap "n=\\$((n+1))" INT; trap "echo n=\\$n; exit 0" TERM; echo ready; while :; do sleep 0.05; done'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SHIBAFU_BIN, '--root', cs.ts.root, 'run', '--rm', '--name', 'ctrl-c', 'base', 'sh', '-c',
+      'n=0; trap "n=\\$((n+1)); echo int" INT; trap "echo n=\\$n; exit 0" TERM; echo ready; while :; do sleep 0.05; done'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const ready = waitForOutput(child, 'ready\n');
     const done = collect(child);
-    await ready;
-    process.kill(-(child.pid as number), 'SIGINT');
-    await sleep(300);
-    child.kill('SIGTERM');
-    const r = await done;
-    assert.equal(r.stdout, 'ready\nn=1\n', r.stderr);
+    let r;
+    try {
+      await ready;
+      // Two SIGINTs sent at once would merge into one pending signal, so check the mechanism too:
+      // the runtime (the container's parent) is in a session of its own, out of the terminal's reach.
+      const { pid } = await cs.inspect('ctrl-c');
+      assert.notEqual(sessionOf(parentPid(pid as number)), sessionOf(child.pid as number));
+      const handled = waitForOutput(child, 'int\n');
+      process.kill(-(child.pid as number), 'SIGINT');
+      await handled;
+      // A second copy, had the runtime heard the terminal too, would have come by now.
+      await sleep(300);
+    } finally {
+      child.kill('SIGTERM');
+      r = await done;
+    }
+    assert.equal(r.stdout, 'ready\nint\nn=1\n', r.stderr);
     assert.equal(r.status, 0);
   });
 });
+
+/** The session id of a process (field 6 of /proc/PID/stat). */
+function sessionOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+}
 
 describe('container stop and kill', { skip }, () => {
   const cs = containerStore();

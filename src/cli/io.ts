@@ -19,8 +19,8 @@ export interface CliIo {
    */
   readonly trapSignals?: (signals: readonly NodeJS.Signals[], handler: (sig: NodeJS.Signals) => void) => () => void;
   /**
-   * The process's own descriptors 0, 1, 2, for commands that hand them to a child as they are (a
-   * container's stdio: a TTY stays a TTY, nothing is copied). Absent in tests that call `main`
+   * The process's own descriptors 0, 1, 2, for commands that hand them to a child as they are (the
+   * container runtime: its pty finds the terminal there). Absent in tests that call `main`
    * directly: the child's output then goes through `stdout` and `stderr`.
    */
   readonly stdioFds?: readonly [number, number, number];

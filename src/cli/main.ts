@@ -110,11 +110,15 @@ function commandHelp(cmd: Command): string {
   return parts.join('');
 }
 
+/** The package's version: package.json sits above dist/shibafu.mjs (bundle) or dist/src/cli/ (tsc). */
 function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
+  for (const rel of ['../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'shibafu' && pkg.version !== undefined) return pkg.version;
+    } catch {
+      // not this layout
+    }
   }
+  return 'unknown';
 }

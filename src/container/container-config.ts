@@ -52,7 +52,7 @@ export function containerConfig(partial: Partial<ContainerConfig> & { args: read
   return {
     args: [...partial.args],
     env: [...(partial.env ?? [])],
-    workdir: posix.normalize(workdir),
+    workdir: posix.resolve('/', workdir),
     ...(partial.user !== undefined && partial.user !== '' ? { user: partial.user } : {}),
     tty: partial.tty === true,
     interactive: partial.interactive === true,
@@ -80,8 +80,8 @@ export function parseVolume(spec: string, cwd: string): VolumeSpec {
   }
   if (!destination.startsWith('/')) throw new ShibafuError('USAGE', `Cannot use volume "${spec}": the container path must be absolute`);
   if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new ShibafuError('USAGE', `Cannot use volume "${spec}": mode must be ro or rw`);
-  if (posix.normalize(destination) === '/') throw new ShibafuError('USAGE', `Cannot use volume "${spec}": it would hide the whole root file system`);
-  return { source: posix.resolve(cwd, source as string), destination: posix.normalize(destination), readonly: mode === 'ro' };
+  if (posix.resolve('/', destination) === '/') throw new ShibafuError('USAGE', `Cannot use volume "${spec}": it would hide the whole root file system`);
+  return { source: posix.resolve(cwd, source as string), destination: posix.resolve('/', destination), readonly: mode === 'ro' };
 }
 
 /**

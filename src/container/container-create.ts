@@ -33,13 +33,14 @@ export interface CreateContainerOptions {
  * const row = await createContainer(ctx, { layers: [app], config: containerConfig({ args: ['python3', '/app/app.py'] }) });
  */
 export async function createContainer(ctx: StoreContext, options: CreateContainerOptions): Promise<ContainerRow> {
-  const stack = expandStack(ctx, options.layers);
+  // One read transaction for the whole walk up the chains (500 parent lookups on a deep stack).
+  const stack = ctx.db.read(() => expandStack(ctx, options.layers));
   if (stack.length === 0) throw new ShibafuError('USAGE', 'Cannot create a container: name at least one layer', { hint: 'Example: shibafu run --layers base sh' });
   checkVolumes(options.config);
   const id = newContainerId() as ContainerId;
   const row = insertStaged(ctx, id, stack, options);
   try {
-    mountContainer(ctx, row, { volatile: options.config.autoRemove });
+    mountContainer(ctx, row, { volatile: options.config.autoRemove, stack });
     writeBundle(ctx.layout, id, containerSpec(ctx.layout, id, options.config));
   } catch (err) {
     await discardContainer(ctx, id);

@@ -18,8 +18,9 @@ import type { StoreContext } from '../store/store-context.js';
  * @example
  * mountContainer(ctx, row, { volatile: false });
  */
-export function mountContainer(ctx: StoreContext, row: ContainerRow, options: { volatile: boolean }): void {
-  const stack = ctx.db.read(() => row.layerIds.map((id) => layerById(ctx.db, id)));
+export function mountContainer(ctx: StoreContext, row: ContainerRow, options: { volatile: boolean; stack?: readonly LayerRow[] }): void {
+  // The creator passes the stack it has just pinned; a later start reads it back (one query a layer).
+  const stack = options.stack ?? ctx.db.read(() => row.layerIds.map((id) => layerById(ctx.db, id)));
   if (stack.some((l) => l === undefined)) {
     throw new ShibafuError('STORE_CORRUPT', `Cannot mount container "${row.name}": a layer of its stack is missing`, {
       hint: `Remove the container: shibafu container rm ${row.name}`,

@@ -41,6 +41,13 @@ export interface AttachedResult {
   readonly row: ContainerRow;
 }
 
+/**
+ * Commits of a run's state (running, pid, ended) skip the WAL fsync: no process survives a reboot,
+ * and a lost commit is reconciled on the next read (a `running` row without an owner, an exit
+ * file or a runtime state reads as ended). The row and directory of a container stay durable.
+ */
+export const RUN_STATE = { durable: false } as const;
+
 interface Prepared {
   readonly lock: ContainerLock;
   readonly runtime: OciRuntime;
@@ -58,7 +65,7 @@ export async function startAttached(cc: ContainerContext, row: ContainerRow, opt
   const ctx = cc.store;
   const p = await prepareStart(cc, row, options.signal);
   try {
-    const child = await p.runtime.run({ ...runtimeFiles(ctx, row), stdio: options.stdio });
+    const child = await endOnFailure(ctx, row, p, p.runtime.run({ ...runtimeFiles(ctx, row), stdio: options.stdio }));
     connectPipes(child, options.pipes);
     const stopForwarding = options.forwardSignals?.((sig) => child.signal(sig)) ?? (() => {});
     let exit;
@@ -71,7 +78,7 @@ export async function startAttached(cc: ContainerContext, row: ContainerRow, opt
     // A runtime killed by a signal leaves its state behind; a clean exit removed it already.
     if (exit.code === null) await p.runtime.delete(row.id, { force: true }).catch(() => {});
     const finished = ctx.now();
-    ctx.db.immediate(() => markEnded(ctx.db, row.id, { started: p.started, finished, exitStatus: outcome.status }));
+    ctx.db.immediate(() => markEnded(ctx.db, row.id, { started: p.started, finished, exitStatus: outcome.status }), RUN_STATE);
     return { outcome, row: { ...row, state: 'exited', started: p.started, finished, exitStatus: outcome.status, pid: null } };
   } finally {
     p.lock.release();
@@ -90,13 +97,13 @@ export async function startDetached(cc: ContainerContext, row: ContainerRow, opt
   const ctx = cc.store;
   const p = await prepareStart(cc, row, undefined);
   try {
-    const monitor = await p.runtime.runMonitored({
+    const monitor = await endOnFailure(ctx, row, p, p.runtime.runMonitored({
       ...runtimeFiles(ctx, row),
       outputFile: ctx.layout.containerLog(row.id),
       exitFile: ctx.layout.containerExitFile(row.id),
       holdFd: p.lock.fd,
       ...(options.afterExit !== undefined ? { afterExit: options.afterExit } : {}),
-    });
+    }));
     let monitorDone = false;
     void monitor.exited.then(() => { monitorDone = true; });
     // The pid file appears once the runtime has started the process; the monitor ends first only
@@ -107,10 +114,10 @@ export async function startDetached(cc: ContainerContext, row: ContainerRow, opt
     }
     monitor.unref();
     const pid = readPidFile(ctx, row.id);
-    if (pid !== null) ctx.db.immediate(() => setPid(ctx.db, row.id, pid));
+    if (pid !== null) ctx.db.immediate(() => setPid(ctx.db, row.id, pid), RUN_STATE);
     const error = pid === null ? runtimeLogError(readText(ctx.layout.containerRuntimeLog(row.id))) : null;
     if (error !== null) {
-      ctx.db.immediate(() => markEnded(ctx.db, row.id, { started: p.started, finished: ctx.now(), exitStatus: runtimeFailureStatus(error) }));
+      ctx.db.immediate(() => markEnded(ctx.db, row.id, { started: p.started, finished: ctx.now(), exitStatus: runtimeFailureStatus(error) }), RUN_STATE);
       throw runtimeFailure(row, error);
     }
   } finally {
@@ -134,6 +141,7 @@ async function prepareStart(cc: ContainerContext, row: ContainerRow, signal: Abo
     });
   }
   try {
+    if (lock.fd < 0) throw new ShibafuError('CONTAINER_NOT_FOUND', `Cannot start container "${row.name}": it was removed meanwhile`);
     const config = parseStoredConfig(row.config);
     if (!isContainerMounted(ctx, row)) mountContainer(ctx, row, { volatile: config.autoRemove });
     let spec = readBundle(ctx.layout, row.id);
@@ -147,7 +155,7 @@ async function prepareStart(cc: ContainerContext, row: ContainerRow, signal: Abo
     }
     signal?.throwIfAborted();
     const started = ctx.now();
-    ctx.db.immediate(() => markRunning(ctx.db, row.id, started));
+    ctx.db.immediate(() => markRunning(ctx.db, row.id, started), RUN_STATE);
     return { lock, runtime: cc.runtime(config.runtime), started };
   } catch (err) {
     lock.release();
@@ -172,6 +180,16 @@ function checkCommand(ctx: StoreContext, row: ContainerRow, spec: OciSpec): void
     throw new ShibafuError('COMMAND_NOT_EXECUTABLE', `Cannot run "${command}" in container "${row.name}": ${found.path} is not executable`, {
       hint: 'Make it executable in a layer (chmod +x), or run it through an interpreter: sh FILE.',
     });
+  }
+}
+
+/** A runtime that cannot even start (no such program): the run ends at once with 125. */
+async function endOnFailure<T>(ctx: StoreContext, row: ContainerRow, p: Prepared, spawned: Promise<T>): Promise<T> {
+  try {
+    return await spawned;
+  } catch (err) {
+    ctx.db.immediate(() => markEnded(ctx.db, row.id, { started: p.started, finished: ctx.now(), exitStatus: 125 }), RUN_STATE);
+    throw err;
   }
 }
 

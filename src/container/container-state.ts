@@ -27,7 +27,7 @@ export async function reconcile(cc: ContainerContext, row: ContainerRow): Promis
     if (state !== null && state.status !== 'stopped') return { ...row, pid: state.pid };
     end = { exitStatus: null, finished: ctx.now() };
   }
-  const recorded = ctx.db.immediate(() => markEnded(ctx.db, row.id, { started: row.started, ...end }));
+  const recorded = ctx.db.immediate(() => markEnded(ctx.db, row.id, { started: row.started, ...end }), { durable: false });
   if (!recorded) return row;
   return { ...row, state: 'exited', exitStatus: end.exitStatus, finished: end.finished, pid: null };
 }

@@ -40,7 +40,7 @@ export async function stopContainer(cc: ContainerContext, row: ContainerRow, opt
       });
     }
   }
-  cc.store.db.immediate(() => markStopped(cc.store.db, row.id));
+  cc.store.db.immediate(() => markStopped(cc.store.db, row.id), { durable: false });
   return { ...current, state: current.state === 'exited' ? 'stopped' : current.state };
 }
 

@@ -1,5 +1,5 @@
 /**
- * The containers facade, reached as `store.containers`: each method resolves what the user named
+ * The containers facade, reached as `await store.containers()`: each method resolves what the user named
  * and calls the domain function (create, start, stop, rm, ...), reconciling state on every read.
  */
 import * as fs from 'node:fs';

@@ -27,7 +27,10 @@ export interface RuntimeRunRequest {
 }
 
 export interface ForegroundRequest extends RuntimeRunRequest {
-  /** The container's stdin, stdout, stderr: passed through, the runtime copies nothing. */
+  /**
+   * The runtime's stdin, stdout, stderr. Without a terminal runc copies them to and from pipes of
+   * the container (so their relative order is not kept); with one, it copies them to its pty.
+   */
   readonly stdio: StdioOptions;
 }
 

@@ -1,7 +1,6 @@
 import type { Command } from '../command.js';
 import { printJson } from '../render.js';
-import { withStore } from '../with-store.js';
-import { CONTAINER_OPTIONS, CONTAINER_OPTIONS_HELP, parseContainerOptions } from './container-options.js';
+import { CONTAINER_OPTIONS, CONTAINER_OPTIONS_HELP, parseContainerOptions, withContainers } from './container-options.js';
 
 export const containerCreate: Command = {
   name: 'container create',
@@ -17,7 +16,7 @@ export const containerCreate: Command = {
   args: { min: 1, max: Infinity },
   async run(env, parsed) {
     const o = parseContainerOptions(env, parsed);
-    const view = await withStore(env, null, (store) => store.containers.create(o));
+    const view = await withContainers(env, (containers) => containers.create(o));
     if (env.json) printJson(env.io, view);
     else env.io.stdout.write(`${view.id}\n`);
     return 0;

@@ -1,6 +1,6 @@
+import { withContainers } from './container-options.js';
 import type { Command } from '../command.js';
 import { printJson } from '../render.js';
-import { withStore } from '../with-store.js';
 
 export const containerInspect: Command = {
   name: 'container inspect',
@@ -10,9 +10,9 @@ export const containerInspect: Command = {
   options: {},
   args: { min: 1, max: Infinity },
   async run(env, parsed) {
-    const views = await withStore(env, null, async (store) => {
+    const views = await withContainers(env, async (containers) => {
       const out = [];
-      for (const ref of parsed.positionals) out.push(await store.containers.inspect(ref));
+      for (const ref of parsed.positionals) out.push(await containers.inspect(ref));
       return out;
     });
     // An array whatever the count, as podman prints it: scripts index it the same way.

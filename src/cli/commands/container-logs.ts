@@ -1,6 +1,6 @@
+import { withContainers } from './container-options.js';
 import type { Command } from '../command.js';
 import { flag } from '../command.js';
-import { withStore } from '../with-store.js';
 
 export const containerLogs: Command = {
   name: 'container logs',
@@ -14,8 +14,8 @@ export const containerLogs: Command = {
   options: { follow: { type: 'boolean', short: 'f' } },
   args: { min: 1, max: 1 },
   async run(env, parsed) {
-    await withStore(env, null, async (store) => {
-      for await (const chunk of store.containers.logs(parsed.positionals[0] as string, { follow: flag(parsed, 'follow'), signal: env.io.signal })) {
+    await withContainers(env, async (containers) => {
+      for await (const chunk of containers.logs(parsed.positionals[0] as string, { follow: flag(parsed, 'follow'), signal: env.io.signal })) {
         if (!env.io.stdout.write(chunk)) await new Promise((r) => env.io.stdout.once('drain', r));
       }
     });

@@ -11,6 +11,8 @@ import { ShibafuError, fromSystemError } from '../../errors.js';
 import { containerConfig, expandEnvEntry, parseEnvFile, parseVolume, type ContainerConfig } from '../../container/container-config.js';
 import type { AttachOptions } from '../../container/container-start.js';
 import { reportError } from '../render.js';
+import { withStore } from '../with-store.js';
+import type { Containers } from '../../container/containers.js';
 
 export const CONTAINER_OPTIONS: OptionSpec = {
   layers: { type: 'string' },
@@ -140,4 +142,14 @@ export function attachOptions(env: CommandEnv, config: ContainerConfig): AttachO
 export function runFailure(env: CommandEnv, err: unknown): number {
   const status = reportError(env.io, err);
   return status === 126 || status === 127 || status === 130 ? status : 125;
+}
+
+/**
+ * Opens the store, loads its containers facade, runs `fn`, closes the store.
+ *
+ * @example
+ * const views = await withContainers(env, (containers) => containers.list({ all: true }));
+ */
+export function withContainers<T>(env: CommandEnv, fn: (containers: Containers) => Promise<T> | T): Promise<T> {
+  return withStore(env, null, async (store) => fn(await store.containers()));
 }

@@ -1,7 +1,7 @@
+import { withContainers } from './container-options.js';
 import type { Command } from '../command.js';
 import { flag } from '../command.js';
 import { printJson } from '../render.js';
-import { withStore } from '../with-store.js';
 
 export const containerRm: Command = {
   name: 'container rm',
@@ -12,9 +12,9 @@ export const containerRm: Command = {
   options: { force: { type: 'boolean', short: 'f' } },
   args: { min: 1, max: Infinity },
   async run(env, parsed) {
-    const removed = await withStore(env, null, async (store) => {
+    const removed = await withContainers(env, async (containers) => {
       const out: { ref: string; removed: boolean }[] = [];
-      for (const ref of parsed.positionals) out.push({ ref, removed: await store.containers.remove(ref, { force: flag(parsed, 'force') }) });
+      for (const ref of parsed.positionals) out.push({ ref, removed: await containers.remove(ref, { force: flag(parsed, 'force') }) });
       return out;
     });
     if (env.json) printJson(env.io, removed);

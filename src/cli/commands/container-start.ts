@@ -1,9 +1,8 @@
 import type { Command } from '../command.js';
 import { flag } from '../command.js';
 import { printJson } from '../render.js';
-import { withStore } from '../with-store.js';
 import { ShibafuError } from '../../errors.js';
-import { attachOptions, runFailure } from './container-options.js';
+import { attachOptions, runFailure, withContainers } from './container-options.js';
 
 export const containerStart: Command = {
   name: 'container start',
@@ -20,23 +19,23 @@ export const containerStart: Command = {
     const ref = parsed.positionals[0] as string;
     if (flag(parsed, 'attach')) {
       try {
-        return await withStore(env, null, async (store) => {
-          const { config } = await store.containers.inspect(ref);
+        return await withContainers(env, async (containers) => {
+          const { config } = await containers.inspect(ref);
           const attach = attachOptions(env, { ...config, interactive: config.interactive || flag(parsed, 'interactive') });
-          return (await store.containers.attach(ref, attach)).status;
+          return (await containers.attach(ref, attach)).status;
         });
       } catch (err) {
         return runFailure(env, err);
       }
     }
-    const view = await withStore(env, null, async (store) => {
-      const { config } = await store.containers.inspect(ref);
+    const view = await withContainers(env, async (containers) => {
+      const { config } = await containers.inspect(ref);
       if (config.tty) {
         throw new ShibafuError('USAGE', `Cannot start container "${ref}" detached: it was created with a terminal (-t)`, {
           hint: `Attach to it: shibafu container start -a ${ref}`,
         });
       }
-      return store.containers.start(ref);
+      return containers.start(ref);
     });
     if (env.json) printJson(env.io, view);
     else env.io.stdout.write(`${view.name}\n`);

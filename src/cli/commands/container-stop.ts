@@ -1,7 +1,7 @@
+import { withContainers } from './container-options.js';
 import type { Command } from '../command.js';
 import { str } from '../command.js';
 import { printJson } from '../render.js';
-import { withStore } from '../with-store.js';
 import { ShibafuError } from '../../errors.js';
 
 export const containerStop: Command = {
@@ -15,9 +15,9 @@ export const containerStop: Command = {
   async run(env, parsed) {
     const time = str(parsed, 'time');
     if (time !== undefined && !/^[0-9]+$/.test(time)) throw new ShibafuError('USAGE', `Cannot use --time ${time}: expected whole seconds`);
-    const views = await withStore(env, null, async (store) => {
+    const views = await withContainers(env, async (containers) => {
       const out = [];
-      for (const ref of parsed.positionals) out.push(await store.containers.stop(ref, time !== undefined ? { timeoutSeconds: Number(time) } : {}));
+      for (const ref of parsed.positionals) out.push(await containers.stop(ref, time !== undefined ? { timeoutSeconds: Number(time) } : {}));
       return out;
     });
     if (env.json) printJson(env.io, views);
@@ -36,8 +36,8 @@ export const containerKill: Command = {
   args: { min: 1, max: Infinity },
   async run(env, parsed) {
     const sig = parseSignal(str(parsed, 'signal') ?? 'KILL');
-    await withStore(env, null, async (store) => {
-      for (const ref of parsed.positionals) await store.containers.kill(ref, sig);
+    await withContainers(env, async (containers) => {
+      for (const ref of parsed.positionals) await containers.kill(ref, sig);
     });
     if (!env.json) for (const ref of parsed.positionals) env.io.stdout.write(`${ref}\n`);
     return 0;

@@ -1,14 +1,14 @@
+import { withContainers } from './container-options.js';
 import type { Command, CommandEnv, Parsed } from '../command.js';
 import { flag } from '../command.js';
 import { ago, printJson, table } from '../render.js';
-import { withStore } from '../with-store.js';
 import { shortId, type ChainId } from '../../ids.js';
 import type { ContainerView } from '../../container/container-views.js';
 
 const PS_OPTIONS = { all: { type: 'boolean', short: 'a' }, quiet: { type: 'boolean', short: 'q' } } as const;
 
 async function runPs(env: CommandEnv, parsed: Parsed): Promise<number> {
-  const views = await withStore(env, null, (store) => store.containers.list({ all: flag(parsed, 'all') }));
+  const views = await withContainers(env, (containers) => containers.list({ all: flag(parsed, 'all') }));
   if (env.json) {
     printJson(env.io, views);
     return 0;

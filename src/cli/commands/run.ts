@@ -1,8 +1,7 @@
 import type { Command } from '../command.js';
 import { flag } from '../command.js';
-import { withStore } from '../with-store.js';
 import { ShibafuError } from '../../errors.js';
-import { CONTAINER_OPTIONS, CONTAINER_OPTIONS_HELP, attachOptions, parseContainerOptions, runFailure } from './container-options.js';
+import { CONTAINER_OPTIONS, CONTAINER_OPTIONS_HELP, attachOptions, parseContainerOptions, runFailure, withContainers } from './container-options.js';
 
 export const run: Command = {
   name: 'run',
@@ -30,19 +29,19 @@ export const run: Command = {
       const o = parseContainerOptions(env, parsed);
       if (!flag(parsed, 'detach')) {
         const attach = attachOptions(env, o.config);
-        return await withStore(env, null, async (store) => (await store.containers.run({ ...o, ...(o.name !== undefined ? { name: o.name } : {}), ...attach })).status);
+        return await withContainers(env, async (containers) => (await containers.run({ ...o, ...(o.name !== undefined ? { name: o.name } : {}), ...attach })).status);
       }
       if (o.config.tty) {
         throw new ShibafuError('USAGE', 'Cannot run detached with a terminal (-d -t): nothing would be attached to it', {
           hint: 'Drop -t; the output of a detached container is in `shibafu container logs`.',
         });
       }
-      const id = await withStore(env, null, async (store) => {
-        const created = await store.containers.create(o);
+      const id = await withContainers(env, async (containers) => {
+        const created = await containers.create(o);
         const self = env.io.selfCommand;
         // Nobody waits for a detached --rm container: its monitor removes it when it ends.
         const afterExit = o.config.autoRemove && self !== undefined ? [...self, '--root', env.root, 'container', 'rm', '--force', created.id] : undefined;
-        return (await store.containers.start(created.id, afterExit !== undefined ? { afterExit } : {})).id;
+        return (await containers.start(created.id, afterExit !== undefined ? { afterExit } : {})).id;
       });
       env.io.stdout.write(`${id}\n`);
       return 0;

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { allContainers, containerById, type ContainerRow } from '../db/container-queries.js';
-import type { LayerRow } from '../db/layer-queries.js';
+import { layerById, type LayerRow } from '../db/layer-queries.js';
 import { isShibafuError } from '../errors.js';
 import type { RunOutcome } from '../runtime/oci-runtime.js';
 import type { StoreContext } from '../store/store-context.js';
@@ -52,6 +52,18 @@ export interface Containers {
   inspect(ref: string): Promise<ContainerView>;
   /** A detached container's output; with `follow`, until it ends or `signal` aborts. */
   logs(ref: string, options?: { follow?: boolean; signal?: AbortSignal }): AsyncIterable<Buffer>;
+  /**
+   * What `container diff` and `container commit` work on: the upper dir and the stack (bottom
+   * first), and, for a running container, how to freeze it while its upper is read.
+   */
+  layers(ref: string): Promise<ContainerLayers>;
+}
+
+export interface ContainerLayers {
+  readonly upper: string;
+  readonly stack: LayerRow[];
+  /** Set for a running container: `runc pause`/`resume`, as `podman commit` pauses by default. */
+  readonly pause?: { pause(): Promise<void>; resume(): Promise<void> };
 }
 
 /**
@@ -98,6 +110,14 @@ export function containersFacade(ctx: StoreContext, sealedLayer: (ref: string) =
     },
     inspect: async (ref) => view(await reconcile(cc, find(ref))),
     logs: (ref, options = {}) => followLog(cc, find(ref), options),
+    async layers(ref) {
+      const row = await reconcile(cc, find(ref));
+      const stack = ctx.db.read(() => row.layerIds.map((id) => layerById(ctx.db, id)).filter((l): l is LayerRow => l !== undefined));
+      const upper = ctx.layout.containerUpper(row.id);
+      if (row.state !== 'running') return { upper, stack };
+      const runtime = cc.runtime(parseStoredConfig(row.config).runtime);
+      return { upper, stack, pause: { pause: () => runtime.pause(row.id), resume: () => runtime.resume(row.id) } };
+    },
   };
 }
 

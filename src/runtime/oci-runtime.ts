@@ -70,6 +70,9 @@ export interface OciRuntime {
   kill(containerId: string, signal: NodeJS.Signals): Promise<boolean>;
   /** Forgets a container (`--force` kills it first). */
   delete(containerId: string, options: { force: boolean }): Promise<void>;
+  /** Freezes every process of the container (cgroup freezer), for a consistent commit. */
+  pause(containerId: string): Promise<void>;
+  resume(containerId: string): Promise<void>;
 }
 
 /**
@@ -106,6 +109,14 @@ export function ociRuntime(options: { binary: string; stateRoot: string }): OciR
       if (!fs.existsSync(join(stateRoot, containerId))) return false;
       const r = await runCaptured(binary, [...global(), 'kill', containerId, signal.replace(/^SIG/, '')], { timeoutMs: 30_000 });
       return r.code === 0;
+    },
+    async pause(containerId) {
+      const r = await runCaptured(binary, [...global(), 'pause', containerId], { timeoutMs: 30_000 });
+      if (r.code !== 0) throw runtimeError(`pause container ${containerId}`, r.stderr);
+    },
+    async resume(containerId) {
+      const r = await runCaptured(binary, [...global(), 'resume', containerId], { timeoutMs: 30_000 });
+      if (r.code !== 0) throw runtimeError(`resume container ${containerId}`, r.stderr);
     },
     async delete(containerId, opts) {
       if (!fs.existsSync(join(stateRoot, containerId))) return;

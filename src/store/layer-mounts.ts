@@ -169,23 +169,27 @@ export function mountStackAt(ctx: StoreContext, stack: readonly LayerRow[], req:
 
 /**
  * Short symlinks `l/<id>` → `../layers/<hex>/diff` for the legacy mount(2) path, whose options
- * must fit in one page: 500 full paths do not, 500 short names do. Only made when needed.
+ * must fit in one page: 500 full paths do not (~47 KB), 500 names of a few characters relative to
+ * `l/` do (the layer row id in base 36: at most 6 characters below two billion layers). A row id
+ * may be reused after its layer was removed, so the link is re-pointed when it names another dir.
+ * Only made when needed.
  */
 function legacyLinks(ctx: StoreContext, stack: readonly LayerRow[]): { cwd: string; names: string[] } {
   const names = stack.map((l) => {
-    const name = `l/${digestHex(l.chainId!).slice(0, 16)}`;
-    const link = `${ctx.layout.root}/${name}`;
+    const name = l.id.toString(36);
+    const link = ctx.layout.link(name);
     const wanted = `../layers/${digestHex(l.chainId!)}/diff`;
     let current: string | null = null;
     try { current = fs.readlinkSync(link); } catch (err) { if (errnoCode(err) !== 'ENOENT') throw err; }
     if (current !== wanted) {
+      // Made aside and renamed over: a concurrent mount never sees a missing or half-made link.
       const tmp = `${link}.${randomBytes(4).toString('hex')}`;
       fs.symlinkSync(wanted, tmp);
       fs.renameSync(tmp, link);
     }
     return name;
   });
-  return { cwd: ctx.layout.root, names };
+  return { cwd: ctx.layout.links, names };
 }
 
 /**

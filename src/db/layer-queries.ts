@@ -210,3 +210,39 @@ export function mountById(db: Db, mountId: string): MountRow | undefined {
 export function markMounted(db: Db, mountId: string): void {
   db.stmt(`UPDATE mounts SET state = 'mounted' WHERE id = ?`).run(mountId);
 }
+
+/** The layer and all its ancestors, bottom (root layer) first, in one recursive query. */
+export function chainOf(db: Db, layerId: number): LayerRow[] {
+  const rows = db.stmt(`WITH RECURSIVE chain(id, depth) AS (
+      SELECT ?, 0
+      UNION ALL SELECT l.parent_id, chain.depth + 1 FROM layers l JOIN chain ON l.id = chain.id WHERE l.parent_id IS NOT NULL
+    )
+    SELECT ${LAYER_COLUMNS.split(', ').map((c) => `l.${c}`).join(', ')} FROM chain JOIN layers l ON l.id = chain.id ORDER BY chain.depth DESC`)
+    .all(layerId) as RawLayer[];
+  return rows.map(toLayer);
+}
+
+/** Names of many layers at once (layer id → names, sorted). */
+export function namesOfLayers(db: Db, layerIds: readonly number[]): Map<number, string[]> {
+  const rows = db.stmt('SELECT layer_id AS layerId, name FROM names WHERE layer_id IN (SELECT value FROM json_each(?)) ORDER BY name')
+    .all(JSON.stringify(layerIds)) as { layerId: number; name: string }[];
+  const out = new Map<number, string[]>();
+  for (const r of rows) {
+    const list = out.get(r.layerId);
+    if (list === undefined) out.set(r.layerId, [r.name]);
+    else list.push(r.name);
+  }
+  return out;
+}
+
+/** Which of these layers exist (one query, whatever the number). */
+export function existingLayerIds(db: Db, layerIds: readonly number[]): Set<number> {
+  const rows = db.stmt('SELECT id FROM layers WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(layerIds)) as { id: number }[];
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Layers by id (one query). */
+export function layersByIds(db: Db, layerIds: readonly number[]): Map<number, LayerRow> {
+  const rows = db.stmt(`SELECT ${LAYER_COLUMNS} FROM layers WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(layerIds)) as RawLayer[];
+  return new Map(rows.map((r) => [r.id, toLayer(r)]));
+}

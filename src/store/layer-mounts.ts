@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import {
-  allMounts, deleteMount, insertMount, layerById, markMounted, mountById, mountByTarget, mountsUsing, namesOf,
-  type LayerRow, type MountRow,
+  allMounts, deleteMount, existingLayerIds, insertMount, layersByIds, markMounted, mountById, mountByTarget, mountsUsing,
+  namesOfLayers, type LayerRow, type MountRow,
 } from '../db/layer-queries.js';
 import { ShibafuError, errnoCode } from '../errors.js';
 import { digestHex } from '../ids.js';
@@ -106,8 +106,8 @@ export function mountStack(ctx: StoreContext, stack: readonly LayerRow[], target
         }
         dropMountRecord(ctx, existing);
       }
-      for (const l of stack) {
-        if (layerById(ctx.db, l.id) === undefined) throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot mount: a layer of the stack was removed meanwhile');
+      if (existingLayerIds(ctx.db, stack.map((l) => l.id)).size !== new Set(stack.map((l) => l.id)).size) {
+        throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot mount: a layer of the stack was removed meanwhile');
       }
       // The intent outlives the record's 'mounting' state: a sweeper finding this staging dir
       // stale undoes a half-made mount (unmount, drop the record and the upper).
@@ -130,7 +130,7 @@ export function mountStack(ctx: StoreContext, stack: readonly LayerRow[], target
       throw err;
     }
     ctx.db.immediate(() => markMounted(ctx.db, mountId), NOT_DURABLE);
-    return toView(ctx, { ...row, state: 'mounted' }, true);
+    return toView(ctx, { ...row, state: 'mounted' }, true, new Map(stack.map((l) => [l.id, l])));
   } finally {
     stage.dispose();
   }
@@ -262,14 +262,14 @@ export function listMounts(ctx: StoreContext): MountView[] {
   return ctx.db.read(() => allMounts(ctx.db).map((m) => toView(ctx, m, ctx.ports.isOverlayMounted(m.target))));
 }
 
-function toView(ctx: StoreContext, m: MountRow, mounted: boolean): MountView {
+/** `known`: the stack's rows when the caller already has them (a mount just made). */
+function toView(ctx: StoreContext, m: MountRow, mounted: boolean, known?: ReadonlyMap<number, LayerRow>): MountView {
+  const layers = known ?? layersByIds(ctx.db, m.layerIds);
+  const names = namesOfLayers(ctx.db, m.layerIds);
   return {
     id: m.id, target: m.target, writable: m.writable, api: m.api, created: m.created, state: m.state, mounted,
     upper: m.writable ? ctx.layout.mountUpper(m.id) : null,
-    layers: m.layerIds.map((id) => {
-      const l = layerById(ctx.db, id);
-      return { chainId: l?.chainId ?? null, names: l === undefined ? [] : namesOf(ctx.db, id) };
-    }),
+    layers: m.layerIds.map((id) => ({ chainId: layers.get(id)?.chainId ?? null, names: names.get(id) ?? [] })),
   };
 }
 

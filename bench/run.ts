@@ -1,9 +1,9 @@
 /**
  * `npm run bench [-- NAME... ] [--runs N] [--iterations N] [--cli-runs N] [--cache DIR] [--size 12G]`
  *
- * Runs the benchmarks of issue 2 (import, mount, list) and the import profile, prints a table with
+ * Runs the benchmarks of issues 2 and 3 (import, mount, list, run, changes) and the import profile, prints a table with
  * each figure's target and PASS/MISS, and writes everything to .bench/results.json. NAME is one or
- * more of import, mount, list, profile (default: all). Needs root: it makes and mounts a journaled
+ * more of import, mount, list, profile, run, changes (default: all). Needs root: it makes and mounts a journaled
  * ext4 in a loop device (bench/loop-fs.ts) for every store and tar target, and removes it at the
  * end, on failure and on Ctrl-C.
  *
@@ -22,6 +22,8 @@ import { listBench } from './list-bench.js';
 import { LOOP_FS_DEFAULTS, LoopFs } from './loop-fs.js';
 import { mountBench } from './mount-stacks.js';
 import { profileBench } from './profile-import.js';
+import { benchRun } from './run-bench.js';
+import { benchChanges } from './changes-bench.js';
 import { renderTable, verdict, type Row } from './report.js';
 
 const BENCHES = {
@@ -29,6 +31,12 @@ const BENCHES = {
   mount: mountBench,
   list: listBench,
   profile: profileBench,
+  run: benchRun,
+  changes: async (ctx: BenchContext): Promise<void> => {
+    const figures = await benchChanges(ctx);
+    ctx.rows.push(...figures.rows);
+    ctx.extra.changes = figures;
+  },
 } as const;
 type BenchName = keyof typeof BENCHES;
 
@@ -41,7 +49,7 @@ interface Options {
   size: string;
 }
 
-const USAGE = 'Usage: npm run bench [-- [import|mount|list|profile]... [--runs N] [--iterations N] [--cli-runs N] [--cache DIR] [--size 12G]]';
+const USAGE = 'Usage: npm run bench [-- [import|mount|list|profile|run|changes]... [--runs N] [--iterations N] [--cli-runs N] [--cache DIR] [--size 12G]]';
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {

@@ -110,9 +110,9 @@ function commandHelp(cmd: Command): string {
   return parts.join('');
 }
 
-/** The package's version: package.json sits above dist/shibafu.mjs (bundle) or dist/src/cli/ (tsc). */
+/** The package's version: package.json sits above dist/cli/shibafu.mjs (bundle) or dist/src/cli/main.js (tsc). */
 function version(): string {
-  for (const rel of ['../package.json', '../../../package.json']) {
+  for (const rel of ['../../package.json', '../../../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
       if (pkg.name === 'shibafu' && pkg.version !== undefined) return pkg.version;

@@ -70,6 +70,9 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
     let bytes = 0;
     for await (const chunk of opened.chunks) {
       parser.write(chunk);
+      // The parser is synchronous; backpressure from the tar-split gzip is honoured between chunks.
+      const drained = s.ready();
+      if (drained !== null) await drained;
       bytes += chunk.length;
       options.onProgress?.({ bytes, entries: a.stats.entries });
     }

@@ -2,7 +2,7 @@
  * Where a layer's archive comes from, and how its bytes become an uncompressed tar stream. The
  * compression is told apart by magic bytes, never by the file name. Both digests are computed in
  * the same pass that feeds the parser: the blob digest over the bytes as given, the diffId over
- * the uncompressed stream.
+ * the uncompressed stream (for an uncompressed archive the two are the same bytes, hashed once).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -113,7 +113,8 @@ export function decodeSource(raw: AsyncIterable<Buffer>, options: SourceOptions)
           hint: 'A compression bomb stops here. Raise the limit with --max-size if the archive is trusted.',
         });
       }
-      tarHash.update(chunk);
+      // An uncompressed archive is its own tar stream: the diffId is the blob digest, hashed once.
+      if (compression !== 'none') tarHash.update(chunk);
       yield chunk;
     }
     done = true;
@@ -123,11 +124,12 @@ export function decodeSource(raw: AsyncIterable<Buffer>, options: SourceOptions)
     chunks: decoded(),
     result() {
       if (!done) throw new ShibafuError('INTERNAL', 'Cannot read digests before the archive is consumed');
+      const blobDigest = `sha256:${blobHash.digest('hex')}` as Digest;
       return {
         compression,
-        blobDigest: `sha256:${blobHash.digest('hex')}` as Digest,
+        blobDigest,
         blobSize,
-        diffId: `sha256:${tarHash.digest('hex')}` as Digest,
+        diffId: compression === 'none' ? blobDigest : `sha256:${tarHash.digest('hex')}` as Digest,
         tarSize,
       };
     },

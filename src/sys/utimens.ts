@@ -4,6 +4,7 @@
  * "1700000000.123456789" would land a few hundred ns off. utimensat(2)/futimens(2) take exact
  * {sec, nsec} pairs.
  */
+import { futimesSync } from 'node:fs';
 import { check, cString, libc } from './libc.js';
 
 const AT_FDCWD = -100;
@@ -36,5 +37,11 @@ export function lutimens(path: string, atime: Timespec, mtime: Timespec): void {
 
 /** Sets atime and mtime of an open file. */
 export function futimens(fd: number, atime: Timespec, mtime: Timespec): void {
+  // Whole seconds are exact as a double: Node's own call skips koffi's ~2.7 µs per call, which
+  // adds up over the 50,000 files of an import (most tar entries have no sub-second time).
+  if (atime.nsec === 0 && mtime.nsec === 0 && atime.sec >= 0 && mtime.sec >= 0) {
+    futimesSync(fd, atime.sec, mtime.sec);
+    return;
+  }
   check(libc('futimens')(fd, encode(atime, mtime)), { syscall: 'futimens', path: `fd ${fd}` });
 }

@@ -9,6 +9,8 @@ import { MIGRATIONS } from './schema.js';
 
 /** How long a writer waits for another process's write transaction before giving up. */
 const BUSY_TIMEOUT_MS = 30_000;
+/** A synchronous sleep for the open's retry loop (the whole connection API is synchronous). */
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 
 export class Db {
   readonly #sqlite: Database.Database;
@@ -32,13 +34,34 @@ export class Db {
     }
     const db = new Db(sqlite);
     try {
-      db.#configure();
-      db.#migrate();
+      db.#openWithRetry();
     } catch (err) {
       sqlite.close();
       throw mapSqliteError(err, 'open the store database');
     }
     return db;
+  }
+
+  /**
+   * Switching a fresh database to WAL and creating the schema take locks that SQLite does not
+   * wait for with its busy handler (it answers SQLITE_BUSY at once to avoid a deadlock between
+   * two connections that both want to upgrade). Two shibafu processes opening a new store at the
+   * same moment hit that; retry with a short backoff up to the usual busy timeout.
+   */
+  #openWithRetry(): void {
+    const deadline = Date.now() + BUSY_TIMEOUT_MS;
+    for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
+      try {
+        this.#configure();
+        this.#migrate();
+        return;
+      } catch (err) {
+        const code = errnoCode(err);
+        const busy = code !== undefined && (code.startsWith('SQLITE_BUSY') || code === 'STORE_BUSY');
+        if (!busy || Date.now() + delay > deadline) throw err;
+        Atomics.wait(SLEEPER, 0, 0, delay);
+      }
+    }
   }
 
   #configure(): void {
@@ -120,7 +143,7 @@ export function mapSqliteError(err: unknown, action: string): unknown {
   const code = errnoCode(err);
   if (code === undefined || !code.startsWith('SQLITE_')) return err;
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return new ShibafuError('STORE_BUSY', `Cannot ${action}: another shibafu process held the store for ${BUSY_TIMEOUT_MS / 1000} s`, {
+    return new ShibafuError('STORE_BUSY', `Cannot ${action}: another shibafu process kept the store locked`, {
       hint: 'Retry when the other operation has finished.',
       cause: err,
     });

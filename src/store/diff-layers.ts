@@ -17,7 +17,7 @@ import { diffTrees, type TreeDiff } from '../changes/tree-diff.js';
 import { nodeTreeFs, publicXattrs, type NodeInfo, type TreeFs } from '../changes/tree-fs.js';
 import { dirView, stackView, type TreeView } from '../changes/tree-view.js';
 import { ShibafuError } from '../errors.js';
-import { commitStagedLayer, type CommitResult } from './layer-commit.js';
+import { commitStagedLayer, type CommitResult, makeStagedLayerDir } from './layer-commit.js';
 import { parentOfStack } from './layer-from-upper.js';
 import { hashLayerDir } from './layer-hash.js';
 import { withMountedStacks, type MountedViews } from './mounted-views.js';
@@ -76,10 +76,7 @@ export async function createDiffLayer(ctx: StoreContext, options: CreateDiffLaye
     const diff = compareViews(treeFs, views, options.signal);
     const stage = Staging.create(ctx.layout, 'import', ctx.ports);
     try {
-      const layerDir = stage.sub('layer');
-      const diffDir = ctx.layout.diffIn(layerDir);
-      fs.mkdirSync(layerDir, 0o700);
-      fs.mkdirSync(diffDir, 0o755);
+      const { layerDir, diffDir } = makeStagedLayerDir(ctx, stage);
       const source: Source = {
         merged: dirView(treeFs, views.roots[1] as string),
         // Content is read from the layer that holds it, not through the overlay mount, so the

@@ -12,7 +12,7 @@ import { copyOverlayDir } from '../changes/copy-overlay-dir.js';
 import { nodeTreeFs } from '../changes/tree-fs.js';
 import { ShibafuError } from '../errors.js';
 import type { DiffId } from '../ids.js';
-import { commitStagedLayer, type CommitResult } from './layer-commit.js';
+import { commitStagedLayer, type CommitResult, makeStagedLayerDir } from './layer-commit.js';
 import { replayTarSplit } from './layer-export.js';
 import { hashLayerDir } from './layer-hash.js';
 import { Staging } from './staging.js';
@@ -40,10 +40,7 @@ export async function applyLayer(ctx: StoreContext, options: ApplyLayerOptions):
   }
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
   try {
-    const layerDir = stage.sub('layer');
-    const diffDir = ctx.layout.diffIn(layerDir);
-    fs.mkdirSync(layerDir, 0o700);
-    fs.mkdirSync(diffDir, 0o755);
+    const { layerDir, diffDir } = makeStagedLayerDir(ctx, stage);
     copyOverlayDir(nodeTreeFs(ctx.ports), ctx.ports, ctx.layout.layerDiff(diff.chainId), diffDir, options.signal !== undefined ? { signal: options.signal } : {});
     if (diff.tarSplit) fs.copyFileSync(ctx.layout.tarSplitIn(ctx.layout.layerDir(diff.chainId)), ctx.layout.tarSplitIn(layerDir));
     ctx.ports.syncfs(stage.fd);

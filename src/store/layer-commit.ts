@@ -65,6 +65,18 @@ export function commitStagedLayer(ctx: StoreContext, stage: Staging, staged: Sta
   });
 }
 
+/**
+ * Makes `layer/` (0700) and its empty `diff/` (0755) inside a staging dir: where every new layer
+ * (import, commit, diff layer, apply) is built before `commitStagedLayer` publishes it.
+ */
+export function makeStagedLayerDir(ctx: StoreContext, stage: Staging): { layerDir: string; diffDir: string } {
+  const layerDir = stage.sub('layer');
+  const diffDir = ctx.layout.diffIn(layerDir);
+  fs.mkdirSync(layerDir, 0o700);
+  fs.mkdirSync(diffDir, 0o755);
+  return { layerDir, diffDir };
+}
+
 /** A name may be reused only for the layer it already names. */
 export function assertNameFree(ctx: StoreContext, name: string, chainId: string | null): void {
   const current = nameTarget(ctx.db, name);

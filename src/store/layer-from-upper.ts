@@ -15,7 +15,7 @@ import { layerById, type LayerRow } from '../db/layer-queries.js';
 import { ShibafuError } from '../errors.js';
 import { copyOverlayDir, type CopyOverlayStats } from '../changes/copy-overlay-dir.js';
 import { nodeTreeFs } from '../changes/tree-fs.js';
-import { commitStagedLayer, type CommitResult } from './layer-commit.js';
+import { commitStagedLayer, type CommitResult, makeStagedLayerDir } from './layer-commit.js';
 import { hashLayerDir } from './layer-hash.js';
 import { ancestry } from './layer-views.js';
 import { Staging } from './staging.js';
@@ -49,10 +49,7 @@ export function commitUpper(ctx: StoreContext, options: CommitUpperOptions): Com
   }
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
   try {
-    const layerDir = stage.sub('layer');
-    const diffDir = ctx.layout.diffIn(layerDir);
-    fs.mkdirSync(layerDir, 0o700);
-    fs.mkdirSync(diffDir, 0o755);
+    const { layerDir, diffDir } = makeStagedLayerDir(ctx, stage);
     const stats = copyOverlayDir(nodeTreeFs(ctx.ports), ctx.ports, options.upper, diffDir, {
       whiteouts: 'normalize', ...(options.signal !== undefined ? { signal: options.signal } : {}),
     });

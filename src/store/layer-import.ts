@@ -12,7 +12,7 @@ import { LayerApplier } from '../tar/layer-applier.js';
 import { LAYER_MEDIA_TYPES, openSource } from '../tar/layer-source.js';
 import { TarParser } from '../tar/tar-parser.js';
 import { TarSplitWriter } from '../tar/tar-split.js';
-import { commitStagedLayer, type CommitResult } from './layer-commit.js';
+import { commitStagedLayer, makeStagedLayerDir, type CommitResult } from './layer-commit.js';
 import { copyTree } from './copy-tree.js';
 import { hashLayerDir } from './layer-hash.js';
 import { Staging } from './staging.js';
@@ -40,13 +40,10 @@ export interface ImportOptions {
  */
 export async function importTar(ctx: StoreContext, source: string | Readable, options: ImportOptions): Promise<CommitResult> {
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
-  const layerDir = stage.sub('layer');
-  const diffDir = ctx.layout.diffIn(layerDir);
   let applier: LayerApplier | null = null;
   let split: TarSplitWriter | null = null;
   try {
-    fs.mkdirSync(layerDir, 0o700);
-    fs.mkdirSync(diffDir, 0o755);
+    const { layerDir, diffDir } = makeStagedLayerDir(ctx, stage);
     applier = new LayerApplier(diffDir, ctx.ports, ctx.limits);
     split = new TarSplitWriter(ctx.layout.tarSplitIn(layerDir));
     const a = applier;
@@ -116,12 +113,11 @@ export async function importDir(ctx: StoreContext, dir: string, options: ImportO
   }
   if (!st.isDirectory()) throw new ShibafuError('USAGE', `Cannot use "${dir}" with --from-dir: it is not a directory`);
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
-  const layerDir = stage.sub('layer');
   try {
-    fs.mkdirSync(layerDir, 0o700);
-    copyTree(dir, ctx.layout.diffIn(layerDir), ctx.ports);
+    const { layerDir, diffDir } = makeStagedLayerDir(ctx, stage);
+    copyTree(dir, diffDir, ctx.ports);
     ctx.ports.syncfs(stage.fd);
-    const hashed = hashLayerDir(ctx.layout.diffIn(layerDir), ctx.ports, options.signal);
+    const hashed = hashLayerDir(diffDir, ctx.ports, options.signal);
     return commitStagedLayer(ctx, stage, {
       dir: layerDir, diffId: hashed.diffId, parent: options.parent, size: hashed.bytes, files: hashed.entries,
       blobDigest: null as Digest | null, blobSize: null, mediaType: null, source: 'dir', tarSplit: false,

@@ -180,6 +180,13 @@ export function findStaleStaging(layout: StoreLayout, locks: LockPort): StaleSta
       fs.closeSync(fd);
       continue;
     }
+    // The lock may be free because the owner just finished: it removes its dir, then closes the
+    // fd that held the lock. A dir opened before that rmdir and locked after that close is gone
+    // (no links left): not a leftover, and nothing to report.
+    if (!stillThere(fd, path)) {
+      fs.closeSync(fd);
+      continue;
+    }
     if (name.startsWith(PENDING_PREFIX)) {
       removePending(path);
       fs.closeSync(fd);
@@ -202,6 +209,17 @@ function removePending(path: string): void {
 function kindOf(name: string): StagingKind | 'unknown' {
   const kind = name.slice(0, name.lastIndexOf('-'));
   return Object.hasOwn(KINDS, kind) ? (kind as StagingKind) : 'unknown';
+}
+
+/** True while `fd` is still the directory named `path` (not removed, not replaced). */
+function stillThere(fd: number, path: string): boolean {
+  const open = fs.fstatSync(fd);
+  if (open.nlink === 0) return false;
+  try {
+    return fs.lstatSync(path).ino === open.ino;
+  } catch {
+    return false;
+  }
 }
 
 function readIntent(dir: string): StagingIntent | null {

@@ -111,7 +111,7 @@ export function mountStack(ctx: StoreContext, stack: readonly LayerRow[], target
       }
       // The intent outlives the record's 'mounting' state: a sweeper finding this staging dir
       // stale undoes a half-made mount (unmount, drop the record and the upper).
-      stage.setIntent({ kind: 'mount', target: dir, mountId });
+      stage.setIntent({ kind: 'mount', target: dir, mountId }, NOT_DURABLE);
       if (options.writable) {
         fs.renameSync(stage.sub('layer'), dir);
         fsyncDir(ctx.layout.mounts);

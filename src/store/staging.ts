@@ -103,13 +103,14 @@ export class Staging {
   /** A path inside the staging dir. */
   sub(name: string): string { return join(this.path, name); }
 
-  /** Records (durably) what this operation is about to do outside tmp/. */
-  setIntent(intent: StagingIntent): void {
+  /** Records (durably, unless told otherwise) what this operation is about to do outside tmp/. */
+  setIntent(intent: StagingIntent, options: { durable?: boolean } = {}): void {
     const file = this.sub(INTENT_FILE);
     const fd = fs.openSync(file, 'w', 0o600);
     try {
       fs.writeSync(fd, JSON.stringify(intent));
-      fs.fsyncSync(fd);
+      // Not durable: for operations whose effects do not outlive a reboot either (mounts).
+      if (options.durable !== false) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }

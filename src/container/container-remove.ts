@@ -52,7 +52,8 @@ export async function removeContainer(cc: ContainerContext, row: ContainerRow, o
     // The runtime keeps the state of a container whose runtime process was killed: forget it.
     await runtime.delete(row.id, { force: true });
     if (!ctx.db.read(() => containerExists(ctx.db, row.id))) return false;
-    await discardContainer(ctx, row.id);
+    // A --rm container's removal need not survive a power failure: neither would the container.
+    await discardContainer(ctx, row.id, { durable: !parseStoredConfig(row.config).autoRemove });
     return true;
   } finally {
     lock.release();

@@ -115,12 +115,12 @@ export class Store {
   /** `layer create`: from a tar, a directory, or (neither) an empty open layer. */
   async createLayer(options: CreateLayerOptions): Promise<CreateLayerResult> {
     const name = validateName(options.name);
-    let parent = options.parent === undefined ? null : this.resolve(options.parent);
-    // A layer that becomes a parent is sealed: its diff must never change under its children.
-    if (parent !== null && parent.state === 'open') parent = (await sealOpen(this.#ctx, parent)).layer;
     if (options.source !== undefined && options.fromDir !== undefined) {
       throw new ShibafuError('USAGE', 'Cannot create a layer from both an archive and a directory');
     }
+    let parent = options.parent === undefined ? null : this.resolve(options.parent);
+    // A layer that becomes a parent is sealed: its diff must never change under its children.
+    if (parent !== null && parent.state === 'open') parent = (await sealOpen(this.#ctx, parent)).layer;
     if (options.source === undefined && options.fromDir === undefined) {
       const { createOpenLayer } = await import('./open-layer.js');
       return { layer: inspectLayer(this.#ctx, createOpenLayer(this.#ctx, name, parent)), existed: false };

@@ -59,7 +59,7 @@ test('buildRuntimeSpec: volumes as rbind mounts, read-only with ro; --read-only 
 
 test('buildRuntimeSpec: podman\'s masked and read-only paths; devices denied (runc adds its defaults)', () => {
   const spec = buildRuntimeSpec(base);
-  assert.deepEqual(spec.linux.maskedPaths, ['/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/fs/selinux', '/sys/dev/block']);
+  assert.deepEqual(spec.linux.maskedPaths, ['/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/fs/selinux', '/sys/dev/block', '/sys/devices/virtual/powercap']);
   assert.deepEqual(spec.linux.readonlyPaths, ['/proc/asound', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
   assert.deepEqual(spec.linux.maskedPaths, [...MASKED_PATHS]);
   assert.deepEqual(spec.linux.readonlyPaths, [...READONLY_PATHS]);

@@ -11,10 +11,14 @@ export const DEFAULT_CAPABILITIES: readonly string[] = [
   'CAP_SETFCAP', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETUID', 'CAP_SYS_CHROOT',
 ];
 
-/** Paths hidden from the container (podman's list): kernel memory, keys, timers, firmware. */
+/**
+ * Paths hidden from the container (podman's list): kernel memory, keys, timers, firmware, and the
+ * RAPL energy counters of /sys/devices/virtual/powercap, which leak secrets by power side channel
+ * (CVE-2020-8694, "Platypus"; podman and docker mask them).
+ */
 export const MASKED_PATHS: readonly string[] = [
   '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
-  '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/fs/selinux', '/sys/dev/block',
+  '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/fs/selinux', '/sys/dev/block', '/sys/devices/virtual/powercap',
 ];
 
 /** Paths the container may read but not write (podman's list): host-wide kernel knobs. */

@@ -3,28 +3,15 @@
  * with --step (so the signal lands at a known point: after a step's output, with its mount live),
  * send SIGINT, and check that nothing is left mounted and the temp dir is gone.
  */
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { readMountInfo } from '../src/sys/mount-info.js';
 import { collect, runCli, startCli } from './helpers/cli.js';
+import { mountsUnder, tempDir } from './helpers/demo-test.js';
 import { needsRoot } from './helpers/temp-store.js';
 
 const PROMPT = 'Enter: next step';
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(join(tmpdir(), 'shibafu-demo-test-'));
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function mountsUnder(dir: string): string[] {
-  const real = fs.realpathSync(dir);
-  return readMountInfo().map((m) => m.mountPoint).filter((p) => p === real || p.startsWith(`${real}/`));
-}
 
 /** Resolves once `n` prompts have appeared on the child's stderr (each follows a step's output). */
 function waitForPrompts(child: ChildProcess, n: number, onPrompt: (count: number) => void = () => {}): Promise<void> {

@@ -3,36 +3,18 @@
  * upper dir after the read and the append, the disk use, and the clean-up. Timings are only
  * checked to be there (STYLE.md: performance is measured in benchmarks, never asserted in tests).
  */
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isShibafuError } from '../src/errors.js';
 import { runCowDemo } from '../src/demo/cow-demo.js';
-import { SILENT_OUTPUT, type DemoOutput, type DemoStep } from '../src/demo/demo-output.js';
-import { readMountInfo } from '../src/sys/mount-info.js';
+import { SILENT_OUTPUT, type DemoOutput } from '../src/demo/demo-output.js';
+import { mountsUnder, stepOf, tempDir } from './helpers/demo-test.js';
 import { needsRoot } from './helpers/temp-store.js';
 
 /** Not a multiple of the block or chunk size, so an off-by-one in any copy shows. */
 const SIZE = 3 * 1024 * 1024 + 5;
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(join(tmpdir(), 'shibafu-demo-test-'));
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function mountsUnder(dir: string): string[] {
-  const real = fs.realpathSync(dir);
-  return readMountInfo().map((m) => m.mountPoint).filter((p) => p === real || p.startsWith(`${real}/`));
-}
-
-function stepOf(steps: readonly DemoStep[], id: string): DemoStep {
-  const step = steps.find((s) => s.id === id);
-  assert.ok(step, `step ${id} is in the result`);
-  return step;
-}
 
 describe('demo cow (real kernel)', { skip: needsRoot }, () => {
   test('a read copies nothing; a one-byte append copies the whole file up', async () => {

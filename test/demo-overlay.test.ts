@@ -4,35 +4,17 @@
  * xattrs, mountinfo) while the demo pauses after the step. And whatever happens (the end, an error,
  * an abort), nothing is left mounted and the sandbox is gone.
  */
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SILENT_OUTPUT, type DemoDirs, type DemoOutput, type DemoStep } from '../src/demo/demo-output.js';
 import { runOverlayDemo } from '../src/demo/overlay-demo.js';
 import { openStore } from '../src/store/store.js';
-import { mountAt, readMountInfo } from '../src/sys/mount-info.js';
+import { mountAt } from '../src/sys/mount-info.js';
 import { lgetxattr } from '../src/sys/xattr.js';
+import { mountsUnder, stepOf, tempDir } from './helpers/demo-test.js';
 import { needsRoot } from './helpers/temp-store.js';
-
-/** A temp dir for one test (the demo's TMPDIR), removed after the suite. */
-function tempDir(): string {
-  const dir = fs.mkdtempSync(join(tmpdir(), 'shibafu-demo-test-'));
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function mountsUnder(dir: string): string[] {
-  const real = fs.realpathSync(dir);
-  return readMountInfo().map((m) => m.mountPoint).filter((p) => p === real || p.startsWith(`${real}/`));
-}
-
-function stepOf(steps: readonly DemoStep[], id: string): DemoStep {
-  const step = steps.find((s) => s.id === id);
-  assert.ok(step, `step ${id} is in the result`);
-  return step;
-}
 
 /** What the test itself sees in the live directories after each step. */
 function checkLive(step: DemoStep, dirs: DemoDirs): void {

@@ -13,7 +13,7 @@ import { isShibafuError, ShibafuError } from '../src/errors.js';
 import { openStore, type Store } from '../src/store/store.js';
 import { runCli } from './helpers/cli.js';
 import { makeTempStore, needsRoot, type TempStore } from './helpers/temp-store.js';
-import { assertStoreUnchanged, snapshotStore, snapshotTree, type StoreSnapshot, type TreeSnapshot } from './helpers/tree-snapshot.js';
+import { assertStoreUnchanged, snapshotStore, snapshotTree, type TreeSnapshot } from './helpers/tree-snapshot.js';
 import { tarOf } from './helpers/tar-builder.js';
 import { writeGzipBomb } from './fixtures/compression-bomb.js';
 import { ESCAPE_TARGETS, HOSTILE_CASES, type HostileCase } from './fixtures/hostile-archives.js';

@@ -17,7 +17,7 @@ if [ ! -f dist/cli/shibafu.mjs ] || [ ! -f dist/test/fixtures/rootfs-make.js ] |
   ./scripts/install-deps.sh
 fi
 
-shibafu() { node bin/shibafu "$@"; }
+shibafu() { ./bin/shibafu "$@"; }
 # Shows the command as one would type it (arguments with spaces in single quotes), then runs it.
 step() {
   local shown="" a

@@ -3,6 +3,8 @@
  * which suits a CLI: a transaction is a plain function and can never interleave with another
  * transaction of the same process.
  */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ShibafuError, errnoCode } from '../errors.js';
 import { MIGRATIONS } from './schema.js';
@@ -11,6 +13,26 @@ import { MIGRATIONS } from './schema.js';
 const BUSY_TIMEOUT_MS = 30_000;
 /** A synchronous sleep for the open's retry loop (the whole connection API is synchronous). */
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+const nodeRequire = createRequire(import.meta.url);
+let addon: object | null | undefined;
+
+/**
+ * better-sqlite3's native addon, loaded by its path. Left to itself better-sqlite3 finds it with
+ * the \`bindings\` package, which probes a dozen paths and inspects a stack trace: ~5 ms of every
+ * command (measured). Null when the addon is not where a normal build puts it; better-sqlite3's
+ * own search then runs as usual.
+ */
+function sqliteAddon(): object | null {
+  if (addon === undefined) {
+    try {
+      const pkg = nodeRequire.resolve('better-sqlite3/package.json');
+      addon = nodeRequire(join(dirname(pkg), 'build', 'Release', 'better_sqlite3.node')) as object;
+    } catch {
+      addon = null;
+    }
+  }
+  return addon;
+}
 
 export class Db {
   readonly #sqlite: Database.Database;
@@ -28,7 +50,13 @@ export class Db {
   static open(path: string, options: { readonly?: boolean } = {}): Db {
     let sqlite: Database.Database;
     try {
-      sqlite = new Database(path, { timeout: BUSY_TIMEOUT_MS, fileMustExist: options.readonly === true });
+      const nativeBinding = sqliteAddon();
+      sqlite = new Database(path, {
+        timeout: BUSY_TIMEOUT_MS,
+        fileMustExist: options.readonly === true,
+        // better-sqlite3 takes the loaded addon object too; its types only name the path form.
+        ...(nativeBinding !== null ? { nativeBinding: nativeBinding as unknown as string } : {}),
+      });
     } catch (err) {
       throw mapSqliteError(err, 'open the store database');
     }

@@ -65,10 +65,28 @@ const declared = new Map<LibcName, NativeFunction>();
 function native(): { koffi: Koffi; lib: KoffiTypes.LibraryHandle } {
   if (loaded === undefined) {
     // require, not import(): the sys calls are synchronous and so must their first use be.
-    const koffi = nodeRequire('koffi') as Koffi;
+    const koffi = loadKoffi();
     loaded = { koffi, lib: koffi.load(null) };
   }
   return loaded;
+}
+
+/**
+ * koffi's entry point finds its native module by reading node's ELF header (glibc or musl?) and
+ * probing paths: ~9 ms of every command that makes a syscall (measured), more than the rest of
+ * koffi's load. The native module of this platform's glibc build is tried first, by its path in
+ * the platform package koffi depends on (the same version, pinned by koffi); anything else (musl,
+ * another layout) goes through koffi's own search. Its entry only adds deprecated aliases.
+ */
+function loadKoffi(): Koffi {
+  const platform = `${process.platform}-${process.arch}`;
+  try {
+    const native = nodeRequire(`@koromix/koffi-${platform}/${process.platform}_${process.arch}/koffi.node`) as Koffi;
+    if (typeof native.load === 'function' && typeof native.errno === 'function') return native;
+  } catch {
+    // not this layout, or not a glibc system
+  }
+  return nodeRequire('koffi') as Koffi;
 }
 
 function declare(name: LibcName): NativeFunction {

@@ -2,7 +2,8 @@
  * Content identifiers. Parsed once at the edge into branded strings so a diffId can never be
  * passed where a chainId is meant.
  */
-import { createHash } from 'node:crypto';
+import type { createHash as CreateHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { ShibafuError } from './errors.js';
 
 /** `sha256:<64 hex>` digest of some bytes. */
@@ -30,8 +31,13 @@ export function asChainId(value: string): ChainId {
   return parseDigest(value) as ChainId;
 }
 
+// node:crypto is loaded on the first hash, not at start: read-only commands (layer list, ps)
+// never hash, and loading it (with the stream modules it brings) is ~25 internal modules.
+let createHash: typeof CreateHash | undefined;
+
 /** sha256 of bytes in digest form. */
 export function sha256Digest(data: string | Uint8Array): Digest {
+  createHash ??= (createRequire(import.meta.url)('node:crypto') as { createHash: typeof CreateHash }).createHash;
   return `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
 }
 

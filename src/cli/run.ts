@@ -37,9 +37,30 @@ const trapSignals: NonNullable<CliIo['trapSignals']> = (signals, handler) => {
 
 // The std streams are made on first use: a command that hands fds 0-2 to a child (run) never
 // creates them, so Node never switches those shared descriptors to non-blocking mode under it.
+/**
+ * A reader that goes away (`shibafu layer list | head -1`) is not an error of ours: like a tool
+ * killed by SIGPIPE, shibafu stops (long work cleans up, as on Ctrl-C) and exits with 141
+ * (128 + SIGPIPE), without a stack trace. Node ignores SIGPIPE, so the write fails with EPIPE.
+ */
+let brokenPipe = false;
+const guarded = new WeakSet<NodeJS.WriteStream>();
+function guardPipe(stream: NodeJS.WriteStream): NodeJS.WriteStream {
+  if (!guarded.has(stream)) {
+    guarded.add(stream);
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' && !brokenPipe) throw err;
+      brokenPipe = true;
+      // The failed write may be reported after main() has returned its status.
+      process.exitCode = 141;
+      controller.abort();
+    });
+  }
+  return stream;
+}
+
 const io: CliIo = {
-  get stdout() { return process.stdout; },
-  get stderr() { return process.stderr; },
+  get stdout() { return guardPipe(process.stdout); },
+  get stderr() { return guardPipe(process.stderr); },
   get stdin() { return process.stdin; },
   env: process.env,
   cwd: process.cwd(),
@@ -49,4 +70,5 @@ const io: CliIo = {
   selfCommand: [process.execPath, ...process.execArgv, process.argv[1] as string],
 };
 
-process.exitCode = await main(process.argv.slice(2), io);
+const status = await main(process.argv.slice(2), io);
+process.exitCode = brokenPipe ? 141 : status;

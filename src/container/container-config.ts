@@ -3,7 +3,7 @@
  * parsing of the options that make them: volumes, env files, names. Pure.
  */
 import { posix } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../sys/random.js';
 import { ShibafuError } from '../errors.js';
 import type { VolumeSpec } from '../runtime/runtime-spec.js';
 

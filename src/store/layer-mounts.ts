@@ -4,7 +4,7 @@
  * crash can leave a stale record (shown and pruned) but never an unrecorded mount of a layer.
  */
 import * as fs from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../sys/random.js';
 import { resolve as resolvePath } from 'node:path';
 import {
   allMounts, deleteMount, existingLayerIds, insertMount, layersByIds, markMounted, mountById, mountByTarget, mountsUsing,

@@ -5,7 +5,7 @@
  * seal never hashes a tree that another process is still copying into.
  */
 import * as fs from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../sys/random.js';
 import { basename, join } from 'node:path';
 import {
   deleteLayerRow, insertOpenLayer, layerByChainId, layerById, markSealed, namesOf, upsertName, type LayerRow,

@@ -8,7 +8,7 @@
  * outside tmp/, so the sweeper can undo exactly that and nothing else.
  */
 import * as fs from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../sys/random.js';
 import { join } from 'node:path';
 import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
 import type { StoreLayout } from './layout.js';

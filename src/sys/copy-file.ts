@@ -16,7 +16,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './random.js';
 import { copyFileRange } from './copy-file-range.js';
 import { ficlone } from './ficlone.js';
 import { isSysError } from './sys-error.js';

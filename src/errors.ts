@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   LIMIT_EXCEEDED: { exit: 5 },
   DIGEST_MISMATCH: { exit: 5 },
   STORE_CORRUPT: { exit: 5 },
+  LAYER_TAMPERED: { exit: 5 },
   INVALID_NAME: { exit: 2 },
   STACK_TOO_DEEP: { exit: 6 },
   UNSUPPORTED: { exit: 6 },

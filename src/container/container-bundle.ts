@@ -9,6 +9,7 @@ import { resolveUser } from '../runtime/container-user.js';
 import { resolveInRoot } from '../runtime/exec-lookup.js';
 import { buildRuntimeSpec, containerEnv, type OciSpec } from '../runtime/runtime-spec.js';
 import type { StoreLayout } from '../store/layout.js';
+import { isCgroup2Unified } from '../sys/cgroup-mode.js';
 import type { ContainerConfig } from './container-config.js';
 
 /**
@@ -38,6 +39,9 @@ export function containerSpec(layout: StoreLayout, containerId: ContainerId, con
     // caller (a CI job's cgroup) still apply to the container.
     cgroupsPath: `shibafu/${containerId}`,
     noNewPrivileges: config.noNewPrivileges,
+    // Podman's default: a private cgroup namespace on cgroup v2 hosts, the host's on v1/hybrid
+    // ones (where a private one would show a confusing mix of v1 hierarchies).
+    cgroupNamespace: isCgroup2Unified(),
   });
 }
 

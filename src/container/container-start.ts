@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { markEnded, markRunning, setPid, type ContainerRow } from '../db/container-queries.js';
 import { ShibafuError } from '../errors.js';
 import { lookupCommand } from '../runtime/exec-lookup.js';
-import type { ChildHandle } from '../sys/child-process.js';
+import { signalSession, type ChildHandle } from '../sys/child-process.js';
 import { runOutcome, runtimeFailureStatus, runtimeLogError, type OciRuntime, type RunOutcome } from '../runtime/oci-runtime.js';
 import type { OciSpec } from '../runtime/runtime-spec.js';
 import type { StoreContext } from '../store/store-context.js';
@@ -85,15 +85,45 @@ export async function startAttached(cc: ContainerContext, row: ContainerRow, opt
   }
 }
 
+/** How long `start` (detached) waits for the runtime to start the process; podman waits 240 s. */
+export const START_TIMEOUT_MS = 60_000;
+
+/** One look while a detached start waits: go on waiting, or how the wait ended. */
+export type StartWaitStep = 'wait' | 'started' | 'ended' | 'timed-out';
+
+/**
+ * The wait's decision, pure. The pid file means started (even if the command has ended since:
+ * it did run); the monitor gone without one means the runtime failed or the command ended at
+ * once (the runtime's log tells which); past the timeout the start has failed.
+ *
+ * @example
+ * startWaitStep({ pidFile: false, monitorEnded: false, waitedMs: 61_000, timeoutMs: 60_000 }) // 'timed-out'
+ */
+export function startWaitStep(s: { pidFile: boolean; monitorEnded: boolean; waitedMs: number; timeoutMs: number }): StartWaitStep {
+  if (s.pidFile) return 'started';
+  if (s.monitorEnded) return 'ended';
+  return s.waitedMs >= s.timeoutMs ? 'timed-out' : 'wait';
+}
+
+export interface DetachedOptions {
+  /** A command line the monitor runs once the container has ended (`run --rm -d`'s `rm`). */
+  readonly afterExit?: readonly string[];
+  /** Default START_TIMEOUT_MS. */
+  readonly timeoutMs?: number;
+}
+
 /**
  * Starts the container detached and returns once it runs (or has already ended). A runtime
- * failure is thrown (RUNTIME_FAILED, COMMAND_NOT_FOUND, ...). `afterExit` is a command line the
- * monitor runs once the container has ended (the CLI's `container rm` for `run --rm -d`).
+ * failure is thrown (RUNTIME_FAILED, COMMAND_NOT_FOUND, ...). A runtime that has not started
+ * the process within the timeout fails the start as podman does (it deletes the container from
+ * the runtime when conmon does not report a pid): the runtime and anything it started are killed
+ * and forgotten, the run recorded as ended with 125, and RUNTIME_FAILED thrown. A start either
+ * returns a running container or fails with nothing left running, never both.
  *
  * @example
  * const row = await startDetached(cc, row);
  */
-export async function startDetached(cc: ContainerContext, row: ContainerRow, options: { afterExit?: readonly string[] } = {}): Promise<ContainerRow> {
+export async function startDetached(cc: ContainerContext, row: ContainerRow, options: DetachedOptions = {}): Promise<ContainerRow> {
   const ctx = cc.store;
   const p = await prepareStart(cc, row, undefined);
   try {
@@ -106,10 +136,12 @@ export async function startDetached(cc: ContainerContext, row: ContainerRow, opt
     }));
     let monitorDone = false;
     void monitor.exited.then(() => { monitorDone = true; });
-    // The pid file appears once the runtime has started the process; the monitor ends first only
-    // when the runtime failed or the command ended at once.
-    for (let waited = 0; readPidFile(ctx, row.id) === null && !monitorDone; waited += 5) {
-      if (waited > 60_000) throw new ShibafuError('RUNTIME_FAILED', `Cannot start container "${row.name}": the runtime did not start it within 60 s`);
+    // The pid file appears once the runtime has started the process.
+    const timeoutMs = options.timeoutMs ?? START_TIMEOUT_MS;
+    for (let waited = 0; ; waited += 5) {
+      const step = startWaitStep({ pidFile: readPidFile(ctx, row.id) !== null, monitorEnded: monitorDone, waitedMs: waited, timeoutMs });
+      if (step === 'timed-out') throw await abandonStart(cc, row, p, monitor, timeoutMs);
+      if (step !== 'wait') break;
       await sleep(5);
     }
     monitor.unref();
@@ -124,6 +156,24 @@ export async function startDetached(cc: ContainerContext, row: ContainerRow, opt
     p.lock.release();
   }
   return reconcile(cc, { ...row, state: 'running', started: p.started, finished: null, exitStatus: null, pid: null });
+}
+
+/**
+ * A start that timed out: kill the monitor's whole session (the runtime itself may be what hangs,
+ * and a lone SIGKILL to the monitor's sh would leave it running), then make the runtime forget
+ * the container: `delete --force` kills what it created, which runc's init put in a session of
+ * its own. Records the end and returns the error to throw.
+ */
+async function abandonStart(cc: ContainerContext, row: ContainerRow, p: Prepared, monitor: ChildHandle, timeoutMs: number): Promise<ShibafuError> {
+  const ctx = cc.store;
+  signalSession(monitor.pid, 'SIGKILL');
+  await Promise.race([monitor.exited, sleep(5_000, undefined, { ref: false })]);
+  await p.runtime.delete(row.id, { force: true }).catch(() => {});
+  ctx.db.immediate(() => markEnded(ctx.db, row.id, { started: p.started, finished: ctx.now(), exitStatus: 125 }), RUN_STATE);
+  return new ShibafuError('RUNTIME_FAILED', `Cannot start container "${row.name}": the runtime did not start it within ${timeoutMs / 1000} s; it was killed and nothing of it runs`, {
+    hint: `The runtime's log: shibafu container inspect ${row.name}. The container can be started again: shibafu container start ${row.name}`,
+    details: { timedOut: true, timeoutMs },
+  });
 }
 
 /**

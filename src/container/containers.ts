@@ -15,7 +15,7 @@ import { createContainer, discardContainer } from './container-create.js';
 import { isContainerMounted } from './container-mount.js';
 import { removeContainer } from './container-remove.js';
 import { resolveContainer } from './container-resolve.js';
-import { startAttached, startDetached, type AttachOptions } from './container-start.js';
+import { startAttached, startDetached, type AttachOptions, type DetachedOptions } from './container-start.js';
 import { reconcile } from './container-state.js';
 import { killContainer, stopContainer } from './container-stop.js';
 import { toView, type ContainerView } from './container-views.js';
@@ -41,8 +41,11 @@ export interface Containers {
   run(options: CreateOptions & AttachOptions): Promise<RunResult>;
   /** `start -a`: runs an existing container in the foreground. */
   attach(ref: string, options: AttachOptions): Promise<RunResult>;
-  /** `start` / `run -d`: detached; `afterExit` runs once it ends (the CLI's `rm` for --rm). */
-  start(ref: string, options?: { afterExit?: readonly string[] }): Promise<ContainerView>;
+  /**
+   * `start` / `run -d`: detached; `afterExit` runs once it ends (the CLI's `rm` for --rm). Fails
+   * with nothing left running when the runtime does not start it within `timeoutMs` (60 s).
+   */
+  start(ref: string, options?: DetachedOptions): Promise<ContainerView>;
   stop(ref: string, options?: { timeoutSeconds?: number }): Promise<ContainerView>;
   kill(ref: string, signal: NodeJS.Signals): Promise<void>;
   /** False when it was already gone. */
@@ -95,7 +98,18 @@ export function containersFacade(ctx: StoreContext, sealedLayer: (ref: string) =
     create: async (options) => view(await create(options)),
     run: async (options) => attach(await create(options), options),
     attach: async (ref, options) => attach(find(ref), options),
-    start: async (ref, options = {}) => view(await startDetached(cc, find(ref), options)),
+    start: async (ref, options = {}) => {
+      const row = find(ref);
+      try {
+        return view(await startDetached(cc, row, options));
+      } catch (err) {
+        // A timed-out start killed the monitor that would have removed a --rm container: do it here.
+        if (isShibafuError(err, 'RUNTIME_FAILED') && err.details?.['timedOut'] === true && parseStoredConfig(row.config).autoRemove) {
+          await discardContainer(ctx, row.id).catch(() => {});
+        }
+        throw err;
+      }
+    },
     stop: async (ref, options = {}) => view(await stopContainer(cc, find(ref), options)),
     kill: (ref, signal) => killContainer(cc, find(ref), signal),
     remove: (ref, options = {}) => removeContainer(cc, find(ref), { force: options.force === true }),

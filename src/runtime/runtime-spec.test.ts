@@ -39,6 +39,23 @@ test('buildRuntimeSpec: namespaces, with the network one unless --network host',
   assert.deepEqual(buildRuntimeSpec({ ...base, network: 'host' }).linux.namespaces.map((n) => n.type), ['pid', 'mount', 'ipc', 'uts']);
 });
 
+test('buildRuntimeSpec: a cgroup namespace and a read-only cgroup mount only when asked (cgroup v2 hosts)', () => {
+  for (const spec of [buildRuntimeSpec(base), buildRuntimeSpec({ ...base, cgroupNamespace: false })]) {
+    assert.equal(spec.linux.namespaces.some((n) => n.type === 'cgroup'), false);
+    assert.equal(spec.mounts.some((m) => m.destination === '/sys/fs/cgroup'), false);
+  }
+  for (const network of ['none', 'host'] as const) {
+    const v2 = buildRuntimeSpec({ ...base, network, cgroupNamespace: true });
+    assert.deepEqual(v2.linux.namespaces.map((n) => n.type), ['pid', 'mount', 'ipc', 'uts', ...(network === 'none' ? ['network'] : []), 'cgroup']);
+    const sys = v2.mounts.findIndex((m) => m.destination === '/sys');
+    const cgroup = v2.mounts.findIndex((m) => m.destination === '/sys/fs/cgroup');
+    assert.ok(cgroup > sys, 'mounted on top of /sys');
+    assert.deepEqual(v2.mounts[cgroup], { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['rprivate', 'nosuid', 'noexec', 'nodev', 'relatime', 'ro'] });
+  }
+  const vol = buildRuntimeSpec({ ...base, cgroupNamespace: true, volumes: [{ source: '/srv/a', destination: '/a', readonly: true }] });
+  assert.equal(vol.mounts.at(-1)?.destination, '/a', 'volumes still last');
+});
+
 test('buildRuntimeSpec: the default mounts; /sys read-only (a bind of the host\'s with --network host)', () => {
   const spec = buildRuntimeSpec(base);
   assert.deepEqual(spec.mounts.map((m) => `${m.destination}:${m.type}`), ['/proc:proc', '/dev:tmpfs', '/dev/pts:devpts', '/dev/shm:tmpfs', '/dev/mqueue:mqueue', '/sys:sysfs']);

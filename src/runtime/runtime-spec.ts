@@ -90,6 +90,13 @@ export interface RuntimeSpecOptions {
   readonly cgroupsPath: string;
   /** Podman's default is false: setuid binaries (su, ping) keep working. */
   readonly noNewPrivileges?: boolean;
+  /**
+   * A private cgroup namespace, with the container's own cgroup mounted read-only at
+   * /sys/fs/cgroup: what podman does on a cgroup v2 (unified) host (`--cgroupns=private`). On a
+   * v1 or hybrid host podman keeps the host's namespace, and so should the caller, which detects
+   * the host (`isCgroup2Unified` in src/sys). Default false.
+   */
+  readonly cgroupNamespace?: boolean;
 }
 
 /**
@@ -106,6 +113,7 @@ export function buildRuntimeSpec(options: RuntimeSpecOptions): OciSpec {
   // so setuid binaries inside can still gain them (unless noNewPrivileges).
   const granted = uid === 0 ? [...DEFAULT_CAPABILITIES] : [];
   const network = options.network ?? 'none';
+  const cgroupns = options.cgroupNamespace === true;
   return {
     ociVersion: '1.0.2',
     process: {
@@ -123,9 +131,9 @@ export function buildRuntimeSpec(options: RuntimeSpecOptions): OciSpec {
     },
     root: { path: options.rootPath, readonly: options.readOnly === true },
     hostname: options.hostname,
-    mounts: defaultMounts(network, options.readOnly === true).concat((options.volumes ?? []).map(volumeMount)),
+    mounts: defaultMounts(network, options.readOnly === true, cgroupns).concat((options.volumes ?? []).map(volumeMount)),
     linux: {
-      namespaces: ['pid', 'mount', 'ipc', 'uts', ...(network === 'host' ? [] : ['network'])].map((type) => ({ type })),
+      namespaces: ['pid', 'mount', 'ipc', 'uts', ...(network === 'host' ? [] : ['network']), ...(cgroupns ? ['cgroup'] : [])].map((type) => ({ type })),
       cgroupsPath: options.cgroupsPath,
       // Deny every device, then runc adds its default allow list (null, zero, full, tty, random, urandom, pts).
       resources: { devices: [{ allow: false, access: 'rwm' }] },
@@ -135,7 +143,7 @@ export function buildRuntimeSpec(options: RuntimeSpecOptions): OciSpec {
   };
 }
 
-function defaultMounts(network: 'none' | 'host', readOnly: boolean): OciMount[] {
+function defaultMounts(network: 'none' | 'host', readOnly: boolean, cgroupns: boolean): OciMount[] {
   const mounts: OciMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
@@ -148,6 +156,9 @@ function defaultMounts(network: 'none' | 'host', readOnly: boolean): OciMount[] 
       ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro', 'rprivate'] }
       : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
   ];
+  // In its own cgroup namespace the container sees its cgroup as the root of a cgroup2 mount
+  // (runc mounts it after joining the namespace); read-only as podman mounts it unprivileged.
+  if (cgroupns) mounts.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['rprivate', 'nosuid', 'noexec', 'nodev', 'relatime', 'ro'] });
   if (readOnly) {
     for (const dir of READ_ONLY_TMPFS) {
       mounts.push({ destination: dir, type: 'tmpfs', source: 'tmpfs', options: ['rw', 'rprivate', 'nosuid', 'nodev', 'mode=1777'] });

@@ -21,7 +21,8 @@ import { basename, dirname, join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import type { LayerRow } from '../db/layer-queries.js';
-import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
+import { ShibafuError, errnoCode, fromSystemError, isShibafuError } from '../errors.js';
+import { isResolveRefusal, openBeneath } from '../sys/openat2.js';
 import { fsyncDir } from '../sys/sync.js';
 import type { DiffId, Digest } from '../ids.js';
 import { LAYER_MEDIA_TYPES, type Compression } from '../tar/layer-source.js';
@@ -33,8 +34,11 @@ import type { StoreContext } from './store-context.js';
 export interface ExportOptions {
   readonly compression?: Compression;
   readonly signal?: AbortSignal;
-  /** Called as the uncompressed tar streams, with its bytes so far. */
-  readonly onProgress?: (tarBytes: number) => void;
+  /**
+   * Called as the uncompressed tar streams, with its bytes so far; `phase` is 'verify' during the
+   * hash-only pass a stream export makes before its first byte (see writeLayerExport).
+   */
+  readonly onProgress?: (tarBytes: number, phase: 'verify' | 'write') => void;
 }
 
 export interface ExportResult {
@@ -70,19 +74,12 @@ const CHUNK = 1 << 20;
  * exp.result().digest
  */
 export function exportLayer(ctx: StoreContext, layer: LayerRow, options: ExportOptions = {}): LayerExport {
-  if (layer.state !== 'sealed' || layer.chainId === null || layer.diffId === null) {
-    throw new ShibafuError('LAYER_OPEN', 'Cannot export an open layer: its content has no address yet', {
-      hint: 'Seal it first: shibafu layer seal NAME',
-    });
-  }
+  assertSealed(layer);
   const compression = options.compression ?? 'none';
-  const diffDir = ctx.layout.layerDiff(layer.chainId);
   const source = layer.tarSplit ? 'tar-split' : 'packer';
-  const tar = source === 'tar-split'
-    ? replayTarSplit(ctx.layout.tarSplitIn(ctx.layout.layerDir(layer.chainId)), diffDir, options.signal)
-    : packLayer(diffDir, { xattrs: { list: (p) => ctx.ports.llistxattr(p), get: (p, n) => ctx.ports.lgetxattr(p, n) }, ...(options.signal !== undefined ? { signal: options.signal } : {}) });
+  const tar = layerTar(ctx, layer, options.signal);
   let tarSize = 0;
-  const checked = verified(tar, layer.diffId, (n) => { tarSize = n; options.onProgress?.(n); });
+  const checked = verified(tar, layer.diffId, (n) => { tarSize = n; options.onProgress?.(n, 'write'); });
   const compressed = compression === 'none' ? checked : compression === 'gzip' ? gzip(checked) : zstdStream(checked, 'compress');
   const outHash = createHash('sha256');
   let size = 0;
@@ -107,35 +104,59 @@ export function exportLayer(ctx: StoreContext, layer: LayerRow, options: ExportO
   };
 }
 
+function assertSealed(layer: LayerRow): asserts layer is LayerRow & { chainId: NonNullable<LayerRow['chainId']>; diffId: DiffId } {
+  if (layer.state !== 'sealed' || layer.chainId === null || layer.diffId === null) {
+    throw new ShibafuError('LAYER_OPEN', 'Cannot export an open layer: its content has no address yet', {
+      hint: 'Seal it first: shibafu layer seal NAME',
+    });
+  }
+}
+
+/** The layer's uncompressed tar, unchecked: replayed from its tar-split record, or packed. */
+function layerTar(ctx: StoreContext, layer: LayerRow, signal: AbortSignal | undefined): AsyncIterable<Buffer> {
+  const chainId = layer.chainId as NonNullable<LayerRow['chainId']>;
+  const diffDir = ctx.layout.layerDiff(chainId);
+  return layer.tarSplit
+    ? replayTarSplit(ctx.layout.tarSplitIn(ctx.layout.layerDir(chainId)), diffDir, signal)
+    : packLayer(diffDir, { xattrs: { list: (p) => ctx.ports.llistxattr(p), get: (p, n) => ctx.ports.lgetxattr(p, n) }, ...(signal !== undefined ? { signal } : {}) });
+}
+
+/**
+ * Reads the whole layer tar once, hashing only, and throws DIGEST_MISMATCH (or LAYER_TAMPERED)
+ * when it does not give the diffId. Nothing is written.
+ *
+ * @example
+ * await verifyLayerExport(ctx, layer);
+ */
+export async function verifyLayerExport(ctx: StoreContext, layer: LayerRow, options: ExportOptions = {}): Promise<void> {
+  assertSealed(layer);
+  for await (const chunk of verified(layerTar(ctx, layer, options.signal), layer.diffId as DiffId, (n) => options.onProgress?.(n, 'verify'))) {
+    void chunk;
+  }
+}
+
 /** Where an export goes: a file (written beside it, renamed into place on success) or a stream. */
 export type ExportTarget = { readonly file: string } | { readonly stream: Writable };
 
 /**
  * Writes a layer's export to a file or a stream. A file is written to a temporary name in the
  * same directory and renamed over `file` only once the digest checked out: a failed export leaves
- * no file (and an existing one untouched). A stream is written with backpressure and not ended.
+ * no file (and an existing one untouched). A stream cannot be taken back, so the layer is first
+ * read once without writing (hash only) and the export fails before its first byte when the files
+ * changed: that costs a second read of the layer, which podman and containerd users expect a
+ * failed export to be worth (a pipe into `layer create` on another host must not start on bad
+ * data). Only a file changed between the two passes can still fail the export midway; its error
+ * says the bytes written are invalid. The stream is written with backpressure and not ended.
  *
  * @example
  * await writeLayerExport(ctx, layer, { file: '/tmp/app.tar.zst' }, { compression: 'zstd' });
  */
 export async function writeLayerExport(ctx: StoreContext, layer: LayerRow, target: ExportTarget, options: ExportOptions = {}): Promise<ExportResult> {
-  const exp = exportLayer(ctx, layer, options);
   if ('stream' in target) {
-    // A reader that goes away (EPIPE) fails the export instead of crashing the process.
-    let failed: unknown = null;
-    const onError = (err: unknown): void => { failed ??= err; };
-    target.stream.on('error', onError);
-    try {
-      for await (const chunk of exp.chunks) {
-        if (failed !== null) break;
-        if (!target.stream.write(chunk)) await once(target.stream, 'drain');
-      }
-    } finally {
-      target.stream.off('error', onError);
-    }
-    if (failed !== null) throw fromSystemError(failed, 'write the layer archive');
-    return exp.result();
+    await verifyLayerExport(ctx, layer, options);
+    return writeToStream(exportLayer(ctx, layer, options), target.stream);
   }
+  const exp = exportLayer(ctx, layer, options);
   const tmp = join(dirname(target.file), `.${basename(target.file)}.shibafu-${randomBytes(6).toString('hex')}`);
   let handle;
   try {
@@ -159,6 +180,34 @@ export async function writeLayerExport(ctx: StoreContext, layer: LayerRow, targe
     await handle?.close().catch(() => {});
     if (!renamed) await unlink(tmp).catch(() => {});
   }
+}
+
+async function writeToStream(exp: LayerExport, stream: Writable): Promise<ExportResult> {
+  // A reader that goes away (EPIPE) fails the export instead of crashing the process.
+  let failed: unknown = null;
+  let written = 0;
+  const onError = (err: unknown): void => { failed ??= err; };
+  stream.on('error', onError);
+  try {
+    for await (const chunk of exp.chunks) {
+      if (failed !== null) break;
+      written += chunk.length;
+      if (!stream.write(chunk)) await once(stream, 'drain');
+    }
+  } catch (err) {
+    if (written > 0 && (isShibafuError(err, 'DIGEST_MISMATCH') || isShibafuError(err, 'LAYER_TAMPERED'))) {
+      throw new ShibafuError(err.code, `${err.message}; the layer changed while it was exported and the ${written} bytes already written are not a valid layer archive: discard them`, {
+        ...(err.hint !== undefined ? { hint: err.hint } : {}),
+        details: { ...err.details, bytesWritten: written },
+        cause: err,
+      });
+    }
+    throw err;
+  } finally {
+    stream.off('error', onError);
+  }
+  if (failed !== null) throw fromSystemError(failed, 'write the layer archive');
+  return exp.result();
 }
 
 /** Hashes the tar as it passes and compares with the diffId after the last byte. */
@@ -191,12 +240,14 @@ async function* verified(tar: AsyncIterable<Buffer>, diffId: DiffId, progress: (
 export async function* replayTarSplit(record: string, diffDir: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
   // readTarSplit pipes a file stream into gunzip, which does not pass an open error on: check first.
   const missing = !existsSync(record);
+  let rootFd = -1;
   try {
     if (missing) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
+    rootFd = openSync(diffDir, constants.O_RDONLY | constants.O_DIRECTORY);
     for await (const r of readTarSplit(record)) {
       signal?.throwIfAborted();
       if (r.kind === 'raw') yield r.bytes;
-      else yield* fileContent(diffDir, r.path, r.size);
+      else yield* fileContent(rootFd, r.path, r.size);
     }
   } catch (err) {
     if (err instanceof ShibafuError || (err instanceof Error && err.name === 'AbortError')) throw err;
@@ -204,14 +255,20 @@ export async function* replayTarSplit(record: string, diffDir: string, signal?: 
       hint: 'The record that reproduces the imported archive is missing or damaged. Re-create the layer from its archive.',
       cause: err,
     });
+  } finally {
+    if (rootFd >= 0) closeSync(rootFd);
   }
 }
 
-function* fileContent(diffDir: string, rel: string, size: number): Generator<Buffer> {
+function* fileContent(rootFd: number, rel: string, size: number): Generator<Buffer> {
+  // The record's paths come from the imported archive; the diff dir may have been changed since.
+  // O_NOFOLLOW on the last component is not enough: a directory on the way replaced by a symlink
+  // would read a file outside the layer. openBeneath refuses any symlink in any component.
   let fd: number;
   try {
-    fd = openSync(`${diffDir}/${rel}`, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openBeneath(rootFd, rel);
   } catch (err) {
+    if (isResolveRefusal(err)) throw tampered(rel, err);
     throw mismatch(rel, `it cannot be opened (${fromSystemError(err, 'open').message})`);
   }
   try {
@@ -227,6 +284,14 @@ function* fileContent(diffDir: string, rel: string, size: number): Generator<Buf
   } finally {
     closeSync(fd);
   }
+}
+
+function tampered(rel: string, cause: unknown): ShibafuError {
+  return new ShibafuError('LAYER_TAMPERED', `Cannot export layer: the path of file "/${rel}" crosses a symlink or leads out of the layer directory`, {
+    hint: 'A directory in the layer\'s diff directory was replaced by a symlink behind shibafu; nothing outside the layer was read. Re-create the layer from its source.',
+    details: { path: `/${rel}` },
+    cause,
+  });
 }
 
 function mismatch(rel: string, what: string): ShibafuError {

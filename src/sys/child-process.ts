@@ -109,6 +109,23 @@ function spawnError(file: string, err: Error): ShibafuError {
   return new ShibafuError('IO_ERROR', `Cannot run "${file}": ${code ?? err.message}`, { cause: err });
 }
 
+/**
+ * Signals every process of the session/process group led by `pid` (a child spawned with
+ * `newSession`: setsid makes its pid the group id), so a stuck grandchild dies with its parent.
+ * False when the group is gone.
+ *
+ * @example
+ * signalSession(monitor.pid, 'SIGKILL');
+ */
+export function signalSession(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether a process exists (kill(pid, 0)); EPERM counts as alive. */
 export function processAlive(pid: number): boolean {
   try {

@@ -6,7 +6,7 @@
  * so no library file name is guessed. The mount API wrappers (fsopen, fsconfig, fsmount,
  * move_mount) only exist in glibc >= 2.36; older C libraries reach the same kernel calls through
  * syscall(2), whose numbers 429-432 are the same on every architecture (they postdate the
- * unification of syscall tables in Linux 5.1).
+ * unification of syscall tables in Linux 5.1), and openat2 (437, Linux 5.6) has no glibc wrapper.
  */
 import { createRequire } from 'node:module';
 import type * as KoffiTypes from 'koffi';
@@ -44,6 +44,10 @@ const PROTOTYPES = {
   utimensat: 'int utimensat(int dirFd, const char *path, const void *times, int flags)',
   futimens: 'int futimens(int fd, const void *times)',
   chdir: 'int chdir(const char *path)',
+  // O_CREAT is never passed, so the variadic mode argument is never read.
+  openat: 'int openat(int dirFd, const char *path, int flags, ...)',
+  // No glibc wrapper up to 2.39 at least: reached through syscall(2) below.
+  openat2: 'int openat2(int dirFd, const char *path, const void *how, size_t size)',
   fchdir: 'int fchdir(int fd)',
 } as const;
 
@@ -56,6 +60,7 @@ const SYSCALL_FALLBACK: Partial<Record<LibcName, { nr: number; args: string[] }>
   fsopen: { nr: 430, args: ['const char *', 'unsigned int'] },
   fsconfig: { nr: 431, args: ['int', 'unsigned int', 'const char *', 'const char *', 'int'] },
   fsmount: { nr: 432, args: ['int', 'unsigned int', 'unsigned int'] },
+  openat2: { nr: 437, args: ['int', 'const char *', 'const void *', 'size_t'] },
 };
 
 const nodeRequire = createRequire(import.meta.url);

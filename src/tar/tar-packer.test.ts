@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { linkSync, mkdirSync, readdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync, lutimesSync, chmodSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync, lutimesSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isShibafuError } from '../errors.js';
@@ -199,7 +199,7 @@ test('a consumer that stops early leaves no file descriptor open', async () => {
     const before = fds();
     for await (const chunk of packLayer(dir, { xattrs: NONE })) {
       assert.ok(chunk.length > 0);
-      assert.equal(fds(), before + 1, 'the file is open while it is read');
+      assert.equal(fds(), before + 2, 'the layer root and the file are open while it is read');
       break;
     }
     assert.equal(fds(), before);
@@ -228,5 +228,35 @@ test('an aborted signal stops the pack', async () => {
     assert.equal(seen.length, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a directory swapped for a symlink between the walk and the open: LAYER_TAMPERED, nothing read outside', () => {
+  const base = tmpTree();
+  try {
+    const dir = join(base, 'layer');
+    const outside = join(base, 'outside');
+    mkdirSync(join(dir, 'app'), { recursive: true });
+    mkdirSync(outside);
+    writeFileSync(join(dir, 'app/secret'), 'inside-bytes');
+    writeFileSync(join(outside, 'secret'), 'SECRET-BYTES');
+    // The packer reads a file's xattrs after its lstat and before its open: the race window.
+    const racing: XattrReader = {
+      list: (p) => {
+        if (p === join(dir, 'app/secret')) {
+          renameSync(join(dir, 'app'), join(dir, 'app.moved'));
+          symlinkSync(outside, join(dir, 'app'));
+        }
+        return [];
+      },
+      get: () => null,
+    };
+    const seen: Buffer[] = [];
+    assert.throws(() => {
+      for (const chunk of packLayerSync(dir, { xattrs: racing })) seen.push(chunk);
+    }, (err) => isShibafuError(err, 'LAYER_TAMPERED') && /"\/app\/secret"/.test(err.message));
+    assert.equal(Buffer.concat(seen).includes('SECRET-BYTES'), false);
+  } finally {
+    rmSync(base, { recursive: true, force: true });
   }
 });

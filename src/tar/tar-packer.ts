@@ -28,6 +28,7 @@
  *  6. End: two zero blocks, no padding to a 10240-byte record.
  */
 import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync } from 'node:fs';
+import { isResolveRefusal, openBeneath } from '../sys/openat2.js';
 import type { BigIntStats } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { ShibafuError, fromSystemError } from '../errors.js';
@@ -62,7 +63,6 @@ export interface PackOptions {
 }
 
 const NS_PER_S = 1_000_000_000n;
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
 
 interface Frame {
   abs: string;
@@ -72,6 +72,8 @@ interface Frame {
 }
 
 interface Walk {
+  /** The layer root, open: file contents are read through openBeneath from it (see emitFile). */
+  rootFd: number;
   xattrs: XattrReader;
   sink: ChunkSink;
   stats: PackStats;
@@ -112,14 +114,18 @@ export async function* packLayer(dir: string, opts: PackOptions): AsyncGenerator
  */
 export function* packLayerSync(dir: string, opts: PackOptions): Generator<Buffer, PackStats, undefined> {
   const sink = newSink(opts.chunkSize ?? 1024 * 1024);
-  const w: Walk = { xattrs: opts.xattrs, sink, stats: { entries: 0, bytes: 0 }, links: new Map() };
+  const w: Walk = { rootFd: -1, xattrs: opts.xattrs, sink, stats: { entries: 0, bytes: 0 }, links: new Map() };
   const report = (chunk: Buffer): Buffer => {
     opts.signal?.throwIfAborted();
     w.stats.bytes += chunk.length;
     opts.onProgress?.(w.stats);
     return chunk;
   };
-  for (const chunk of walkTree(dir, w)) yield report(chunk);
+  try {
+    for (const chunk of walkTree(dir, w)) yield report(chunk);
+  } finally {
+    if (w.rootFd >= 0) closeSync(w.rootFd);
+  }
   putEnd(sink);
   flushSink(sink);
   for (const chunk of takeReady(sink)) yield report(chunk);
@@ -130,6 +136,11 @@ function* walkTree(root: string, w: Walk): Generator<Buffer, void, undefined> {
   const rootStat = statOf(root, '.');
   if (!rootStat.isDirectory()) {
     throw new ShibafuError('SOURCE_NOT_FOUND', `Cannot pack layer "${root}": not a directory`);
+  }
+  try {
+    w.rootFd = openSync(root, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch (err) {
+    throw fromSystemError(err, `pack "${root}"`);
   }
   // An opaque layer root is legal in OCI (".wh..wh..opq" at top level), if unusual.
   if (readXattrs(w.xattrs, root, '.').opaque) emitMarker(w, '.wh..wh..opq', rootStat);
@@ -176,10 +187,20 @@ function* emitFile(w: Walk, abs: string, rel: string, st: BigIntStats, dirRel: s
   const size = Number(st.size);
   emit(w, { ...base(rel, '0', st, x.exported), size });
   if (size === 0) return;
+  // The walk lstat'ed every directory on the way, but a directory swapped for a symlink since
+  // then would take this open outside the layer: openBeneath resolves `rel` from the root fd,
+  // following no symlink in any component.
   let fd: number;
   try {
-    fd = openSync(abs, OPEN_FLAGS);
+    fd = openBeneath(w.rootFd, rel);
   } catch (err) {
+    if (isResolveRefusal(err)) {
+      throw new ShibafuError('LAYER_TAMPERED', `Cannot pack "/${rel}": a directory on its path is now a symlink (the layer changed on disk while it was read)`, {
+        hint: 'Something changed the layer\'s directory behind shibafu. Re-create the layer from its source.',
+        details: { path: `/${rel}` },
+        cause: err,
+      });
+    }
     throw fromSystemError(err, `pack "${rel}"`);
   }
   try {

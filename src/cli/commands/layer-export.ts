@@ -15,8 +15,8 @@ export const layerExport: Command = {
     '  --compression KIND     none (default), gzip or zstd',
     'The same layer gives the same bytes every time. A layer imported from a tar is exported byte for',
     'byte as it was imported; the stream is checked against the diffId (error DIGEST_MISMATCH if the',
-    "layer's files changed on disk, and no FILE is left). `layer create` of the export on another store",
-    'gives the same chainId.',
+    "layer's files changed on disk, and no FILE is left). To stdout, the layer is verified in a first",
+    'read before any byte is written. `layer create` of the export on another store gives the same chainId.',
   ].join('\n'),
   examples: [
     'shibafu layer export app -o app.tar',
@@ -50,7 +50,7 @@ export const layerExport: Command = {
     const result = await withStore(env, null, (store) => store.exportLayer(ref, target, {
       compression: compression as Compression,
       signal: env.io.signal,
-      onProgress: (bytes) => bar.update(`exporting ${ref}: ${humanSize(bytes)}`),
+      onProgress: (bytes, phase) => bar.update(`${phase === 'verify' ? 'verifying' : 'exporting'} ${ref}: ${humanSize(bytes)}`),
     }));
     bar.done();
     if ('stream' in target) return 0;

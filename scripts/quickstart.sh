@@ -12,7 +12,7 @@ export SHIBAFU_ROOT="${SHIBAFU_ROOT:-$QS/store}"
 INPUTS="$QS/inputs"
 
 # Packages and the build only when something is missing (install-deps.sh is idempotent but builds).
-if [ ! -f dist/cli/shibafu.mjs ] || [ ! -f dist/test/fixtures/rootfs-make.js ] || ! command -v runc >/dev/null \
+if [ ! -f dist/cli/shibafu.cjs ] || [ ! -f dist/test/fixtures/rootfs-make.js ] || ! command -v runc >/dev/null \
    || [ ! -x /bin/busybox ] || [ ! -x /usr/bin/python3.11 ]; then
   ./scripts/install-deps.sh
 fi

@@ -110,7 +110,7 @@ function commandHelp(cmd: Command): string {
   return parts.join('');
 }
 
-/** The package's version: package.json sits above dist/cli/shibafu.mjs (bundle) or dist/src/cli/main.js (tsc). */
+/** The package's version: package.json sits above dist/cli/shibafu.cjs (bundle) or dist/src/cli/main.js (tsc). */
 function version(): string {
   for (const rel of ['../../package.json', '../../../package.json']) {
     try {

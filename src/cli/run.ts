@@ -70,5 +70,7 @@ const io: CliIo = {
   selfCommand: [process.execPath, ...process.execArgv, process.argv[1] as string],
 };
 
-const status = await main(process.argv.slice(2), io);
-process.exitCode = brokenPipe ? 141 : status;
+// No top-level await: the CLI bundle is CommonJS (scripts/bundle.mjs).
+void main(process.argv.slice(2), io).then((status) => {
+  process.exitCode = brokenPipe ? 141 : status;
+});

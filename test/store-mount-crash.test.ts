@@ -72,31 +72,34 @@ describe('a mount interrupted between its record and its end leaves nothing', { 
     }
   }
 
-  test('a layer removed after the stack was read: LAYER_NOT_FOUND from the record, nothing mounted', async () => {
-    const ts = makeTempStore();
-    await ts.store.createLayer({ name: 'victim', source: ts.input('v.tar', tarOf((t) => t.file('v', 'v'))) });
-    const real = realPorts(join(ts.root, 'empty'));
-    let removed = false;
-    // The API choice is made after the stack is read and before the record: the window a
-    // concurrent `layer rm` would use.
-    const racer = openStore({
-      root: ts.root,
-      ports: { ...real, supportsLowerdirPlus: () => { if (!removed) { removed = true; ts.store.removeLayer('victim'); } return real.supportsLowerdirPlus(); } },
-    });
-    const target = join(ts.base, 'target');
-    try {
-      await assert.rejects(racer.mountLayers({ layers: ['victim'], target }), (err: unknown) => {
-        assert.ok(isShibafuError(err, 'LAYER_NOT_FOUND'));
-        assert.match(err.message, /a layer of the stack was removed meanwhile/);
-        return true;
+  for (const writable of [false, true]) {
+    test(`a layer removed after the stack was read (${writable ? 'rw' : 'ro'}): LAYER_NOT_FOUND from the record, nothing left`, async () => {
+      const ts = makeTempStore();
+      await ts.store.createLayer({ name: 'victim', source: ts.input('v.tar', tarOf((t) => t.file('v', 'v'))) });
+      const real = realPorts(join(ts.root, 'empty'));
+      let removed = false;
+      // The API choice is made after the stack is read and before the record: the window a
+      // concurrent `layer rm` would use.
+      const racer = openStore({
+        root: ts.root,
+        ports: { ...real, supportsLowerdirPlus: () => { if (!removed) { removed = true; ts.store.removeLayer('victim'); } return real.supportsLowerdirPlus(); } },
       });
-      assert.ok(removed);
-      assert.equal(mountedAt(target), false);
-      assert.deepEqual(racer.listMounts(), []);
-      assert.deepEqual(readdirSync(join(ts.root, 'tmp')), []);
-      assert.ok(existsSync(target));
-    } finally {
-      racer.close();
-    }
-  });
+      const target = join(ts.base, 'target');
+      try {
+        await assert.rejects(racer.mountLayers({ layers: ['victim'], target, writable }), (err: unknown) => {
+          assert.ok(isShibafuError(err, 'LAYER_NOT_FOUND'));
+          assert.match(err.message, /a layer of the stack was removed meanwhile/);
+          return true;
+        });
+        assert.ok(removed);
+        assert.equal(mountedAt(target), false);
+        assert.deepEqual(racer.listMounts(), []);
+        assert.deepEqual(readdirSync(join(ts.root, 'tmp')), []);
+        assert.deepEqual(readdirSync(join(ts.root, 'mounts')), [], 'no upper left behind');
+        assert.ok(existsSync(target));
+      } finally {
+        racer.close();
+      }
+    });
+  }
 });

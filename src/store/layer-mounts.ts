@@ -12,7 +12,6 @@ import {
 } from '../db/layer-queries.js';
 import { ShibafuError, errnoCode } from '../errors.js';
 import { digestHex } from '../ids.js';
-import { fsyncDir } from '../sys/sync.js';
 import { ancestry } from './layer-views.js';
 import type { MountApi } from './ports.js';
 import { Staging, stagingOwnerAlive } from './staging.js';
@@ -111,9 +110,9 @@ export function mountStack(ctx: StoreContext, stack: readonly StackLayer[], targ
       fs.mkdirSync(`${stage.sub('layer')}/work`, 0o700);
     }
     const row: MountRow = { id: mountId, target: realTarget, writable: options.writable, api, state: 'mounting', created: ctx.now(), layerIds: stack.map((l) => l.id) };
-    // A read-only mount leaves nothing on disk: its record needs no WAL fsync (~2 ms here), since
-    // a power loss takes the mount with it. A writable one keeps a durable record, which is what
-    // later finds and prunes its upper under mounts/ once the mount is gone.
+    // A read-only mount leaves nothing on disk: its record needs no WAL fsync (2-4 ms here), as a
+    // power loss takes the mount with it. A writable one's record stays durable: it is what
+    // finds and prunes the upper under mounts/ once the mount is gone, reboot or not.
     ctx.db.immediate(() => {
       const existing = mountIdByTarget(ctx.db, realTarget);
       if (existing !== undefined) {
@@ -127,15 +126,16 @@ export function mountStack(ctx: StoreContext, stack: readonly StackLayer[], targ
       // The intent outlives the record's 'mounting' state: a sweeper finding this staging dir
       // stale undoes a half-made mount (unmount, drop the record and the upper).
       stage.setIntent({ kind: 'mount', target: dir, mountId }, NOT_DURABLE);
-      if (options.writable) {
-        fs.renameSync(stage.sub('layer'), dir);
-        fsyncDir(ctx.layout.mounts);
-      }
       // The record's foreign keys check, under this write lock, that no layer was removed since
-      // the stack was read; a remover that comes later sees the record.
+      // the stack was read; a remover that comes later sees the record. Checked before the upper
+      // leaves tmp/, so a refused mount leaves nothing outside it.
       if (!insertMount(ctx.db, row)) {
         throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot mount: a layer of the stack was removed meanwhile');
       }
+      // No fsync of mounts/ (~4 ms on ext4): the commit's WAL fsync orders the rename on ext4, and
+      // wherever it does not, an upper whose rename was lost is still in tmp/mount-<id>, which
+      // the next open sweeps, while its record is stale (not mounted) and pruned with no upper.
+      if (options.writable) fs.renameSync(stage.sub('layer'), dir);
     }, options.writable ? {} : NOT_DURABLE);
     try {
       mountStackAt(ctx, stack, {

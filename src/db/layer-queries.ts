@@ -245,17 +245,36 @@ export interface StackLayer {
   readonly chainId: ChainId | null;
 }
 
+/** A layer of a stack being mounted, with its names (sorted) for the view the mount returns. */
+export interface MountLayer extends StackLayer {
+  readonly names: string[];
+}
+
 /**
- * chainOf with only the columns a mount uses, carried along the walk up the parents (one primary-key
- * lookup per layer): for 500 layers ~0.5 ms, against ~3 ms for whole rows read and mapped.
+ * chainOf with only what a mount uses: the id and chainId carried along the walk up the parents
+ * (one primary-key lookup per layer), and the names joined on. For 500 layers ~0.5 ms for the
+ * walk, against ~2 ms for whole rows read and mapped; the join costs ~0.35 ms less than a second
+ * query for the names.
  */
-export function stackChainOf(db: Db, layerId: number): StackLayer[] {
-  return db.stmt(`WITH RECURSIVE chain(id, chainId, parentId, depth) AS (
+export function mountChainOf(db: Db, layerId: number): MountLayer[] {
+  const rows = db.stmt(`WITH RECURSIVE chain(id, chainId, parentId, depth) AS (
       SELECT id, chain_id, parent_id, 0 FROM layers WHERE id = ?
       UNION ALL SELECT l.id, l.chain_id, l.parent_id, chain.depth + 1 FROM chain JOIN layers l ON l.id = chain.parentId
     )
-    SELECT id, chainId FROM chain ORDER BY depth DESC`)
-    .all(layerId) as StackLayer[];
+    SELECT c.id, c.chainId, n.name FROM chain c LEFT JOIN names n ON n.layer_id = c.id ORDER BY c.depth DESC, n.name`)
+    .all(layerId) as { id: number; chainId: ChainId | null; name: string | null }[];
+  const out: MountLayer[] = [];
+  let last: MountLayer | undefined;
+  for (const r of rows) {
+    // One row per (layer, name), a layer's rows together: fold them into one entry.
+    if (last !== undefined && last.id === r.id) {
+      if (r.name !== null) last.names.push(r.name);
+      continue;
+    }
+    last = { id: r.id, chainId: r.chainId, names: r.name === null ? [] : [r.name] };
+    out.push(last);
+  }
+  return out;
 }
 
 /** Names of many layers at once (layer id → names, sorted). */

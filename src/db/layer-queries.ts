@@ -179,11 +179,6 @@ function withLayers(db: Db, r: RawMount): MountRow {
   return { id: r.id, target: r.target, writable: r.writable === 1, api: r.api, state: r.state as MountRow['state'], created: r.created, layerIds: ids };
 }
 
-export function mountByTarget(db: Db, target: string): MountRow | undefined {
-  const r = db.stmt('SELECT id, target, writable, api, state, created FROM mounts WHERE target = ?').get(target) as RawMount | undefined;
-  return r === undefined ? undefined : withLayers(db, r);
-}
-
 /** The id of the mount recorded at `target`, without its stack (what an unmount needs). */
 export function mountIdByTarget(db: Db, target: string): string | undefined {
   const r = db.stmt('SELECT id FROM mounts WHERE target = ?').get(target) as { id: string } | undefined;

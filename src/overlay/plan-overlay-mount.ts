@@ -61,6 +61,9 @@ export interface OverlayMountPlan {
   readonly flags: { readonly volatile: boolean; readonly readonly: boolean };
 }
 
+/** A "." or ".." path component. */
+const DOT_PART = /(^|\/)\.\.?(\/|$)/;
+
 function checkPath(path: string, role: string): string {
   if (!path.startsWith('/')) {
     throw new ShibafuError('PATH_UNSAFE', `Cannot mount overlay: ${role} "${path}" is not an absolute path`, {
@@ -74,13 +77,16 @@ function checkPath(path: string, role: string): string {
       { hint: 'Those characters are separators in overlay mount options; move the store to a path without them.' },
     );
   }
-  if (path.split('/').some((part) => part === '.' || part === '..')) {
+  if (DOT_PART.test(path)) {
     throw new ShibafuError('PATH_UNSAFE', `Cannot mount overlay: ${role} "${path}" contains "." or ".." components`);
   }
-  if (Buffer.byteLength(path) >= PATH_MAX) {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short paths (all of a store's) skip the encoding.
+  if (path.length * 3 >= PATH_MAX && Buffer.byteLength(path) >= PATH_MAX) {
     throw new ShibafuError('PATH_UNSAFE', `Cannot mount overlay: ${role} path is ${Buffer.byteLength(path)} bytes, longer than PATH_MAX (${PATH_MAX - 1})`);
   }
-  // "/a//b/" and "/a/b" are one directory: normalize so duplicates are caught below.
+  // "/a//b/" and "/a/b" are one directory: normalize so duplicates are caught below. With "." and
+  // ".." refused, only repeated and trailing slashes can differ, and a store's paths have none.
+  if (!path.includes('//') && (path.length === 1 || !path.endsWith('/'))) return path;
   const normal = posix.normalize(path);
   return normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
 }
@@ -88,26 +94,26 @@ function checkPath(path: string, role: string): string {
 /**
  * The kernel refuses layers that are the same directory or inside one another (ELOOP, "overlapping
  * layers"; only dmesg says why). Catch the lexical cases here, where the error can name them.
+ * Sorted with a "/" appended, a directory comes right before the first path inside it (everything
+ * sorting between `/a/` and `/a/b/` starts with `/a/`), so neighbours are the only pairs to
+ * compare: O(n log n), where walking each path's parents cost ~0.4 ms for 500 layers.
  */
 function checkDisjoint(named: ReadonlyArray<{ path: string; role: string }>): void {
-  const byPath = new Map<string, string>();
-  for (const { path, role } of named) {
-    const other = byPath.get(path);
-    if (other !== undefined) {
-      throw new ShibafuError('PATH_CONFLICT', `Cannot mount overlay: ${role} and ${other} are the same directory "${path}"`, {
+  const keyed = named.map(({ path, role }) => ({ key: path === '/' ? '/' : `${path}/`, path, role }));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (let i = 1; i < keyed.length; i++) {
+    const outer = keyed[i - 1]!;
+    const inner = keyed[i]!;
+    if (inner.key === outer.key) {
+      // The sort is stable: `outer` was named first, as the message reads best.
+      throw new ShibafuError('PATH_CONFLICT', `Cannot mount overlay: ${inner.role} and ${outer.role} are the same directory "${inner.path}"`, {
         hint: 'Name each layer once in a stack; a layer\'s ancestors are included automatically.',
       });
     }
-    byPath.set(path, role);
-  }
-  for (const { path, role } of named) {
-    for (let up = posix.dirname(path); up !== '/'; up = posix.dirname(up)) {
-      const outer = byPath.get(up);
-      if (outer !== undefined) {
-        throw new ShibafuError('PATH_CONFLICT', `Cannot mount overlay: ${role} "${path}" is inside ${outer} "${up}"`, {
-          hint: 'Overlay layers must be separate directory trees.',
-        });
-      }
+    if (inner.key.startsWith(outer.key)) {
+      throw new ShibafuError('PATH_CONFLICT', `Cannot mount overlay: ${inner.role} "${inner.path}" is inside ${outer.role} "${outer.path}"`, {
+        hint: 'Overlay layers must be separate directory trees.',
+      });
     }
   }
 }

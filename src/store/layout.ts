@@ -10,14 +10,15 @@ export const DEFAULT_ROOT = '/var/lib/shibafu';
 
 export class StoreLayout {
   readonly root: string;
+  readonly layers: string;
 
   constructor(root: string) {
     this.root = root;
+    this.layers = join(root, 'layers');
   }
 
   get db(): string { return join(this.root, 'shibafu.db'); }
   get tmp(): string { return join(this.root, 'tmp'); }
-  get layers(): string { return join(this.root, 'layers'); }
   get open(): string { return join(this.root, 'open'); }
   get mounts(): string { return join(this.root, 'mounts'); }
   get containers(): string { return join(this.root, 'containers'); }
@@ -38,8 +39,10 @@ export class StoreLayout {
     return [this.tmp, this.layers, this.open, this.mounts, this.containers, this.blobs, this.links, this.empty, this.runtimeState];
   }
 
-  layerDir(chainId: ChainId): string { return join(this.layers, digestHex(chainId)); }
-  layerDiff(chainId: ChainId): string { return join(this.layerDir(chainId), 'diff'); }
+  // Concatenated, not join()ed: `layers` is normalized and a chainId's hex is 64 [0-9a-f] (checked
+  // when the id was parsed), and a mount asks for up to 500 of these at a time.
+  layerDir(chainId: ChainId): string { return `${this.layers}/${digestHex(chainId)}`; }
+  layerDiff(chainId: ChainId): string { return `${this.layers}/${digestHex(chainId)}/diff`; }
   /** The diff dir inside any layer dir (staged, open or sealed): a layer dir moves as a whole. */
   diffIn(layerDir: string): string { return join(layerDir, 'diff'); }
   /** The tar-split record that reproduces an imported archive byte for byte (tar/tar-split.ts). */

@@ -11,7 +11,7 @@ import type { LayerRow } from '../db/layer-queries.js';
 import type { CopyStats } from './copy-tree.js';
 import { StoreLayout } from './layout.js';
 import type { ImportProgress } from './layer-import.js';
-import { expandStack, listMounts, mountStack, unmountTarget, type MountView } from './layer-mounts.js';
+import { expandStack, expandStackToMount, listMounts, mountStack, unmountTarget, type MountView } from './layer-mounts.js';
 import { removeLayer, tagLayer, untag, type RemoveResult } from './layer-remove.js';
 import { resolveLayer, validateName } from './layer-resolver.js';
 import { inspectLayer, listLayers, type LayerDetails, type LayerSummary } from './layer-views.js';
@@ -192,7 +192,7 @@ export class Store {
   async mountLayers(options: MountLayersOptions): Promise<MountView> {
     const named: LayerRow[] = [];
     for (const ref of options.layers) named.push(await this.sealedLayer(ref));
-    return mountStack(this.#ctx, expandStack(this.#ctx, named), options.target, {
+    return mountStack(this.#ctx, expandStackToMount(this.#ctx, named), options.target, {
       writable: options.writable === true, api: options.api ?? 'auto', volatile: options.volatile,
     });
   }

@@ -4,10 +4,10 @@
  * then the same on a 10x larger image (10 copies of the tree: ~2 GB, 120,000 files). Targets: diff
  * no slower than podman's whole command, and flat as the image grows; commit at least 3x faster.
  *
- * shibafu's side: the image is a layer, the container a `layer mount --writable` of it, and each
- * timed run a child process (bench/changes-child.ts) that does
- * what the container commands do: Node's start, the store's open, GetLayerChanges or commitUpper,
- * the output. The same library calls are also timed in process (no Node start). podman's side: the
+ * shibafu's side: the image is a layer, the container a `shibafu container create` on it (not
+ * started), and each timed run the CLI itself: `bin/shibafu container diff c` and `bin/shibafu
+ * container commit c NAME`, Node's start included. The library calls under them are also timed
+ * in process (no Node start). podman's side: the
  * same tar through `podman import`, `podman create`, `podman mount`, the same edits on its merged
  * dir, then `podman diff` / `podman commit` of the (not running) container, with its own store.
  * Everything lives on the bench's loop fs (REFERENCE.md: the inode trap of `/`).
@@ -60,7 +60,6 @@ const FLAT_TARGET: Target = { max: 1.5, text: '<= 1.5x (flat)' };
 const COMMIT_TARGET: Target = { max: 1 / 3, text: '<= 0.33x podman commit' };
 const MTIME = 1_700_000_000;
 const SELF = fileURLToPath(import.meta.url);
-const CHILD = join(dirname(SELF), 'changes-child.js');
 
 /**
  * Runs the benchmark on `ctx`'s loop fs and returns its figures and rows.
@@ -134,43 +133,62 @@ async function measureScale(ctx: BenchContext, scale: number): Promise<ScaleFigu
   const free = ctx.lfs.usage().availBytes;
   if (free < image.bytes * 3) throw new Error(`changes x${scale}: the loop fs has ${free} bytes free, needs ~${image.bytes * 3}`);
   const root = ctx.lfs.fresh('changes', `x${scale}`, 'store');
-  const merged = ctx.lfs.fresh('changes', `x${scale}`, 'merged');
-  ctx.log(`changes x${scale}: importing ${(image.bytes / 2 ** 20).toFixed(0)} MiB into shibafu and editing 1,000 files...`);
+  ctx.log(`changes x${scale}: importing ${(image.bytes / 2 ** 20).toFixed(0)} MiB into shibafu and editing 1,000 files of a container...`);
   const store = openStore({ root });
+  try {
+    await store.createLayer({ name: 'image', source: image.tar });
+  } finally {
+    store.close();
+  }
+  // A real container, as podman's side has one: created (stack mounted, fresh upper), not started.
+  const cli = (...args: string[]): string => run(ctx.shibafuBin, ['--root', root, ...args], { env: benchEnv() });
+  const containerId = cli('container', 'create', '--name', 'c', 'image', '/bin/true').trim();
+  const reopened = openStore({ root });
   let shibafu: ScaleFigures['shibafu'];
   let listed = 0;
   let totals: ReturnType<typeof changeTotals>;
   try {
-    await store.createLayer({ name: 'image', source: image.tar });
-    const view = await store.mountLayers({ layers: ['image'], target: merged, writable: true });
+    const layout = reopened.context.layout;
+    const merged = layout.containerMerged(containerId);
     makeEdits(merged, scale);
-    const stack = expandStack(store.context, [store.resolve('image')]);
-    const changes = getLayerChanges(store.context, { upper: view.upper!, stack });
+    const stack = expandStack(reopened.context, [reopened.resolve('image')]);
+    const changes = getLayerChanges(reopened.context, { upper: layout.containerUpper(containerId), stack });
     listed = changes.length;
     totals = changeTotals(changes);
-    shibafu = timeShibafu(ctx, store, root, merged, view.upper!);
+    shibafu = timeShibafu(ctx, reopened, { root, merged, upper: layout.containerUpper(containerId), stack });
   } finally {
-    store.close();
+    reopened.close();
+    cli('container', 'rm', '--force', 'c');
   }
   const podman = measurePodman(ctx, scale, image.tar);
   return { scale, image: { files: image.files, tarBytes: image.bytes }, changes: { ...totals, listed }, shibafu, podman };
 }
 
-function timeShibafu(ctx: BenchContext, store: Store, root: string, merged: string, upper: string): ScaleFigures['shibafu'] {
-  const stack = expandStack(store.context, [store.resolve('image')]);
+interface ShibafuContainer {
+  readonly root: string;
+  readonly merged: string;
+  readonly upper: string;
+  readonly stack: ReturnType<typeof expandStack>;
+}
+
+/**
+ * The whole commands are the CLI a user runs (`bin/shibafu container diff c`, `container commit
+ * c NAME`), Node's start included; the in-process figures are the library calls under them.
+ */
+function timeShibafu(ctx: BenchContext, store: Store, c: ShibafuContainer): ScaleFigures['shibafu'] {
   let edit = 0;
   // Before each commit (untimed): one more changed file, so every commit makes a new layer as a
   // real one does, instead of finding the previous one and discarding its copy.
-  const touch = (): void => fs.writeFileSync(join(merged, 'commit-marker'), `${edit++}`);
+  const touch = (): void => fs.writeFileSync(join(c.merged, 'commit-marker'), `${edit++}`);
   const timed = (before: () => void, fn: () => number): number[] => Array.from({ length: ctx.runs }, () => { before(); syncAll(); return fn(); });
   const inProcess = (fn: () => void) => (): number => { const t = nowMs(); fn(); return nowMs() - t; };
-  const child = (mode: string) => (): number => timeCommand([process.execPath, CHILD, mode, root, merged], { scratch: ctx.scratch, env: benchEnv() }).wallMs;
+  const command = (...args: string[]) => (): number => timeCommand([ctx.shibafuBin, '--root', c.root, ...args], { scratch: ctx.scratch, env: benchEnv() }).wallMs;
   const none = (): void => {};
-  child('diff')(); // warm-up: page cache for node, dist/ and the store
-  const diffIn = timed(none, inProcess(() => getLayerChanges(store.context, { upper, stack })));
-  const diffCmd = timed(none, child('diff'));
-  const commitIn = timed(touch, inProcess(() => commitUpper(store.context, { upper, stack, name: `in-process-${edit}` })));
-  const commitCmd = timed(touch, child('commit'));
+  command('container', 'diff', 'c')(); // warm-up: page cache for node, dist/ and the store
+  const diffIn = timed(none, inProcess(() => getLayerChanges(store.context, { upper: c.upper, stack: c.stack })));
+  const diffCmd = timed(none, command('container', 'diff', 'c'));
+  const commitIn = timed(touch, inProcess(() => commitUpper(store.context, { upper: c.upper, stack: c.stack, name: `in-process-${edit}` })));
+  const commitCmd = timed(touch, () => command('container', 'commit', 'c', `committed-${edit}`)());
   return { diffMs: median(diffCmd), diffInProcessMs: median(diffIn), commitMs: median(commitCmd), commitInProcessMs: median(commitIn) };
 }
 
@@ -240,7 +258,7 @@ async function standalone(argv: string[]): Promise<void> {
   try {
     const ctx: BenchContext = {
       lfs, cacheDir: opt('--cache') ?? join(os.tmpdir(), 'shibafu-bench-cache'), scratch, repoRoot: resolve(dirname(SELF), '..', '..'),
-      shibafuBin: '', runs: Number(opt('--runs') ?? 5), iterations: 1, cliRuns: 1, log: (l) => process.stderr.write(`${l}\n`), rows: [], extra: {},
+      shibafuBin: join(resolve(dirname(SELF), '..', '..'), 'bin', 'shibafu'), runs: Number(opt('--runs') ?? 5), iterations: 1, cliRuns: 1, log: (l) => process.stderr.write(`${l}\n`), rows: [], extra: {},
     };
     const figures = await benchChanges(ctx, { scales: (opt('--scale') ?? '1,10').split(',').map(Number) });
     process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);

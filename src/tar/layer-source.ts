@@ -88,12 +88,19 @@ class FileChunks implements RawSource {
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
     const fd = await openArchive(this.#path);
+    const spare: Buffer[] = [];
+    let pending: Promise<Buffer> | null = null;
+    const next = (): Promise<Buffer> => {
+      const p = readChunk(fd, (this.#reuse ? spare.pop() : undefined) ?? Buffer.allocUnsafeSlow(READ_CHUNK), this.#path);
+      // Awaited below or in `finally`; this only keeps an early stop from leaving it unhandled.
+      p.catch(() => {});
+      return p;
+    };
     try {
-      const spare: Buffer[] = [];
-      const next = (): Promise<Buffer> => readChunk(fd, (this.#reuse ? spare.pop() : undefined) ?? Buffer.allocUnsafeSlow(READ_CHUNK), this.#path);
-      let pending = next();
+      pending = next();
       for (;;) {
-        const chunk = await pending;
+        const chunk: Buffer = await pending;
+        pending = null;
         if (chunk.length === 0) return;
         // The caller asked for this chunk, so it is done with the one before: that buffer is free.
         pending = next();
@@ -101,6 +108,9 @@ class FileChunks implements RawSource {
         if (this.#reuse && chunk.buffer.byteLength === READ_CHUNK) spare.push(Buffer.from(chunk.buffer, 0, READ_CHUNK));
       }
     } finally {
+      // A read still in flight must end before the close: a freed fd number is soon reused, and a
+      // late read(fd, pos = current) would then take bytes from another file's offset.
+      if (pending !== null) await pending.catch(() => {});
       fs.close(fd, () => {});
     }
   }
@@ -143,6 +153,16 @@ export function decodeSource(raw: RawSource, options: SourceOptions): OpenedSour
 
   async function* decoded(): AsyncGenerator<Buffer> {
     const it = raw[Symbol.asyncIterator]();
+    try {
+      yield* decodedFrom(it);
+    } finally {
+      // Closes the source (its file descriptor) when the import stops early or fails; tapRaw
+      // reads `it` by hand, so no for-await does it. A no-op once the source is exhausted.
+      await it.return?.().catch(() => {});
+    }
+  }
+
+  async function* decodedFrom(it: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
     const head = await it.next();
     const first = head.done === true ? null : head.value;
     compression = first === null ? 'none' : sniffCompression(first);

@@ -14,6 +14,7 @@ import { TarParser } from '../tar/tar-parser.js';
 import { TarSplitWriter } from '../tar/tar-split.js';
 import { commitStagedLayer, makeStagedLayerDir, type CommitResult } from './layer-commit.js';
 import { copyTree } from './copy-tree.js';
+import { EarlyWriteback } from './early-writeback.js';
 import { hashLayerDir } from './layer-hash.js';
 import { Staging } from './staging.js';
 import type { LayerRow } from '../db/layer-queries.js';
@@ -42,6 +43,7 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
   let applier: LayerApplier | null = null;
   let split: TarSplitWriter | null = null;
+  let writeback: EarlyWriteback | null = null;
   try {
     const { layerDir, diffDir } = makeStagedLayerDir(ctx, stage);
     applier = new LayerApplier(diffDir, ctx.ports, ctx.limits);
@@ -63,6 +65,8 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
       onEntryEnd: () => { toFile = false; a.endEntry(); },
       onRaw: (bytes) => s.raw(bytes),
     });
+    writeback = new EarlyWriteback(stage.path, ctx.ports);
+    const wb = writeback;
     const opened = openSource(source, { maxBytes: ctx.limits.maxBytes, signal: options.signal });
     let bytes = 0;
     for await (const chunk of opened.chunks) {
@@ -71,11 +75,13 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
       const drained = s.ready();
       if (drained !== null) await drained;
       bytes += chunk.length;
+      wb.progress(a.stats.bytes, a.stats.entries);
       options.onProgress?.({ bytes, entries: a.stats.entries });
     }
     parser.end();
     applier.finish();
     await split.close();
+    await writeback.close();
     // One syncfs instead of an fsync per file: the data must be durable before the row commits.
     ctx.ports.syncfs(stage.fd);
     const digests = opened.result();
@@ -96,6 +102,7 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
     split?.destroy();
     throw err;
   } finally {
+    await writeback?.close();
     stage.dispose();
   }
 }

@@ -18,6 +18,11 @@ export interface XattrPort {
 export interface SyncPort {
   /** syncfs(2): one call flushes a whole staged tree instead of an fsync per file. */
   syncfs(fd: number): void;
+  /**
+   * syncfs(2) on a worker thread, for writeback to start while the import goes on; never a
+   * durability point (see sys/sync.ts: it needs a descriptor of its own).
+   */
+  syncfsInBackground(fd: number): Promise<void>;
 }
 
 export interface CopyPort {

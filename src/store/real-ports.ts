@@ -4,7 +4,7 @@
 import { copyFile } from '../sys/copy-file.js';
 import { tryLock } from '../sys/flock.js';
 import { mknod } from '../sys/mknod.js';
-import { syncfs } from '../sys/sync.js';
+import { syncfs, syncfsInBackground } from '../sys/sync.js';
 import { futimens, lutimens } from '../sys/utimens.js';
 import { lgetxattr, llistxattr, lsetxattr } from '../sys/xattr.js';
 import { mountOverlay, unmountOverlay } from '../overlay/mount-overlay.js';
@@ -28,6 +28,7 @@ export function realPorts(emptyDir: string): StorePorts {
     llistxattr: (path) => llistxattr(path),
     tryLock: (fd, exclusive) => tryLock(fd, exclusive),
     syncfs: (fd) => syncfs(fd),
+    syncfsInBackground: (fd) => syncfsInBackground(fd),
     copyFile: (src, dst, mode) => copyFile(src, dst, mode),
     mountOverlay: (req) => mountRequest(req, emptyDir),
     unmount: (target, lazy) => unmountOverlay(target, { detach: lazy }),

@@ -123,6 +123,23 @@ export function libc(name: LibcName): NativeFunction {
 }
 
 /**
+ * The native C function `name`, run on one of koffi's worker threads instead of the JS thread:
+ * resolves with its return value. errno is not available (it belongs to the worker thread), so
+ * callers must only use this for calls whose failure they can afford to learn about later.
+ *
+ * @example
+ * await libcAsync('syncfs')(fd);
+ */
+export function libcAsync(name: LibcName): (...args: unknown[]) => Promise<number> {
+  const fn = libc(name) as NativeFunction & { async?: (...args: unknown[]) => void };
+  const run = fn.async;
+  if (run === undefined) throw new Error(`libc function ${name} has no asynchronous form`);
+  return (...args) => new Promise((resolve, reject) => {
+    run.call(fn, ...args, (err: unknown, ret: number) => (err ? reject(err) : resolve(ret)));
+  });
+}
+
+/**
  * The calling thread's errno. Read it right after the failed call: koffi does not save it, and
  * any later native call may overwrite it.
  */

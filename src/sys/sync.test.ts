@@ -4,7 +4,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSysError } from './sys-error.js';
-import { fsyncDir, syncfs } from './sync.js';
+import { fsyncDir, syncfs, syncfsInBackground } from './sync.js';
 import { withCwd } from './with-cwd.js';
 
 test('syncfs flushes the file system of an fd; a bad fd is EBADF', () => {
@@ -33,4 +33,14 @@ test('withCwd resolves relative names in the borrowed dir and always gives the c
   assert.throws(() => readFileSync('only-here'), (err) => isSysError(err, 'ENOENT'));
   assert.throws(() => withCwd(join(dir, 'missing'), () => 1), (err) => isSysError(err, 'ENOENT'));
   assert.equal(process.cwd(), before);
+});
+
+test('syncfsInBackground runs on a worker thread and resolves, even for a bad fd (advisory only)', async () => {
+  const fd = openSync(tmpdir(), 'r');
+  try {
+    await syncfsInBackground(fd);
+  } finally {
+    closeSync(fd);
+  }
+  await syncfsInBackground(99999);
 });

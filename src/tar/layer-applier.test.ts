@@ -44,6 +44,7 @@ test('files get their exact owner whatever the directory would give them (setgid
     file('p/o', 0o4755, 1000, 1000),
     dir('q', 0o755, 0, 7),
     file('q/f', 0o640, 0, 0),
+    dir('g/d', 0o755, 0, 0), // a setgid parent would give it group 5 and setgid without lchown/chmod
     file('top', 0o644, 0, 0),
     dir('p', 0o2755, 0, 9), // directory over directory: now setgid, group 9
     file('p/later', 0o644, 0, 0),
@@ -59,6 +60,7 @@ test('files get their exact owner whatever the directory would give them (setgid
     assert.deepEqual(own('p/f'), [0, 0, 0o644]);
     assert.deepEqual(own('p/o'), [1000, 1000, 0o4755]);
     assert.deepEqual(own('q/f'), [0, 0, 0o640]);
+    assert.deepEqual(own('g/d'), [0, 0, 0o755]);
     assert.deepEqual(own('top'), [0, 0, 0o644]);
     assert.deepEqual(own('p'), [0, 9, 0o2755]);
     assert.deepEqual(own('p/later'), [0, 0, 0o644]);
@@ -69,7 +71,7 @@ test('files get their exact owner whatever the directory would give them (setgid
   }
 });
 
-test('files get their exact mode whatever the umask', { skip: isRoot ? false : 'needs root (chown)' }, () => {
+test('files and directories get their exact mode whatever the umask', { skip: isRoot ? false : 'needs root (chown)' }, () => {
   // The test may change process state; the library must not (it reads nothing but what it creates).
   const old = process.umask(0o077);
   let root = '';
@@ -80,6 +82,12 @@ test('files get their exact mode whatever the umask', { skip: isRoot ? false : '
       file('a/exe', 0o755, 0, 0),
       file('a/none', 0o000, 0, 0),
       file('b/sticky', 0o1644, 0, 0),
+      // Directories born with their final owner are made with their final mode: umask must not stick.
+      dir('d1', 0o755, 0, 0),
+      dir('d2', 0o755, 0, 0),
+      dir('d2/x', 0o775, 0, 0),
+      dir('d3', 0o1777, 0, 0),
+      dir('d4', 0o700, 1000, 1000),
     ]);
   } finally {
     process.umask(old);
@@ -91,6 +99,12 @@ test('files get their exact mode whatever the umask', { skip: isRoot ? false : '
     assert.equal(mode('a/exe'), 0o755);
     assert.equal(mode('a/none'), 0o000);
     assert.equal(mode('b/sticky'), 0o1644);
+    assert.equal(mode('d1'), 0o755);
+    assert.equal(mode('d2'), 0o755);
+    assert.equal(mode('d2/x'), 0o775);
+    assert.equal(mode('d3'), 0o1777);
+    assert.equal(mode('d4'), 0o700);
+    assert.equal(fs.lstatSync(join(root, 'd4')).uid, 1000);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

@@ -40,6 +40,8 @@ const OPAQUE_VALUE = Buffer.from('y');
 // with its final owner and has no special bits, is created with its final mode (#openFile).
 const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
 const S_ISGID = 0o2000;
+/** Marks a directory's mode in #exactModes (above any mode bit). */
+const DIR_MODE_KEY = 0o10000;
 
 export class LayerApplier {
   readonly #root: string;
@@ -212,17 +214,28 @@ export class LayerApplier {
   }
 
   #dir(parts: readonly string[], attrs: Attrs): void {
-    const key = this.#parentAndKey(parts);
+    const parent = this.#ensureDir(parts.slice(0, -1));
+    const key = parts.join('/');
     const abs = this.#abs(key);
+    // As for files (#openFile): a new directory that is born with its final owner and without
+    // setuid/setgid/sticky is made with its final mode, and needs no lchown (and no chmod once
+    // that mode is known to come out exact here): 2 calls fewer for most of the ~11,000
+    // directories of the small-file benchmark. Any other one is made 0700, chowned, then chmod-ed.
+    let chown = true;
+    let chmod = true;
     if (!this.#dirs.has(key)) {
+      const owned = attrs.uid === this.#euid && attrs.gid === this.#egid && this.#plainDirs.has(parent);
+      const plain = owned && (attrs.mode & 0o7000) === 0;
       // A directory replacing this layer's whiteout of the same name hides the lower one: opaque.
-      if (this.#create(key, 'directory', () => fs.mkdirSync(abs, 0o700))) this.#makeOpaque(key);
+      if (this.#create(key, 'directory', () => fs.mkdirSync(abs, plain ? attrs.mode : 0o700))) this.#makeOpaque(key);
       this.#dirs.add(key);
+      chown = !owned;
+      chmod = !plain || !this.#createsExactly(parent, attrs.mode | DIR_MODE_KEY, null, abs);
     }
     // Directory over directory replaces the attributes (image-spec layer.md).
     try {
-      fs.lchownSync(abs, attrs.uid, attrs.gid);
-      fs.chmodSync(abs, attrs.mode);
+      if (chown) fs.lchownSync(abs, attrs.uid, attrs.gid);
+      if (chmod) fs.chmodSync(abs, attrs.mode);
       this.#setXattrs(abs, attrs);
     } catch (err) {
       throw fromSystemError(err, `set the attributes of "${key}"`);
@@ -248,18 +261,21 @@ export class LayerApplier {
     if (plain) this.#file.chmod = !this.#createsExactly(parent, attrs.mode, fd, abs);
   }
 
-  /** Whether files created in `dir` with `mode` get exactly `mode`; the first such file tells. */
-  #createsExactly(dir: string, mode: number, fd: number, path: string): boolean {
+  /**
+   * Whether what is created in `dir` with `mode` gets exactly that mode; the first one tells.
+   * `key` is the mode, plus DIR_MODE_KEY for directories (made by mkdir, not open).
+   */
+  #createsExactly(dir: string, key: number, fd: number | null, path: string): boolean {
     let modes = this.#exactModes.get(dir);
     if (modes === undefined) this.#exactModes.set(dir, modes = new Map());
-    let exact = modes.get(mode);
+    let exact = modes.get(key);
     if (exact === undefined) {
       try {
-        exact = (fs.fstatSync(fd).mode & 0o7777) === mode;
+        exact = ((fd === null ? fs.lstatSync(path) : fs.fstatSync(fd)).mode & 0o7777) === (key & 0o7777);
       } catch (err) {
         throw fromSystemError(err, `read the mode of "${path}"`);
       }
-      modes.set(mode, exact);
+      modes.set(key, exact);
     }
     return exact;
   }

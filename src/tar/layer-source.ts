@@ -5,7 +5,7 @@
  * the uncompressed stream (for an uncompressed archive the two are the same bytes, hashed once).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import * as fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ShibafuError, errnoCode } from '../errors.js';
@@ -56,28 +56,83 @@ export interface SourceOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * Raw archive bytes. A source that can reuse its buffers offers `reuseBuffers()`: once called, a
+ * chunk it yielded is only valid until the next one is asked for.
+ */
+export type RawSource = AsyncIterable<Buffer> & { reuseBuffers?: () => void };
+
 /** Opens a file path, or stdin when given a stream. */
 export function openSource(source: string | Readable, options: SourceOptions): OpenedSource {
-  const raw: AsyncIterable<Buffer> = typeof source === 'string'
-    ? readFile(source)
-    : (source as AsyncIterable<Buffer>);
+  const raw: RawSource = typeof source === 'string' ? new FileChunks(source) : (source as AsyncIterable<Buffer>);
   return decodeSource(raw, options);
 }
 
-async function* readFile(path: string): AsyncGenerator<Buffer> {
-  const stream = createReadStream(path, { highWaterMark: READ_CHUNK });
-  try {
-    for await (const chunk of stream) yield chunk as Buffer;
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code === 'ENOENT') throw new ShibafuError('SOURCE_NOT_FOUND', `Cannot read archive "${path}": no such file`);
-    if (code === 'EISDIR') throw new ShibafuError('USAGE', `Cannot read archive "${path}": it is a directory`, { hint: 'Use --from-dir DIR for a directory.' });
-    throw err;
+/**
+ * A file read in READ_CHUNK pieces, the next read in flight while the caller works on the current
+ * piece. Once told it may, it reads into two buffers in turn instead of a fresh one per read:
+ * measured on the 216 MiB benchmark tar, createReadStream's fresh 1 MiB buffers cost ~0.3 s of
+ * system time (page faults and zeroing of new memory) against ~0.02 s for the reused pair.
+ */
+class FileChunks implements RawSource {
+  readonly #path: string;
+  #reuse = false;
+
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  reuseBuffers(): void {
+    this.#reuse = true;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    const fd = await openArchive(this.#path);
+    const spare: Buffer[] = [];
+    let pending: Promise<Buffer> | null = null;
+    const next = (): Promise<Buffer> => {
+      const p = readChunk(fd, (this.#reuse ? spare.pop() : undefined) ?? Buffer.allocUnsafeSlow(READ_CHUNK), this.#path);
+      // Awaited below or in `finally`; this only keeps an early stop from leaving it unhandled.
+      p.catch(() => {});
+      return p;
+    };
+    try {
+      pending = next();
+      for (;;) {
+        const chunk: Buffer = await pending;
+        pending = null;
+        if (chunk.length === 0) return;
+        // The caller asked for this chunk, so it is done with the one before: that buffer is free.
+        pending = next();
+        yield chunk;
+        if (this.#reuse && chunk.buffer.byteLength === READ_CHUNK) spare.push(Buffer.from(chunk.buffer, 0, READ_CHUNK));
+      }
+    } finally {
+      // A read still in flight must end before the close: a freed fd number is soon reused, and a
+      // late read(fd, pos = current) would then take bytes from another file's offset.
+      if (pending !== null) await pending.catch(() => {});
+      fs.close(fd, () => {});
+    }
   }
 }
 
+function openArchive(path: string): Promise<number> {
+  return new Promise((resolve, reject) => fs.open(path, 'r', (err, fd) => (err ? reject(readError(err, path)) : resolve(fd))));
+}
+
+function readChunk(fd: number, buf: Buffer, path: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => fs.read(fd, buf, 0, buf.length, null, (err, n) => (err ? reject(readError(err, path)) : resolve(buf.subarray(0, n)))));
+}
+
+function readError(err: unknown, path: string): unknown {
+  const code = errnoCode(err);
+  if (code === 'ENOENT') return new ShibafuError('SOURCE_NOT_FOUND', `Cannot read archive "${path}": no such file`);
+  if (code === 'EISDIR') return new ShibafuError('USAGE', `Cannot read archive "${path}": it is a directory`, { hint: 'Use --from-dir DIR for a directory.' });
+  return err;
+}
+
 /** Hashes raw bytes, sniffs, decompresses, hashes again and enforces the size limit, all in one pass. */
-export function decodeSource(raw: AsyncIterable<Buffer>, options: SourceOptions): OpenedSource {
+export function decodeSource(raw: RawSource, options: SourceOptions): OpenedSource {
   const blobHash = createHash('sha256');
   const tarHash = createHash('sha256');
   let blobSize = 0;
@@ -98,9 +153,22 @@ export function decodeSource(raw: AsyncIterable<Buffer>, options: SourceOptions)
 
   async function* decoded(): AsyncGenerator<Buffer> {
     const it = raw[Symbol.asyncIterator]();
+    try {
+      yield* decodedFrom(it);
+    } finally {
+      // Closes the source (its file descriptor) when the import stops early or fails; tapRaw
+      // reads `it` by hand, so no for-await does it. A no-op once the source is exhausted.
+      await it.return?.().catch(() => {});
+    }
+  }
+
+  async function* decodedFrom(it: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
     const head = await it.next();
     const first = head.done === true ? null : head.value;
     compression = first === null ? 'none' : sniffCompression(first);
+    // A plain tar goes straight to the synchronous parser, which is done with a chunk when it asks
+    // for the next; zlib and zstd hold on to their input, so only then may buffers be reused.
+    if (compression === 'none') raw.reuseBuffers?.();
     const rawStream = tapRaw(first, it);
     const plain = compression === 'none' ? rawStream
       : compression === 'gzip' ? gunzip(rawStream)

@@ -2,7 +2,7 @@
  * Read-only views of the layer store: what `layer list` and `layer inspect` show. Each view is
  * built from a handful of queries in one read transaction, whatever the number of layers.
  */
-import { allLayers, allNames, chainOf, childrenOf, mountsUsing, namesOf, layerById, type LayerRow } from '../db/layer-queries.js';
+import { chainOf, layerSummaries, childrenOf, mountsUsing, namesOf, layerById, type LayerRow } from '../db/layer-queries.js';
 import type { ChainId, DiffId, Digest } from '../ids.js';
 import type { StoreContext } from './store-context.js';
 
@@ -37,17 +37,9 @@ export interface LayerDetails extends LayerSummary {
  * for (const l of listLayers(ctx)) console.log(l.names.join(','), l.size);
  */
 export function listLayers(ctx: StoreContext): LayerSummary[] {
-  return ctx.db.read(() => {
-    const layers = allLayers(ctx.db);
-    const byId = new Map(layers.map((l) => [l.id, l]));
-    const names = new Map<number, string[]>();
-    for (const n of allNames(ctx.db)) {
-      const list = names.get(n.layerId);
-      if (list === undefined) names.set(n.layerId, [n.name]);
-      else list.push(n.name);
-    }
-    return layers.map((l) => summarize(l, names.get(l.id) ?? [], l.parentId === null ? null : byId.get(l.parentId) ?? null));
-  });
+  return ctx.db.read(() => layerSummaries(ctx.db).map((l) => ({
+    chainId: l.chainId, names: l.names, parent: l.parent, state: l.state, size: l.size, files: l.files, created: l.created,
+  })));
 }
 
 function summarize(l: LayerRow, names: string[], parent: LayerRow | null): LayerSummary {

@@ -10,9 +10,9 @@ import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../src/cli/main.js';
-import type { CliIo } from '../src/cli/io.js';
 import { TarBuilder } from './helpers/tar-builder.js';
 import { makeTempStore, needsRoot, type TempStore } from './helpers/temp-store.js';
+import { fakeIo } from './helpers/fake-io.js';
 
 const SECRET = 'SECRET-OUTSIDE-THE-LAYER';
 const INSIDE = 'inside-the-layer-xxxxxxxx'; // the same length as SECRET: only content differs
@@ -39,16 +39,6 @@ function collect(): { stream: PassThrough; bytes: () => Buffer } {
   return { stream, bytes: () => Buffer.concat(parts) };
 }
 
-function pipeIo(): { io: CliIo; out: () => Buffer; err: () => string } {
-  const stdout = Object.assign(new PassThrough(), { isTTY: false });
-  const stderr = new PassThrough();
-  const o: Buffer[] = [];
-  let e = '';
-  stdout.on('data', (d: Buffer) => o.push(d));
-  stderr.on('data', (d: Buffer) => { e += d.toString(); });
-  return { io: { stdout, stderr, stdin: new PassThrough(), env: {}, cwd: '/', signal: new AbortController().signal }, out: () => Buffer.concat(o), err: () => e };
-}
-
 test('a directory swapped for a symlink to outside: LAYER_TAMPERED, the outside file never read', { skip: needsRoot }, async () => {
   const ts = makeTempStore();
   const diff = await importedLayer(ts);
@@ -66,7 +56,7 @@ test('a directory swapped for a symlink to outside: LAYER_TAMPERED, the outside 
   await assert.rejects(ts.store.exportLayer('imported', { file }), { code: 'LAYER_TAMPERED' });
   // The CLI: exit 5, the path named, no byte on stdout.
   ts.store.close();
-  const cli = pipeIo();
+  const cli = fakeIo({ tty: false });
   assert.equal(await main(['--root', ts.root, 'layer', 'export', 'imported'], cli.io), 5);
   assert.match(cli.err(), /^error\[LAYER_TAMPERED\]: .*"\/etc\/os-release"/);
   assert.equal(cli.out().length, 0);
@@ -78,7 +68,7 @@ test('a tampered layer exported to stdout: exit 5 and not one byte written (veri
   // Same size, other bytes: before, the archive streamed out whole and only its end failed.
   writeFileSync(join(diff, 'etc/os-release'), INSIDE.toUpperCase());
   ts.store.close();
-  const cli = pipeIo();
+  const cli = fakeIo({ tty: false });
   assert.equal(await main(['--root', ts.root, 'layer', 'export', 'imported'], cli.io), 5);
   assert.match(cli.err(), /^error\[DIGEST_MISMATCH\]: Cannot export layer: its files no longer match its diffId/);
   assert.equal(cli.out().length, 0);
@@ -90,7 +80,7 @@ test('a tampered layer exported to stdout: exit 5 and not one byte written (veri
   await ts2.store.sealLayer('open');
   writeFileSync(join(ts2.store.inspectLayer('open').path, 'f'), 'HELLO\n');
   ts2.store.close();
-  const cli2 = pipeIo();
+  const cli2 = fakeIo({ tty: false });
   assert.equal(await main(['--root', ts2.root, 'layer', 'export', 'open', '--compression', 'gzip'], cli2.io), 5);
   assert.match(cli2.err(), /^error\[DIGEST_MISMATCH\]/);
   assert.equal(cli2.out().length, 0);

@@ -13,10 +13,10 @@ import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { main } from '../src/cli/main.js';
-import type { CliIo } from '../src/cli/io.js';
 import type { Store } from '../src/store/store.js';
 import { TarBuilder } from './helpers/tar-builder.js';
 import { makeTempStore, needsRoot, type TempStore } from './helpers/temp-store.js';
+import { fakeIo } from './helpers/fake-io.js';
 
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -124,27 +124,17 @@ test('a missing tar-split record is STORE_CORRUPT, not a crash', { skip: needsRo
   await assert.rejects(exportBytes(ts.store, 'imported'), { code: 'STORE_CORRUPT', message: /tar-split record/ });
 });
 
-function fakeIo(tty: boolean): { io: CliIo; out: () => Buffer; err: () => string } {
-  const stdout = Object.assign(new PassThrough(), { isTTY: tty });
-  const stderr = new PassThrough();
-  const o: Buffer[] = [];
-  let e = '';
-  stdout.on('data', (d: Buffer) => o.push(d));
-  stderr.on('data', (d: Buffer) => { e += d.toString(); });
-  return { io: { stdout, stderr, stdin: new PassThrough(), env: {}, cwd: '/', signal: new AbortController().signal }, out: () => Buffer.concat(o), err: () => e };
-}
-
 test('the CLI writes the archive to stdout, refuses a terminal, and reports a file export', { skip: needsRoot }, async () => {
   const ts = makeTempStore();
   await layers(ts);
   ts.store.close();
-  const pipe = fakeIo(false);
+  const pipe = fakeIo({ tty: false });
   assert.equal(await main(['--root', ts.root, 'layer', 'export', 'imported'], pipe.io), 0);
   assert.ok(pipe.out().equals(foreignTar()));
-  const tty = fakeIo(true);
+  const tty = fakeIo({ tty: true });
   assert.equal(await main(['--root', ts.root, 'layer', 'export', 'imported'], tty.io), 2);
   assert.match(tty.err(), /^error\[USAGE\]: Cannot write a layer archive to a terminal\nhint: /);
-  const file = fakeIo(true);
+  const file = fakeIo({ tty: true });
   const target = join(ts.inputs, 'x.tar.gz');
   assert.equal(await main(['--root', ts.root, 'layer', 'export', 'open', '-o', target, '--compression', 'gzip', '--json'], file.io), 0);
   const json = JSON.parse(file.out().toString()) as { diffId: string; digest: string; file: string };

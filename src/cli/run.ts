@@ -35,8 +35,6 @@ const trapSignals: NonNullable<CliIo['trapSignals']> = (signals, handler) => {
   };
 };
 
-// The std streams are made on first use: a command that hands fds 0-2 to a child (run) never
-// creates them, so Node never switches those shared descriptors to non-blocking mode under it.
 /**
  * A reader that goes away (`shibafu layer list | head -1`) is not an error of ours: like a tool
  * killed by SIGPIPE, shibafu stops (long work cleans up, as on Ctrl-C) and exits with 141
@@ -58,6 +56,8 @@ function guardPipe(stream: NodeJS.WriteStream): NodeJS.WriteStream {
   return stream;
 }
 
+// The std streams are made on first use: a command that hands fds 0-2 to a child (run) never
+// creates them, so Node never switches those shared descriptors to non-blocking mode under it.
 const io: CliIo = {
   get stdout() { return guardPipe(process.stdout); },
   get stderr() { return guardPipe(process.stderr); },

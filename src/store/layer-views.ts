@@ -37,9 +37,7 @@ export interface LayerDetails extends LayerSummary {
  * for (const l of listLayers(ctx)) console.log(l.names.join(','), l.size);
  */
 export function listLayers(ctx: StoreContext): LayerSummary[] {
-  return ctx.db.read(() => layerSummaries(ctx.db).map((l) => ({
-    chainId: l.chainId, names: l.names, parent: l.parent, state: l.state, size: l.size, files: l.files, created: l.created,
-  })));
+  return ctx.db.read(() => layerSummaries(ctx.db));
 }
 
 function summarize(l: LayerRow, names: string[], parent: LayerRow | null): LayerSummary {

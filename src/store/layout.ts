@@ -42,7 +42,7 @@ export class StoreLayout {
   // Concatenated, not join()ed: `layers` is normalized and a chainId's hex is 64 [0-9a-f] (checked
   // when the id was parsed), and a mount asks for up to 500 of these at a time.
   layerDir(chainId: ChainId): string { return `${this.layers}/${digestHex(chainId)}`; }
-  layerDiff(chainId: ChainId): string { return `${this.layers}/${digestHex(chainId)}/diff`; }
+  layerDiff(chainId: ChainId): string { return `${this.layerDir(chainId)}/diff`; }
   /** The diff dir inside any layer dir (staged, open or sealed): a layer dir moves as a whole. */
   diffIn(layerDir: string): string { return join(layerDir, 'diff'); }
   /** The tar-split record that reproduces an imported archive byte for byte (tar/tar-split.ts). */

@@ -3,8 +3,10 @@
  * child whose stdio is handed over (the container runtime in the foreground), and a short tool
  * call whose output is captured (`runc state`, `runc kill`).
  */
-import { spawn, type StdioOptions } from 'node:child_process';
+import type { StdioOptions } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { ShibafuError } from '../errors.js';
+import { posixSpawn, type NativeStdio } from './posix-spawn.js';
 
 /** How a process ended: an exit code, or the signal that killed it. */
 export interface ProcessExit {
@@ -43,8 +45,10 @@ export interface SpawnOptions {
  * const { code } = await child.exited;
  */
 export function spawnChild(file: string, args: readonly string[], options: SpawnOptions): Promise<ChildHandle> {
+  const handedOver = nativeStdio(options);
+  if (handedOver !== undefined) return spawnNative(file, args, handedOver, options);
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
+    const child = childProcess().spawn(file, args, {
       stdio: options.stdio,
       detached: options.newSession === true,
       ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
@@ -62,6 +66,47 @@ export function spawnChild(file: string, args: readonly string[], options: Spawn
       stderr: child.stderr,
     }));
   });
+}
+
+/**
+ * The stdio of a child that only gets fds handed over (no pipes, no extra fds, no cwd): the
+ * foreground runtime of `run`. posix_spawn serves those (sys/posix-spawn.ts says why).
+ */
+function nativeStdio(options: SpawnOptions): [NativeStdio, NativeStdio, NativeStdio] | undefined {
+  const { stdio } = options;
+  if (!Array.isArray(stdio) || stdio.length !== 3 || options.cwd !== undefined) return undefined;
+  const ok = (s: unknown): s is NativeStdio => typeof s === 'number' || s === 'ignore';
+  const [a, b, c] = stdio as unknown[];
+  return ok(a) && ok(b) && ok(c) ? [a, b, c] : undefined;
+}
+
+async function spawnNative(file: string, args: readonly string[], stdio: [NativeStdio, NativeStdio, NativeStdio], options: SpawnOptions): Promise<ChildHandle> {
+  const env = Object.entries(options.env ?? process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+  let child;
+  try {
+    child = posixSpawn(file, args, { stdio, newSession: options.newSession === true, env });
+  } catch (err) {
+    throw spawnError(file, err as Error);
+  }
+  return {
+    pid: child.pid,
+    exited: child.exited,
+    signal: (sig) => child.signal(sig),
+    // The wait runs on a worker thread, which holds the event loop until the child is gone; only
+    // background children (the monitor of `start -d`, which gets an extra fd) are let go.
+    unref: () => { throw new Error('a child spawned with posix_spawn cannot be unref()ed'); },
+    stdin: null,
+    stdout: null,
+    stderr: null,
+  };
+}
+
+let loadedChildProcess: typeof import('node:child_process') | undefined;
+
+/** node:child_process on first use: it loads node:net, node:dgram and the stream classes. */
+function childProcess(): typeof import('node:child_process') {
+  loadedChildProcess ??= createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
+  return loadedChildProcess;
 }
 
 export interface CapturedRun extends ProcessExit {

@@ -49,6 +49,20 @@ const PROTOTYPES = {
   // No glibc wrapper up to 2.39 at least: reached through syscall(2) below.
   openat2: 'int openat2(int dirFd, const char *path, const void *how, size_t size)',
   fchdir: 'int fchdir(int fd)',
+  // posix_spawn with its opaque attribute and file-action structs (sys/posix-spawn.ts).
+  posix_spawn: 'int posix_spawn(_Out_ int *pid, const char *path, const void *actions, const void *attr, const char **argv, const char **envp)',
+  posix_spawnp: 'int posix_spawnp(_Out_ int *pid, const char *file, const void *actions, const void *attr, const char **argv, const char **envp)',
+  posix_spawn_file_actions_init: 'int posix_spawn_file_actions_init(void *actions)',
+  posix_spawn_file_actions_destroy: 'int posix_spawn_file_actions_destroy(void *actions)',
+  posix_spawn_file_actions_adddup2: 'int posix_spawn_file_actions_adddup2(void *actions, int fd, int newFd)',
+  posix_spawn_file_actions_addopen:
+    'int posix_spawn_file_actions_addopen(void *actions, int fd, const char *path, int flags, uint32_t mode)',
+  posix_spawnattr_init: 'int posix_spawnattr_init(void *attr)',
+  posix_spawnattr_destroy: 'int posix_spawnattr_destroy(void *attr)',
+  posix_spawnattr_setflags: 'int posix_spawnattr_setflags(void *attr, short flags)',
+  posix_spawnattr_setsigdefault: 'int posix_spawnattr_setsigdefault(void *attr, const void *signals)',
+  posix_spawnattr_setsigmask: 'int posix_spawnattr_setsigmask(void *attr, const void *signals)',
+  waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
 } as const;
 
 /** The C functions `sys/` may call. */

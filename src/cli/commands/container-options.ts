@@ -3,7 +3,7 @@
  * the command line and a ContainerConfig. Also the attach plumbing of `run` and `start -a`.
  */
 import { readFileSync } from 'node:fs';
-import { isatty } from 'node:tty';
+import { createRequire } from 'node:module';
 import type { StdioOptions } from 'node:child_process';
 import type { OptionSpec, Parsed, CommandEnv } from '../command.js';
 import { flag, list, str } from '../command.js';
@@ -104,6 +104,11 @@ function readEnvFile(env: CommandEnv, file: string): string {
   }
 }
 
+/** isatty(3); node:tty brings node:net and the stream classes (~6 ms), so it is loaded for -t only. */
+function isTerminal(fd: number): boolean {
+  return (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd);
+}
+
 /** Signals sent to shibafu that reach the container (podman's --sig-proxy). */
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -115,7 +120,7 @@ const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SI
  */
 export function attachOptions(env: CommandEnv, config: ContainerConfig): AttachOptions {
   const fds = env.io.stdioFds;
-  if (config.tty && (fds === undefined || !fds.some((fd) => isatty(fd)))) {
+  if (config.tty && (fds === undefined || !fds.some((fd) => isTerminal(fd)))) {
     throw new ShibafuError('USAGE', 'Cannot give the container a terminal (-t): none of stdin, stdout, stderr is one', {
       hint: 'Run from a terminal, or drop -t (use -i to pass piped input).',
     });

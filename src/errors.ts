@@ -95,6 +95,10 @@ export function errnoCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/** What to do about NO_SPACE (the failed operation has already given back what it wrote). */
+export const NO_SPACE_HINT = 'Free space on the file system that holds the store (df shows it): remove layers '
+  + '(shibafu layer rm) or containers (shibafu container rm) you no longer need, then retry.';
+
 /**
  * Maps a system error (by errno code, never by message) to a catalog error, keeping the original
  * as `cause`. Used once, at the sys boundary and where a sys call's failure leaves the library.
@@ -105,10 +109,7 @@ export function fromSystemError(err: unknown, action: string): ShibafuError {
   switch (code) {
     case 'ENOSPC':
     case 'EDQUOT':
-      return new ShibafuError('NO_SPACE', `Cannot ${action}: no space left on device`, {
-        hint: 'Free space on the store file system, then run `shibafu gc` or retry.',
-        cause: err,
-      });
+      return new ShibafuError('NO_SPACE', `Cannot ${action}: no space left on device`, { hint: NO_SPACE_HINT, cause: err });
     case 'EACCES':
     case 'EPERM':
       return new ShibafuError('PERMISSION_DENIED', `Cannot ${action}: permission denied`, {

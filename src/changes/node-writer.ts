@@ -59,27 +59,33 @@ const OPAQUE_VALUE = Buffer.from('y');
  */
 export function writeNode(ports: WriterPorts, dst: string, src: NodeSource, stats: WriteStats): boolean {
   const { info } = src;
-  switch (info.kind) {
-    case 'file': {
-      // Created with its permission bits; setuid/setgid only after the chown, which clears them.
-      const method = ports.copyFile(src.path, dst, info.mode & 0o777);
-      stats.methods[method]++;
-      stats.files++;
-      stats.bytes += info.size;
-      break;
+  try {
+    switch (info.kind) {
+      case 'file': {
+        // Created with its permission bits; setuid/setgid only after the chown, which clears them.
+        const method = ports.copyFile(src.path, dst, info.mode & 0o777);
+        stats.methods[method]++;
+        stats.files++;
+        stats.bytes += info.size;
+        break;
+      }
+      case 'symlink':
+        fs.symlinkSync(fs.readlinkSync(src.path), dst);
+        break;
+      case 'char':
+      case 'block':
+        ports.mknod(dst, info.kind, 0o600, devMajor(info.rdev), devMinor(info.rdev));
+        break;
+      case 'fifo':
+        ports.mknod(dst, 'fifo', 0o600, 0, 0);
+        break;
+      default:
+        return false;
     }
-    case 'symlink':
-      fs.symlinkSync(fs.readlinkSync(src.path), dst);
-      break;
-    case 'char':
-    case 'block':
-      ports.mknod(dst, info.kind, 0o600, devMajor(info.rdev), devMinor(info.rdev));
-      break;
-    case 'fifo':
-      ports.mknod(dst, 'fifo', 0o600, 0, 0);
-      break;
-    default:
-      return false;
+  } catch (err) {
+    // ENOSPC becomes NO_SPACE (exit 6) here, not an internal error; ENOENT stays visible as the
+    // cause (copyOverlayDir skips entries a running container deleted meanwhile).
+    throw fromSystemError(err, `write "${dst}"`);
   }
   setAttrs(ports, dst, info, src.xattrs);
   setTimes(ports, dst, info.mtimeNs);
@@ -95,7 +101,11 @@ export function writeNode(ports: WriterPorts, dst: string, src: NodeSource, stat
  * writeDir(`${diff}/etc`, stats); ...entries...; finishDir(ports, `${diff}/etc`, info, [], false);
  */
 export function writeDir(dst: string, stats: WriteStats): void {
-  fs.mkdirSync(dst, 0o700);
+  try {
+    fs.mkdirSync(dst, 0o700);
+  } catch (err) {
+    throw fromSystemError(err, `create directory "${dst}"`);
+  }
   stats.dirs++;
 }
 
@@ -130,8 +140,12 @@ export function finishDirs(ports: WriterPorts, pending: readonly PendingDir[]): 
  * writeWhiteout(ports, `${diff}/etc/old`, { uid: 0, gid: 0, mtimeNs: 0n }, stats);
  */
 export function writeWhiteout(ports: WriterPorts, dst: string, owner: { uid: number; gid: number; mtimeNs: bigint }, stats: WriteStats): void {
-  ports.mknod(dst, 'char', 0, 0, 0);
-  if (owner.uid !== 0 || owner.gid !== 0 || !ROOT) fs.lchownSync(dst, owner.uid, owner.gid);
+  try {
+    ports.mknod(dst, 'char', 0, 0, 0);
+    if (owner.uid !== 0 || owner.gid !== 0 || !ROOT) fs.lchownSync(dst, owner.uid, owner.gid);
+  } catch (err) {
+    throw fromSystemError(err, `write whiteout "${dst}"`);
+  }
   setTimes(ports, dst, owner.mtimeNs);
   stats.whiteouts++;
 }

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { ShibafuError, errnoCode } from '../errors.js';
+import { NO_SPACE_HINT, ShibafuError, errnoCode } from '../errors.js';
 import { MIGRATIONS } from './schema.js';
 
 /** How long a writer waits for another process's write transaction before giving up. */
@@ -177,7 +177,7 @@ export function mapSqliteError(err: unknown, action: string): unknown {
     });
   }
   if (code.startsWith('SQLITE_FULL')) {
-    return new ShibafuError('NO_SPACE', `Cannot ${action}: no space left for the database`, { cause: err });
+    return new ShibafuError('NO_SPACE', `Cannot ${action}: no space left for the database`, { hint: NO_SPACE_HINT, cause: err });
   }
   if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')) {
     return new ShibafuError('PERMISSION_DENIED', `Cannot ${action}: the database is read-only to this user`, { cause: err, hint: 'Run as root.' });

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { ShibafuError, fromSystemError } from '../errors.js';
+import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
 import { devMajor, devMinor } from '../sys/mknod.js';
 import type { StorePorts } from './ports.js';
 
@@ -29,12 +29,66 @@ function copyableXattr(name: string): boolean {
  * copyTree('/srv/app', '/var/lib/shibafu/open/ab12/diff/app', ports)
  */
 export function copyTree(src: string, dst: string, ports: StorePorts): CopyStats {
-  const stats: CopyStats = { files: 0, dirs: 0, bytes: 0, methods: { reflink: 0, copy_file_range: 0, copy: 0 } };
+  const stats = newCopyStats();
   const links = new Map<string, string>();
   const dirTimes: [string, fs.BigIntStats][] = [];
   copyNode(src, dst, { ports, stats, links, dirTimes });
   for (const [path, st] of dirTimes.reverse()) ports.lutimens(path, timespec(st.atimeNs), timespec(st.mtimeNs));
   return stats;
+}
+
+/**
+ * Moves `staged` (a tree copyTree made on the same file system) to `dst` with renames only, so
+ * a copy that failed half-way (a full disk, an unreadable file) never reaches `dst`. Merges as
+ * copyTree does: directories that exist on both sides merge (their contents move in, then they
+ * take the staged directory's owner, mode, xattrs and times), anything else is replaced. Every
+ * conflict (a directory against a non-directory) is found before the first rename, so a refused
+ * merge changes nothing.
+ *
+ * @example
+ * copyTree('/srv/app', `${stage}/tree`, ports); mergeStagedTree(`${stage}/tree`, `${diff}/app`, ports);
+ */
+export function mergeStagedTree(staged: string, dst: string, ports: StorePorts): void {
+  checkMerge(staged, dst);
+  moveIn(staged, dst, ports);
+}
+
+function lstatOrUndefined(path: string): fs.BigIntStats | undefined {
+  try {
+    return fs.lstatSync(path, { bigint: true });
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw fromSystemError(err, `read "${path}"`);
+  }
+}
+
+function checkMerge(staged: string, dst: string): void {
+  const existing = lstatOrUndefined(dst);
+  if (existing === undefined) return;
+  const isDir = fs.lstatSync(staged).isDirectory();
+  if (isDir && !existing.isDirectory()) {
+    throw new ShibafuError('PATH_CONFLICT', `Cannot copy directory "${staged}": "${dst}" exists and is not a directory`);
+  }
+  if (!isDir && existing.isDirectory()) throw new ShibafuError('PATH_CONFLICT', `Cannot copy over "${dst}": it is a directory in the layer`);
+  if (isDir) for (const name of fs.readdirSync(staged)) checkMerge(join(staged, name), join(dst, name));
+}
+
+function moveIn(staged: string, dst: string, ports: StorePorts): void {
+  const existing = lstatOrUndefined(dst);
+  if (existing === undefined || !existing.isDirectory()) {
+    // rename(2) replaces a non-directory atomically: the old file is there until the new one is.
+    fs.renameSync(staged, dst);
+    return;
+  }
+  for (const name of fs.readdirSync(staged)) moveIn(join(staged, name), join(dst, name), ports);
+  const st = fs.lstatSync(staged, { bigint: true });
+  const state: CopyState = { ports, stats: newCopyStats(), links: new Map(), dirTimes: [] };
+  finishAttrs(staged, dst, st, state);
+  ports.lutimens(dst, timespec(st.atimeNs), timespec(st.mtimeNs));
+}
+
+function newCopyStats(): CopyStats {
+  return { files: 0, dirs: 0, bytes: 0, methods: { reflink: 0, copy_file_range: 0, copy: 0 } };
 }
 
 interface CopyState {

@@ -15,7 +15,7 @@ import { chainIdOf } from '../ids.js';
 import { splitArchivePath } from '../tar/path-safety.js';
 import { fsyncDir } from '../sys/sync.js';
 import { assertNameFree, type CommitResult } from './layer-commit.js';
-import { copyTree, type CopyStats } from './copy-tree.js';
+import { copyTree, mergeStagedTree, type CopyStats } from './copy-tree.js';
 import { hashLayerDir } from './layer-hash.js';
 import { Staging } from './staging.js';
 import type { StoreContext } from './store-context.js';
@@ -94,12 +94,26 @@ export async function addToLayer(ctx: StoreContext, layer: LayerRow, src: string
     const diff = ctx.layout.diffIn(dir);
     // Inside a layer, "/app/x" and "app/x" name the same place; ".." is still refused.
     const parts = splitArchivePath(dest.replace(/^\/+/, ''), ctx.limits);
-    if (srcStat.isDirectory()) return copyTree(src, ensureDirs(diff, parts), ctx.ports);
-    const into = dest.endsWith('/') || parts.length === 0 || isDir(join(diff, ...parts));
-    const target = into
-      ? join(ensureDirs(diff, parts), basename(src))
-      : join(ensureDirs(diff, parts.slice(0, -1)), parts.at(-1) as string);
-    return copyTree(src, target, ctx.ports);
+    // Copied aside first, on the store's file system, then moved in by renames: a copy that fails
+    // half-way (a full disk, an unreadable file) leaves the layer as it was.
+    const stage = Staging.create(ctx.layout, 'add', ctx.ports);
+    try {
+      const staged = stage.sub('tree');
+      const stats = copyTree(src, staged, ctx.ports);
+      let target: string;
+      if (srcStat.isDirectory()) {
+        target = ensureDirs(diff, parts);
+      } else {
+        const into = dest.endsWith('/') || parts.length === 0 || isDir(join(diff, ...parts));
+        target = into
+          ? join(ensureDirs(diff, parts), basename(src))
+          : join(ensureDirs(diff, parts.slice(0, -1)), parts.at(-1) as string);
+      }
+      mergeStagedTree(staged, target, ctx.ports);
+      return stats;
+    } finally {
+      stage.dispose();
+    }
   });
 }
 

@@ -14,7 +14,7 @@ import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
 import type { StoreLayout } from './layout.js';
 import type { LockPort } from './ports.js';
 
-export type StagingKind = 'import' | 'open' | 'remove' | 'seal' | 'mount' | 'container';
+export type StagingKind = 'import' | 'open' | 'add' | 'remove' | 'seal' | 'mount' | 'container';
 
 /** What a staging dir is about to do outside tmp/: enough for a sweeper to undo it. */
 export interface StagingIntent {
@@ -37,7 +37,7 @@ const PENDING_PREFIX = '.new-';
 /** Each retry means a sweeper raced this very dir; more than a few means something else is wrong. */
 const MAX_CREATE_ATTEMPTS = 8;
 /** Every kind, as a record so that a kind added to StagingKind and not here fails to compile. */
-const KINDS: Record<StagingKind, true> = { import: true, open: true, remove: true, seal: true, mount: true, container: true };
+const KINDS: Record<StagingKind, true> = { import: true, open: true, add: true, remove: true, seal: true, mount: true, container: true };
 
 export class Staging {
   readonly path: string;

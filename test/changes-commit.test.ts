@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { expandStack } from '../src/store/layer-mounts.js';
@@ -110,4 +111,55 @@ test('an upper written with redirect_dir or metacopy is refused, and nothing is 
   }
   assert.deepEqual(readdirSync(join(ts.root, 'tmp')), []);
   assert.equal(ts.store.listLayers().length, 1);
+});
+
+test('every kind of node in an upper commits as it is, and the layer hashes to its diffId', { skip: needsRoot }, async () => {
+  const ts = makeTempStore();
+  await ts.store.createLayer({ name: 'base', source: ts.input('base.tar', baseTar()) });
+  const merged = join(ts.base, 'merged');
+  const view = await ts.store.mountLayers({ layers: ['base'], target: merged, writable: true });
+  let committed;
+  try {
+    makeChanges(merged);
+    mkdirSync(join(merged, 'kinds'));
+    writeFileSync(join(merged, 'kinds/tool'), 'tool\n');
+    chownSync(join(merged, 'kinds/tool'), 1000, 1001);
+    chmodSync(join(merged, 'kinds/tool'), 0o4755); // after the chown, which would clear setuid
+    writeFileSync(join(merged, 'kinds/h1'), 'linked\n');
+    linkSync(join(merged, 'kinds/h1'), join(merged, 'kinds/h2'));
+    symlinkSync('../etc/motd', join(merged, 'kinds/link'));
+    writeFileSync(join(merged, 'kinds/empty'), '');
+    lsetxattr(join(merged, 'kinds/empty'), 'user.note', Buffer.from('kept'));
+    lsetxattr(join(merged, 'kinds'), 'user.dir-note', Buffer.from('dir'));
+    execFileSync('mkfifo', ['-m', '0640', join(merged, 'kinds/pipe')]);
+    execFileSync('mknod', ['-m', '0600', join(merged, 'kinds/null2'), 'c', '1', '3']);
+    const stack = expandStack(ts.store.context, [ts.store.resolve('base')]);
+    committed = await ts.store.commitUpper({ upper: view.upper!, stack, name: 'kinds' });
+  } finally {
+    ts.store.unmount(merged);
+  }
+  const dir = committed.layer.path;
+  const st = (p: string) => lstatSync(join(dir, p));
+  assert.deepEqual(readdirSync(join(dir, 'kinds')).sort(), ['empty', 'h1', 'h2', 'link', 'null2', 'pipe', 'tool']);
+  assert.deepEqual([st('kinds/tool').mode & 0o7777, st('kinds/tool').uid, st('kinds/tool').gid], [0o4755, 1000, 1001]);
+  assert.equal(readFileSync(join(dir, 'kinds/tool'), 'utf8'), 'tool\n');
+  assert.equal(st('kinds/h1').ino, st('kinds/h2').ino);
+  assert.equal(st('kinds/h1').nlink, 2);
+  assert.equal(readlinkSync(join(dir, 'kinds/link')), '../etc/motd');
+  assert.ok(st('kinds/pipe').isFIFO());
+  assert.equal(st('kinds/pipe').mode & 0o7777, 0o640);
+  assert.ok(st('kinds/null2').isCharacterDevice());
+  assert.equal(st('kinds/null2').rdev, (1 << 8) | 3);
+  assert.equal(st('kinds/empty').size, 0);
+  assert.equal(lgetxattr(join(dir, 'kinds/empty'), 'user.note')?.toString(), 'kept');
+  assert.equal(lgetxattr(join(dir, 'kinds'), 'user.dir-note')?.toString(), 'dir');
+  // Whiteouts as overlay makes them, normalized: root-owned, mtime 0.
+  assert.ok(st('data/big.bin').isCharacterDevice());
+  assert.deepEqual([st('data/big.bin').rdev, st('data/big.bin').uid, st('data/big.bin').mtimeMs], [0, 0, 0]);
+  // The diffId is the hash of what is stored: the export's bytes (read from the stored layer).
+  const file = join(ts.inputs, 'kinds.tar');
+  await ts.store.exportLayer('kinds', { file }, { compression: 'none' });
+  assert.equal(`sha256:${createHash('sha256').update(readFileSync(file)).digest('hex')}`, committed.layer.diffId);
+  assert.equal(committed.stats.links, 1);
+  assert.equal(committed.stats.whiteouts, 2); // data/big.bin, var/cache (opt/o is opaque instead)
 });

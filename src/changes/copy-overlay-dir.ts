@@ -11,7 +11,9 @@
  */
 import * as fs from 'node:fs';
 import { errnoCode } from '../errors.js';
-import { finishDirs, newWriteStats, writeDir, writeNode, writeWhiteout, type PendingDir, type WriteStats, type WriterPorts } from './node-writer.js';
+import {
+  finishDirs, newWriteStats, NORMALIZED_WHITEOUT, writeDir, writeNode, writeWhiteout, type PendingDir, type WriteStats, type WriterPorts,
+} from './node-writer.js';
 import { isOpaque, isOverlayXattr, isWhiteout, OPAQUE_XATTR, publicXattrs, type NodeInfo, type TreeFs } from './tree-fs.js';
 import { unsupportedOverlayFeature } from './tree-view.js';
 
@@ -43,8 +45,6 @@ interface Copy {
   readonly normalize: boolean;
   readonly signal: AbortSignal | undefined;
 }
-
-const ROOT_EPOCH = { uid: 0, gid: 0, mtimeNs: 0n };
 
 /**
  * Copies the contents of `src` into the existing empty directory `dst`.
@@ -86,7 +86,7 @@ function copyEntries(c: Copy, src: string, dst: string, rel: string): void {
 
 function copyEntry(c: Copy, from: string, to: string, rel: string, info: NodeInfo): void {
   if (isWhiteout(info)) {
-    writeWhiteout(c.ports, to, c.normalize ? ROOT_EPOCH : info, c.stats);
+    writeWhiteout(c.ports, to, c.normalize ? NORMALIZED_WHITEOUT : info, c.stats);
     return;
   }
   const names = c.fs.xattrNames(from);

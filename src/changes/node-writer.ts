@@ -50,6 +50,9 @@ export interface NodeSource {
 
 const OPAQUE_VALUE = Buffer.from('y');
 
+/** The owner and mtime of whiteouts a layer is written with: the time a file was deleted is no content. */
+export const NORMALIZED_WHITEOUT = { uid: 0, gid: 0, mtimeNs: 0n } as const;
+
 /**
  * Creates the non-directory node `dst` as a copy of `src` (file, symlink, device, fifo) with its
  * attributes. Sockets belong to a running process, not to a layer: skipped (returns false).

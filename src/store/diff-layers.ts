@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import type { LayerRow } from '../db/layer-queries.js';
 import type { Change } from '../changes/change.js';
 import { planDiffLayer, type DiffOp } from '../changes/diff-plan.js';
-import { finishDirs, newWriteStats, writeDir, writeNode, writeWhiteout, type PendingDir, type WriteStats } from '../changes/node-writer.js';
+import {
+  finishDirs, newWriteStats, NORMALIZED_WHITEOUT, writeDir, writeNode, writeWhiteout, type PendingDir, type WriteStats,
+} from '../changes/node-writer.js';
 import { diffTrees, type TreeDiff } from '../changes/tree-diff.js';
 import { nodeTreeFs, publicXattrs, type NodeInfo, type TreeFs } from '../changes/tree-fs.js';
 import { dirView, stackView, type TreeView } from '../changes/tree-view.js';
@@ -106,9 +108,6 @@ interface Source {
   readonly fs: TreeFs;
 }
 
-/** Whiteouts of a diff layer carry no information of B's: root-owned, mtime 0, for a stable diffId. */
-const WHITEOUT_OWNER = { uid: 0, gid: 0, mtimeNs: 0n };
-
 /** Carries out a plan into `diffDir`; directories get their attributes last, deepest first. */
 function applyPlan(ctx: StoreContext, ops: readonly DiffOp[], src: Source, diffDir: string): WriteStats {
   const stats = newWriteStats();
@@ -116,7 +115,8 @@ function applyPlan(ctx: StoreContext, ops: readonly DiffOp[], src: Source, diffD
   for (const op of ops) {
     const dst = join(diffDir, op.path);
     if (op.op === 'whiteout') {
-      writeWhiteout(ctx.ports, dst, WHITEOUT_OWNER, stats);
+      // A diff layer's whiteouts carry nothing of B's (NORMALIZED_WHITEOUT): a stable diffId.
+      writeWhiteout(ctx.ports, dst, NORMALIZED_WHITEOUT, stats);
       continue;
     }
     if (op.op === 'link') {

@@ -49,6 +49,7 @@ const PROTOTYPES = {
   // No glibc wrapper up to 2.39 at least: reached through syscall(2) below.
   openat2: 'int openat2(int dirFd, const char *path, const void *how, size_t size)',
   fchdir: 'int fchdir(int fd)',
+  statx: 'int statx(int dirFd, const char *path, int flags, unsigned int mask, void *buf)',
   // posix_spawn with its opaque attribute and file-action structs (sys/posix-spawn.ts).
   posix_spawn: 'int posix_spawn(_Out_ int *pid, const char *path, const void *actions, const void *attr, const char **argv, const char **envp)',
   posix_spawnp: 'int posix_spawnp(_Out_ int *pid, const char *file, const void *actions, const void *attr, const char **argv, const char **envp)',

@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lstatx, makedev } from './statx.js';
+
+test('makedev packs major and minor as glibc does (what Node reports as st_rdev)', () => {
+  assert.equal(makedev(1, 3), 259n);
+  assert.equal(makedev(0, 0), 0n);
+  assert.equal(makedev(8, 17), (8n << 8n) | 17n);
+  // major 4095 / minor 255 still fit the old 16-bit layout; beyond, the high bits move up (the
+  // kernel's own dev_t has 12 bits of major and 20 of minor; glibc's leaves room for more).
+  assert.equal(makedev(4095, 255), (4095n << 8n) | 255n);
+  assert.equal(makedev(4096, 256), (1n << 44n) | (1n << 20n));
+});
+
+test('lstatx agrees with Node\'s bigint lstat on every kind of node; null when absent', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shibafu-statx-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'file'), 'twelve bytes');
+  utimesSync(join(dir, 'file'), 1_700_000_000.123, 1_700_000_000.987654);
+  mkdirSync(join(dir, 'dir'), 0o751);
+  symlinkSync('file', join(dir, 'link'));
+  execFileSync('mkfifo', [join(dir, 'fifo')]);
+  const paths = [join(dir, 'file'), join(dir, 'dir'), join(dir, 'link'), join(dir, 'fifo'), '/dev/null', dir];
+  if (process.getuid?.() === 0) {
+    execFileSync('mknod', [join(dir, 'bigdev'), 'c', '4095', '70000']);
+    paths.push(join(dir, 'bigdev'));
+  }
+  for (const p of paths) {
+    const node = lstatSync(p, { bigint: true });
+    const ours = lstatx(p);
+    const kind = node.isDirectory() ? 'dir' : node.isFile() ? 'file' : node.isSymbolicLink() ? 'symlink' : node.isFIFO() ? 'fifo' : node.isCharacterDevice() ? 'char' : 'other';
+    assert.deepEqual(ours, {
+      kind, mode: Number(node.mode), uid: Number(node.uid), gid: Number(node.gid), nlink: Number(node.nlink), size: Number(node.size),
+      ino: node.ino, dev: node.dev, rdev: Number(node.rdev), mtimeNs: node.mtimeNs,
+    }, p);
+  }
+  assert.equal(lstatx(join(dir, 'missing')), null);
+  assert.equal(lstatx(join(dir, 'file', 'under-a-file')), null); // ENOTDIR
+  assert.throws(() => lstatx('bad\0name'), (err: { code?: string }) => err.code === 'EINVAL');
+});

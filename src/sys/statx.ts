@@ -1,0 +1,121 @@
+/**
+ * lstat(2) for walks of many nodes (container diff, commit, diff layers): statx(2) through koffi
+ * into one reused buffer. Node's `lstatSync(path, { bigint: true })` builds a BigIntStats of 18
+ * BigInts and four Dates per call: ~16 µs here against ~3.5 µs for this (measured on 1,000 files
+ * of /usr/bin), and the walks need bigint precision (inode numbers pass 2^53 on XFS, mtimes are
+ * compared to the second). Where the C library or the kernel has no statx (glibc < 2.28, Linux
+ * < 4.11), Node's lstat serves.
+ */
+import { lstatSync } from 'node:fs';
+import { check, cString, lastErrno, libc } from './libc.js';
+
+/** The type of a node, from st_mode's S_IFMT bits. */
+export type FileKind = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
+
+/** What a walk needs of a node, in Node's encodings (`mode` with its type bits, dev_t as glibc packs it). */
+export interface StatxResult {
+  readonly kind: FileKind;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly nlink: number;
+  readonly size: number;
+  readonly ino: bigint;
+  readonly dev: bigint;
+  readonly rdev: number;
+  readonly mtimeNs: bigint;
+}
+
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+/** STATX_BASIC_STATS: type, mode, nlink, uid, gid, times, ino, size, blocks. */
+const STATX_BASIC_STATS = 0x7ff;
+const ENOENT = 2;
+const ENOTDIR = 20;
+const ENOSYS = 38;
+/** sizeof(struct statx) (include/uapi/linux/stat.h). */
+const buf = Buffer.alloc(256);
+let native: boolean | undefined;
+
+/**
+ * lstat of `path`; null when it does not exist (ENOENT, or ENOTDIR: a parent is not a directory).
+ * Throws SysError for anything else.
+ *
+ * @example
+ * const st = lstatx('/var/lib/shibafu/layers/ab12/diff/etc'); // null when absent
+ */
+export function lstatx(path: string): StatxResult | null {
+  if (native === undefined) native = hasStatx();
+  if (!native) return viaNode(path);
+  const ret = libc('statx')(AT_FDCWD, cString(path, 'statx'), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, buf);
+  if (ret < 0) {
+    const errno = lastErrno();
+    if (errno === ENOENT || errno === ENOTDIR) return null;
+    check(ret, { syscall: 'statx', path });
+  }
+  const mode = buf.readUInt16LE(0x1c);
+  return {
+    kind: kindOfMode(mode),
+    mode,
+    uid: buf.readUInt32LE(0x14),
+    gid: buf.readUInt32LE(0x18),
+    nlink: buf.readUInt32LE(0x10),
+    size: Number(buf.readBigUInt64LE(0x28)),
+    ino: buf.readBigUInt64LE(0x20),
+    mtimeNs: buf.readBigInt64LE(0x70) * 1_000_000_000n + BigInt(buf.readUInt32LE(0x78)),
+    rdev: Number(makedev(buf.readUInt32LE(0x80), buf.readUInt32LE(0x84))),
+    dev: makedev(buf.readUInt32LE(0x88), buf.readUInt32LE(0x8c)),
+  };
+}
+
+/**
+ * The kind of node st_mode describes.
+ *
+ * @example
+ * kindOfMode(0o100644) // 'file'
+ */
+export function kindOfMode(mode: number): FileKind {
+  switch (mode & 0o170000) {
+    case 0o040000: return 'dir';
+    case 0o100000: return 'file';
+    case 0o120000: return 'symlink';
+    case 0o020000: return 'char';
+    case 0o060000: return 'block';
+    case 0o010000: return 'fifo';
+    default: return 'socket';
+  }
+}
+
+/**
+ * dev_t from major and minor as glibc packs it (what Node reports as st_dev and st_rdev).
+ *
+ * @example
+ * makedev(1, 3) // 259n: /dev/null
+ */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
+}
+
+function hasStatx(): boolean {
+  try {
+    return libc('statx')(AT_FDCWD, '/', AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, buf) >= 0 || lastErrno() !== ENOSYS;
+  } catch {
+    return false; // no statx symbol in this C library
+  }
+}
+
+function viaNode(path: string): StatxResult | null {
+  try {
+    const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    if (st === undefined) return null;
+    return {
+      kind: kindOfMode(Number(st.mode)), mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), nlink: Number(st.nlink), size: Number(st.size),
+      ino: st.ino, dev: st.dev, rdev: Number(st.rdev), mtimeNs: st.mtimeNs,
+    };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw err;
+  }
+}

@@ -24,6 +24,7 @@ export interface StatxResult {
   readonly dev: bigint;
   readonly rdev: number;
   readonly mtimeNs: bigint;
+  readonly atimeNs: bigint;
 }
 
 const AT_FDCWD = -100;
@@ -63,6 +64,7 @@ export function lstatx(path: string): StatxResult | null {
     size: Number(buf.readBigUInt64LE(0x28)),
     ino: buf.readBigUInt64LE(0x20),
     mtimeNs: buf.readBigInt64LE(0x70) * 1_000_000_000n + BigInt(buf.readUInt32LE(0x78)),
+    atimeNs: buf.readBigInt64LE(0x40) * 1_000_000_000n + BigInt(buf.readUInt32LE(0x48)),
     rdev: Number(makedev(buf.readUInt32LE(0x80), buf.readUInt32LE(0x84))),
     dev: makedev(buf.readUInt32LE(0x88), buf.readUInt32LE(0x8c)),
   };
@@ -112,7 +114,7 @@ function viaNode(path: string): StatxResult | null {
     if (st === undefined) return null;
     return {
       kind: kindOfMode(Number(st.mode)), mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), nlink: Number(st.nlink), size: Number(st.size),
-      ino: st.ino, dev: st.dev, rdev: Number(st.rdev), mtimeNs: st.mtimeNs,
+      ino: st.ino, dev: st.dev, rdev: Number(st.rdev), mtimeNs: st.mtimeNs, atimeNs: st.atimeNs,
     };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;

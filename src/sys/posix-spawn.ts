@@ -11,6 +11,7 @@
  */
 import { constants } from 'node:os';
 import { cString, libc, libcAsync } from './libc.js';
+import type { ProcessExit } from './child-process.js';
 import { SysError } from './sys-error.js';
 
 /** <spawn.h> flags (glibc and musl agree). */
@@ -35,15 +36,9 @@ export interface NativeSpawnOptions {
   readonly env: readonly string[];
 }
 
-/** How the child ended: its exit code, or the signal that killed it. */
-export interface NativeExit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
-
 export interface NativeChild {
   readonly pid: number;
-  readonly exited: Promise<NativeExit>;
+  readonly exited: Promise<ProcessExit>;
   /** Sends a signal; false once the child is gone (reaped, so its pid may belong to another). */
   signal(sig: NodeJS.Signals): boolean;
 }
@@ -145,7 +140,7 @@ const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) =
  * decodeStatus(7 << 8) // { code: 7, signal: null }
  * decodeStatus(9)      // { code: null, signal: 'SIGKILL' }
  */
-export function decodeStatus(status: number): NativeExit {
+export function decodeStatus(status: number): ProcessExit {
   const sig = status & 0x7f;
   if (sig === 0) return { code: (status >> 8) & 0xff, signal: null };
   return { code: null, signal: SIGNAL_NAMES.get(sig) ?? null };

@@ -34,7 +34,7 @@ export function copyTree(src: string, dst: string, ports: StorePorts): CopyStats
   const links = new Map<string, string>();
   const dirTimes: [string, StatxResult][] = [];
   copyNode(src, dst, { ports, stats, links, dirTimes });
-  for (const [path, st] of dirTimes.reverse()) ports.lutimens(path, timespec(st.atimeNs), timespec(st.mtimeNs));
+  for (const [path, st] of dirTimes.reverse()) ports.lutimens(path, st.atime, timespec(st.mtimeNs));
   return stats;
 }
 
@@ -85,7 +85,7 @@ function moveIn(staged: string, dst: string, ports: StorePorts): void {
   if (st === undefined) throw new ShibafuError('SOURCE_NOT_FOUND', `Cannot merge "${staged}": it vanished`);
   const state: CopyState = { ports, stats: newCopyStats(), links: new Map(), dirTimes: [] };
   finishAttrs(staged, dst, st, state, false);
-  ports.lutimens(dst, timespec(st.atimeNs), timespec(st.mtimeNs));
+  ports.lutimens(dst, st.atime, timespec(st.mtimeNs));
 }
 
 function newCopyStats(): CopyStats {
@@ -174,7 +174,7 @@ function finishAttrs(src: string, dst: string, st: StatxResult, state: CopyState
     const value = state.ports.lgetxattr(src, name);
     if (value !== null) state.ports.lsetxattr(dst, name, value);
   }
-  if (st.kind !== 'dir') state.ports.lutimens(dst, timespec(st.atimeNs), timespec(st.mtimeNs));
+  if (st.kind !== 'dir') state.ports.lutimens(dst, st.atime, timespec(st.mtimeNs));
 }
 
 /** Nanoseconds since the epoch as the {sec, nsec} pair utimensat takes (exact, unlike a Date). */

@@ -35,7 +35,8 @@ test('lstatx agrees with Node\'s bigint lstat on every kind of node; null when a
     const kind = node.isDirectory() ? 'dir' : node.isFile() ? 'file' : node.isSymbolicLink() ? 'symlink' : node.isFIFO() ? 'fifo' : node.isCharacterDevice() ? 'char' : 'other';
     assert.deepEqual(ours, {
       kind, mode: Number(node.mode), uid: Number(node.uid), gid: Number(node.gid), nlink: Number(node.nlink), size: Number(node.size),
-      ino: node.ino, dev: node.dev, rdev: Number(node.rdev), mtimeNs: node.mtimeNs, atimeNs: node.atimeNs,
+      ino: node.ino, dev: node.dev, rdev: Number(node.rdev), mtimeNs: node.mtimeNs,
+      atime: { sec: Number(node.atimeNs / 1_000_000_000n), nsec: Number(node.atimeNs % 1_000_000_000n) },
     }, p);
   }
   assert.equal(lstatx(join(dir, 'missing')), null);

@@ -24,7 +24,8 @@ export interface StatxResult {
   readonly dev: bigint;
   readonly rdev: number;
   readonly mtimeNs: bigint;
-  readonly atimeNs: bigint;
+  /** Only CopyToLayer keeps it: as utimensat takes it, no BigInt to make per node. */
+  readonly atime: { readonly sec: number; readonly nsec: number };
 }
 
 const AT_FDCWD = -100;
@@ -64,7 +65,7 @@ export function lstatx(path: string): StatxResult | null {
     size: Number(buf.readBigUInt64LE(0x28)),
     ino: buf.readBigUInt64LE(0x20),
     mtimeNs: buf.readBigInt64LE(0x70) * 1_000_000_000n + BigInt(buf.readUInt32LE(0x78)),
-    atimeNs: buf.readBigInt64LE(0x40) * 1_000_000_000n + BigInt(buf.readUInt32LE(0x48)),
+    atime: { sec: Number(buf.readBigInt64LE(0x40)), nsec: buf.readUInt32LE(0x48) },
     rdev: Number(makedev(buf.readUInt32LE(0x80), buf.readUInt32LE(0x84))),
     dev: makedev(buf.readUInt32LE(0x88), buf.readUInt32LE(0x8c)),
   };
@@ -88,6 +89,9 @@ export function kindOfMode(mode: number): FileKind {
   }
 }
 
+/** dev_t values already made: BigInt arithmetic is slow in a cold process, whose walk runs once. */
+const SMALL_DEVICES = new Map<number, bigint>();
+
 /**
  * dev_t from major and minor as glibc packs it (what Node reports as st_dev and st_rdev).
  *
@@ -95,6 +99,13 @@ export function kindOfMode(mode: number): FileKind {
  * makedev(1, 3) // 259n: /dev/null
  */
 export function makedev(major: number, minor: number): bigint {
+  // Majors below 4096 and minors below 256 keep the old 16-bit layout: one small integer.
+  if (major < 0x1000 && minor < 0x100) {
+    const small = (major << 8) | minor;
+    let dev = SMALL_DEVICES.get(small);
+    if (dev === undefined) SMALL_DEVICES.set(small, (dev = BigInt(small)));
+    return dev;
+  }
   const ma = BigInt(major);
   const mi = BigInt(minor);
   return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
@@ -108,13 +119,21 @@ function hasStatx(): boolean {
   }
 }
 
+/** Nanoseconds as {sec, nsec} with 0 <= nsec < 1e9 (times before 1970 included). */
+function splitNs(ns: bigint): { sec: number; nsec: number } {
+  const sec = ns / 1_000_000_000n;
+  const nsec = ns - sec * 1_000_000_000n;
+  return nsec < 0n ? { sec: Number(sec - 1n), nsec: Number(nsec + 1_000_000_000n) } : { sec: Number(sec), nsec: Number(nsec) };
+}
+
 function viaNode(path: string): StatxResult | null {
   try {
     const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
     if (st === undefined) return null;
     return {
       kind: kindOfMode(Number(st.mode)), mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), nlink: Number(st.nlink), size: Number(st.size),
-      ino: st.ino, dev: st.dev, rdev: Number(st.rdev), mtimeNs: st.mtimeNs, atimeNs: st.atimeNs,
+      ino: st.ino, dev: st.dev, rdev: Number(st.rdev), mtimeNs: st.mtimeNs,
+      atime: splitNs(st.atimeNs),
     };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;

@@ -24,6 +24,7 @@ import { mountBench } from './mount-stacks.js';
 import { profileBench } from './profile-import.js';
 import { benchRun } from './run-bench.js';
 import { benchChanges } from './changes-bench.js';
+import { containersBench } from './containers-bench.js';
 import { renderTable, verdict, type Row } from './report.js';
 
 const BENCHES = {
@@ -37,6 +38,7 @@ const BENCHES = {
     ctx.rows.push(...figures.rows);
     ctx.extra.changes = figures;
   },
+  containers: containersBench,
 } as const;
 type BenchName = keyof typeof BENCHES;
 
@@ -49,7 +51,7 @@ interface Options {
   size: string;
 }
 
-const USAGE = 'Usage: npm run bench [-- [import|mount|list|profile|run|changes]... [--runs N] [--iterations N] [--cli-runs N] [--cache DIR] [--size 12G]]';
+const USAGE = 'Usage: npm run bench [-- [import|mount|list|profile|run|changes|containers]... [--runs N] [--iterations N] [--cli-runs N] [--cache DIR] [--size 12G]]';
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {

@@ -34,7 +34,17 @@ const result = await build({
 
 for (const file of result.outputFiles) {
   mkdirSync(dirname(file.path), { recursive: true });
-  writeFileSync(file.path, file.path.endsWith('.cjs') ? plainBuiltins(file.text) : file.contents);
+  writeFileSync(file.path, file.path.endsWith('.cjs') ? asciiOnly(plainBuiltins(file.text)) : file.contents);
+}
+
+/**
+ * One non-ASCII character anywhere in the file (esbuild escapes them in code, not in the comments
+ * it keeps) makes V8 hold the whole 440 KB source as a two-byte string: reading and compiling the
+ * bundle then took 7.5 + 20.5 ms instead of 6.0 + 16.9 ms (means of 12 fresh processes), in every
+ * command. What is left is escaped; only comments change.
+ */
+function asciiOnly(text) {
+  return text.replace(/[^\x00-\x7f]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
 }
 
 /**

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { fromSystemError } from '../errors.js';
 import { devMajor, devMinor } from '../sys/mknod.js';
+import { timespecOf } from '../sys/utimens.js';
 import { OPAQUE_XATTR, type NodeInfo } from './tree-fs.js';
 
 /** The kernel ports a writer needs (a subset of the store's StorePorts). */
@@ -145,7 +146,7 @@ export function finishDirs(ports: WriterPorts, pending: readonly PendingDir[]): 
 export function writeWhiteout(ports: WriterPorts, dst: string, owner: { uid: number; gid: number; mtimeNs: bigint }, stats: WriteStats): void {
   try {
     ports.mknod(dst, 'char', 0, 0, 0);
-    if (owner.uid !== 0 || owner.gid !== 0 || !ROOT) fs.lchownSync(dst, owner.uid, owner.gid);
+    if (owner.uid !== 0 || owner.gid !== 0 || !CREATES_ROOT_OWNED) fs.lchownSync(dst, owner.uid, owner.gid);
   } catch (err) {
     throw fromSystemError(err, `write whiteout "${dst}"`);
   }
@@ -158,12 +159,12 @@ export function writeWhiteout(ports: WriterPorts, dst: string, owner: { uid: num
  * without setgid (`writeDir`), a new node is then already owned by root, and the chown of the
  * (usually root-owned) nodes of an image is skipped: one syscall less per file of a commit.
  */
-const ROOT = process.geteuid?.() === 0 && process.getegid?.() === 0;
+export const CREATES_ROOT_OWNED = process.geteuid?.() === 0 && process.getegid?.() === 0;
 
 /** Owner, then mode (chown clears setuid/setgid), then xattrs. */
 function setAttrs(ports: WriterPorts, dst: string, info: NodeInfo, xattrs: ReadonlyArray<readonly [string, Buffer]>): void {
   try {
-    if (info.uid !== 0 || info.gid !== 0 || !ROOT) fs.lchownSync(dst, info.uid, info.gid);
+    if (info.uid !== 0 || info.gid !== 0 || !CREATES_ROOT_OWNED) fs.lchownSync(dst, info.uid, info.gid);
     // A copied file already has its permission bits (copyFile sets them exactly, umask aside).
     const needsMode = info.kind === 'file' ? (info.mode & 0o7000) !== 0 : info.kind !== 'symlink';
     if (needsMode) fs.chmodSync(dst, info.mode);
@@ -182,9 +183,7 @@ function setAttrs(ports: WriterPorts, dst: string, info: NodeInfo, xattrs: Reado
  * setTimes(ports, `${diff}/etc`, 1_700_000_000_123_456_789n);
  */
 export function setTimes(ports: WriterPorts, dst: string, mtimeNs: bigint): void {
-  const sec = mtimeNs / 1_000_000_000n;
-  const nsec = mtimeNs - sec * 1_000_000_000n;
-  const t = nsec < 0n ? { sec: Number(sec - 1n), nsec: Number(nsec + 1_000_000_000n) } : { sec: Number(sec), nsec: Number(nsec) };
+  const t = timespecOf(mtimeNs);
   try {
     ports.lutimens(dst, t, t);
   } catch (err) {

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { ShibafuError, fromSystemError } from '../errors.js';
 import { devMajor, devMinor } from '../sys/mknod.js';
 import { lstatx, type StatxResult } from '../sys/statx.js';
+import { timespecOf } from '../sys/utimens.js';
+import { CREATES_ROOT_OWNED } from '../changes/node-writer.js';
 import type { StorePorts } from './ports.js';
 
 export interface CopyStats {
@@ -34,7 +36,7 @@ export function copyTree(src: string, dst: string, ports: StorePorts): CopyStats
   const links = new Map<string, string>();
   const dirTimes: [string, StatxResult][] = [];
   copyNode(src, dst, { ports, stats, links, dirTimes });
-  for (const [path, st] of dirTimes.reverse()) ports.lutimens(path, st.atime, timespec(st.mtimeNs));
+  for (const [path, st] of dirTimes.reverse()) ports.lutimens(path, st.atime, timespecOf(st.mtimeNs));
   return stats;
 }
 
@@ -83,9 +85,8 @@ function moveIn(staged: string, dst: string, ports: StorePorts): void {
   for (const name of fs.readdirSync(staged)) moveIn(join(staged, name), join(dst, name), ports);
   const st = lstatOrUndefined(staged);
   if (st === undefined) throw new ShibafuError('SOURCE_NOT_FOUND', `Cannot merge "${staged}": it vanished`);
-  const state: CopyState = { ports, stats: newCopyStats(), links: new Map(), dirTimes: [] };
-  finishAttrs(staged, dst, st, state, false);
-  ports.lutimens(dst, st.atime, timespec(st.mtimeNs));
+  finishAttrs(staged, dst, st, ports, false);
+  ports.lutimens(dst, st.atime, timespecOf(st.mtimeNs));
 }
 
 function newCopyStats(): CopyStats {
@@ -113,7 +114,7 @@ function copyNode(src: string, dst: string, state: CopyState): void {
     else if (st.kind === 'char' || st.kind === 'block') state.ports.mknod(dst, st.kind, mode, devMajor(st.rdev), devMinor(st.rdev));
     else if (st.kind === 'fifo') state.ports.mknod(dst, 'fifo', mode, 0, 0);
     else return; // sockets belong to a running process, not to an image
-    finishAttrs(src, dst, st, state, true);
+    finishAttrs(src, dst, st, state.ports, true);
   } catch (err) {
     throw fromSystemError(err, `copy "${src}"`);
   }
@@ -127,7 +128,7 @@ function copyDir(src: string, dst: string, st: StatxResult, state: CopyState): v
   if (existing === undefined) fs.mkdirSync(dst, 0o700);
   state.stats.dirs++;
   for (const name of fs.readdirSync(src)) copyNode(join(src, name), join(dst, name), state);
-  finishAttrs(src, dst, st, state, existing === undefined);
+  finishAttrs(src, dst, st, state.ports, existing === undefined);
   state.dirTimes.push([dst, st]);
 }
 
@@ -155,31 +156,19 @@ function replaceNonDir(dst: string): void {
   fs.unlinkSync(dst);
 }
 
-/**
- * True when this process creates nodes owned 0:0: a node this copy just made in a directory it
- * made (0700, no setgid until its own attributes are set, after its entries) is then owned 0:0
- * already, and the chown of a root-owned source node is skipped.
- */
-const ROOT = process.geteuid?.() === 0 && process.getegid?.() === 0;
-
 /** Owner, mode, xattrs and (but for directories, timed last) times; `fresh`: made by this copy. */
-function finishAttrs(src: string, dst: string, st: StatxResult, state: CopyState, fresh: boolean): void {
-  const chown = !fresh || !ROOT || st.uid !== 0 || st.gid !== 0;
+function finishAttrs(src: string, dst: string, st: StatxResult, ports: StorePorts, fresh: boolean): void {
+  // A node this copy just made, in a directory it made (0700, no setgid until its own attributes
+  // are set, after its entries), is owned 0:0 already when this process runs as root.
+  const chown = !fresh || !CREATES_ROOT_OWNED || st.uid !== 0 || st.gid !== 0;
   if (chown) fs.lchownSync(dst, st.uid, st.gid);
   // A copied file has its mode from copyFile, unless the chown just cleared setuid/setgid.
   const chmod = st.kind === 'file' ? !fresh || (chown && (st.mode & 0o6000) !== 0) : st.kind !== 'symlink';
   if (chmod) fs.chmodSync(dst, st.mode & 0o7777);
-  for (const name of state.ports.llistxattr(src)) {
+  for (const name of ports.llistxattr(src)) {
     if (!copyableXattr(name)) continue;
-    const value = state.ports.lgetxattr(src, name);
-    if (value !== null) state.ports.lsetxattr(dst, name, value);
+    const value = ports.lgetxattr(src, name);
+    if (value !== null) ports.lsetxattr(dst, name, value);
   }
-  if (st.kind !== 'dir') state.ports.lutimens(dst, st.atime, timespec(st.mtimeNs));
-}
-
-/** Nanoseconds since the epoch as the {sec, nsec} pair utimensat takes (exact, unlike a Date). */
-function timespec(ns: bigint): { sec: number; nsec: number } {
-  const sec = ns / 1_000_000_000n;
-  const nsec = ns - sec * 1_000_000_000n;
-  return nsec < 0n ? { sec: Number(sec - 1n), nsec: Number(nsec + 1_000_000_000n) } : { sec: Number(sec), nsec: Number(nsec) };
+  if (st.kind !== 'dir') ports.lutimens(dst, st.atime, timespecOf(st.mtimeNs));
 }

@@ -8,6 +8,7 @@
  */
 import { lstatSync } from 'node:fs';
 import { check, cString, lastErrno, libc } from './libc.js';
+import { timespecOf, type Timespec } from './utimens.js';
 
 /** The type of a node, from st_mode's S_IFMT bits. */
 export type FileKind = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
@@ -25,7 +26,7 @@ export interface StatxResult {
   readonly rdev: number;
   readonly mtimeNs: bigint;
   /** Only CopyToLayer keeps it: as utimensat takes it, no BigInt to make per node. */
-  readonly atime: { readonly sec: number; readonly nsec: number };
+  readonly atime: Timespec;
 }
 
 const AT_FDCWD = -100;
@@ -119,13 +120,6 @@ function hasStatx(): boolean {
   }
 }
 
-/** Nanoseconds as {sec, nsec} with 0 <= nsec < 1e9 (times before 1970 included). */
-function splitNs(ns: bigint): { sec: number; nsec: number } {
-  const sec = ns / 1_000_000_000n;
-  const nsec = ns - sec * 1_000_000_000n;
-  return nsec < 0n ? { sec: Number(sec - 1n), nsec: Number(nsec + 1_000_000_000n) } : { sec: Number(sec), nsec: Number(nsec) };
-}
-
 function viaNode(path: string): StatxResult | null {
   try {
     const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
@@ -133,7 +127,7 @@ function viaNode(path: string): StatxResult | null {
     return {
       kind: kindOfMode(Number(st.mode)), mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), nlink: Number(st.nlink), size: Number(st.size),
       ino: st.ino, dev: st.dev, rdev: Number(st.rdev), mtimeNs: st.mtimeNs,
-      atime: splitNs(st.atimeNs),
+      atime: timespecOf(st.atimeNs),
     };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;

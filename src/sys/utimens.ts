@@ -15,6 +15,19 @@ export interface Timespec {
   readonly nsec: number;
 }
 
+/**
+ * Nanoseconds since the epoch as a timespec, 0 <= nsec < 1e9 (times before 1970 included: BigInt
+ * division truncates toward zero, so a negative remainder borrows a second).
+ *
+ * @example
+ * timespecOf(-1n) // { sec: -1, nsec: 999999999 }
+ */
+export function timespecOf(ns: bigint): Timespec {
+  const sec = ns / 1_000_000_000n;
+  const nsec = ns - sec * 1_000_000_000n;
+  return nsec < 0n ? { sec: Number(sec - 1n), nsec: Number(nsec + 1_000_000_000n) } : { sec: Number(sec), nsec: Number(nsec) };
+}
+
 /** Two `struct timespec` (atime, mtime) as the kernel reads them on 64-bit Linux. */
 function encode(atime: Timespec, mtime: Timespec): Buffer {
   const buf = Buffer.alloc(32);

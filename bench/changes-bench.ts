@@ -21,7 +21,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BenchContext } from './bench-context.js';
 import { LoopFs, LOOP_FS_DEFAULTS } from './loop-fs.js';
-import { benchEnv, have, median, nowMs, run, syncAll, timeCommand } from './measure.js';
+import { benchEnv, have, median, nowMs, run, podmanStore, syncAll, timeCommand } from './measure.js';
 import { ByteSource } from './prng.js';
 import type { Row, Target } from './report.js';
 import { encodeHeader, paddingFor } from '../src/tar/tar-header.js';
@@ -200,9 +200,8 @@ function nodeStartMs(ctx: BenchContext): number {
 function measurePodman(ctx: BenchContext, scale: number, tar: string): ScaleFigures['podman'] {
   if (!have('podman')) return { skipped: 'podman not installed' };
   const dir = ctx.lfs.fresh('changes', `x${scale}`, 'podman');
-  // podman refuses a runroot path of more than 50 characters; it holds only run-time state.
-  const runroot = fs.mkdtempSync('/tmp/shibafu-pr-');
-  const args = ['--root', join(dir, 'root'), '--runroot', runroot, '--storage-driver', 'overlay', '--events-backend', 'none', '--cgroup-manager', 'cgroupfs'];
+  const pm = podmanStore(dir);
+  const { args } = pm;
   try {
     ctx.log(`changes x${scale}: podman import, create, mount, the same edits...`);
     run('podman', [...args, 'import', '--quiet', tar, 'bench-image']);
@@ -220,7 +219,7 @@ function measurePodman(ctx: BenchContext, scale: number, tar: string): ScaleFigu
     return { skipped: reason };
   } finally {
     spawnSync('podman', [...args, 'umount', '--all'], { stdio: 'ignore' });
-    fs.rmSync(runroot, { recursive: true, force: true });
+    pm.dispose();
   }
 }
 

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext } from './bench-context.js';
 import { ensureFixture } from './fixtures.js';
-import { benchEnv, have, nowMs, run, syncAll, timeCommand } from './measure.js';
+import { benchEnv, have, nowMs, run, podmanStore, syncAll, timeCommand } from './measure.js';
 import type { Row } from './report.js';
 
 const COUNT = 10;
@@ -82,9 +82,8 @@ function measure(ctx: BenchContext, fn: () => void): Side {
 function measurePodman(ctx: BenchContext, tar: string): Side | { skipped: string } {
   if (!have('podman')) return { skipped: 'podman not installed' };
   const dir = ctx.lfs.fresh('containers', 'podman');
-  // podman refuses a runroot path of more than 50 characters; it holds only run-time state.
-  const runroot = fs.mkdtempSync('/tmp/shibafu-pr-');
-  const args = ['--root', join(dir, 'root'), '--runroot', runroot, '--storage-driver', 'overlay', '--events-backend', 'none', '--cgroup-manager', 'cgroupfs'];
+  const pm = podmanStore(dir);
+  const { args } = pm;
   try {
     ctx.log(`containers: podman import, then ${COUNT} x podman create...`);
     run('podman', [...args, 'import', '--quiet', tar, 'bench-image']);
@@ -97,7 +96,7 @@ function measurePodman(ctx: BenchContext, tar: string): Side | { skipped: string
     return { skipped: reason };
   } finally {
     spawnSync('podman', [...args, 'rm', '--all', '--force'], { stdio: 'ignore' });
-    fs.rmSync(runroot, { recursive: true, force: true });
+    pm.dispose();
   }
 }
 

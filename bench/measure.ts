@@ -95,3 +95,19 @@ export function nowMs(): number {
 export function inodeCount(dir: string): number {
   return Number(run('du', ['--inodes', '-s', dir]).split('\t')[0]);
 }
+
+/**
+ * Global options for a podman with its own store under `dir` (on the loop fs) and its run-time
+ * state in a fresh dir under /tmp: podman refuses a runroot path of more than 50 characters.
+ * `dispose` removes the runroot.
+ *
+ * @example
+ * const pm = podmanStore(dir); try { run('podman', [...pm.args, 'import', tar, 'img']); } finally { pm.dispose(); }
+ */
+export function podmanStore(dir: string): { args: string[]; dispose(): void } {
+  const runroot = fs.mkdtempSync('/tmp/shibafu-pr-');
+  return {
+    args: ['--root', join(dir, 'root'), '--runroot', runroot, '--storage-driver', 'overlay', '--events-backend', 'none', '--cgroup-manager', 'cgroupfs'],
+    dispose: () => fs.rmSync(runroot, { recursive: true, force: true }),
+  };
+}

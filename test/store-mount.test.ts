@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isShibafuError } from '../src/errors.js';
 import { tarOf } from './helpers/tar-builder.js';
@@ -85,6 +85,37 @@ describe('layer mount through the store', { skip: needsRoot }, () => {
     }
   });
 
+  test('legacy mount(2) links: made at the first legacy mount, mended when missing, removed with their layer', async () => {
+    const layout = ts.store.context.layout;
+    const linkOf = (ref: string): string => layout.link(ts.store.resolve(ref).id.toString(36));
+    const top = ts.input('links-top.tar', tarOf((t) => t.file('f', 'links top\n')));
+    await ts.store.createLayer({ name: 'links-top', source: top, parent: 'l2' });
+    const target = join(ts.base, 'm-links');
+    const mountAndRead = async (): Promise<string> => {
+      await ts.store.mountLayers({ layers: ['links-top'], target, api: 'legacy' });
+      try {
+        return readFileSync(join(target, 'f'), 'utf8');
+      } finally {
+        ts.store.unmount(target);
+      }
+    };
+    assert.equal(await mountAndRead(), 'links top\n');
+    const hexOf = (ref: string): string => (ts.store.inspectLayer(ref).chainId as string).slice('sha256:'.length);
+    for (const ref of ['l1', 'l2', 'links-top']) assert.equal(readlinkSync(linkOf(ref)), `../layers/${hexOf(ref)}/diff`);
+    // Links are used unread; one deleted behind shibafu's back makes the mount fail once, and be mended.
+    rmSync(linkOf('l1'));
+    assert.equal(await mountAndRead(), 'links top\n');
+    assert.equal(readlinkSync(linkOf('l1')), `../layers/${hexOf('l1')}/diff`);
+    // The link goes with its layer: a later layer that gets the same row id cannot find it.
+    const link = linkOf('links-top');
+    ts.store.removeLayer('links-top');
+    assert.ok(!existsSync(link) && lstatOrNull(link) === null);
+    const again = ts.input('links-again.tar', tarOf((t) => t.file('f', 'links again\n')));
+    await ts.store.createLayer({ name: 'links-top', source: again, parent: 'l2' });
+    assert.equal(await mountAndRead(), 'links again\n');
+    ts.store.removeLayer('links-top');
+  });
+
   test('a record whose mount vanished (umount behind shibafu\'s back) is stale and pruned', async () => {
     const target = join(ts.base, 'm-stale');
     mkdirSync(target, { recursive: true });
@@ -100,3 +131,7 @@ describe('layer mount through the store', { skip: needsRoot }, () => {
     assert.deepEqual(ts.store.listMounts().map((m) => m.target), [target]);
   });
 });
+
+function lstatOrNull(path: string): ReturnType<typeof lstatSync> | null {
+  return lstatSync(path, { throwIfNoEntry: false }) ?? null;
+}

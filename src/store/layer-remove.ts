@@ -10,7 +10,7 @@ import {
 import { containersUsing } from '../db/container-queries.js';
 import { ShibafuError } from '../errors.js';
 import { shortId } from '../ids.js';
-import { liveMountsUsing } from './layer-mounts.js';
+import { liveMountsUsing, removeLayerLink } from './layer-mounts.js';
 import { Staging } from './staging.js';
 import type { StoreContext } from './store-context.js';
 
@@ -42,6 +42,7 @@ export function removeLayer(ctx: StoreContext, ref: string, layer: LayerRow): Re
       if (fs.existsSync(dir)) fs.renameSync(dir, stage.sub('layer'));
       deleteNamesOf(ctx.db, layer.id);
       deleteLayerRow(ctx.db, layer.id);
+      removeLayerLink(ctx, layer.id);
       return { action: 'removed', chainId: layer.chainId, names };
     });
   } finally {

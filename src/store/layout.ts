@@ -23,8 +23,12 @@ export class StoreLayout {
   get mounts(): string { return join(this.root, 'mounts'); }
   get containers(): string { return join(this.root, 'containers'); }
   get blobs(): string { return join(this.root, 'blobs', 'sha256'); }
-  /** Short symlinks to lower dirs, used only by the legacy mount(2) path (one-page option limit). */
-  get links(): string { return join(this.root, 'l'); }
+  /**
+   * Short symlinks to lower dirs, used only by the legacy mount(2) path (one-page option limit).
+   * Not `l/`, where stores before 2026-12-06 kept links that were not removed with their layers
+   * and so could name the dir of another layer once a row id was reused (layer-mounts.ts).
+   */
+  get links(): string { return join(this.root, 'links'); }
   /**
    * The OCI runtime's state root (`runc --root`): shibafu's containers never mix with the host's
    * runc containers (/run/runc), and ids cannot collide with them.

@@ -42,8 +42,9 @@ export interface OverlayRequest {
   readonly target: string;
   readonly api: MountApi;
   /**
-   * For the legacy mount(2) path: short names of the same lowers relative to `cwd` (symlinks under
-   * the store's l/ directory), so 500 of them fit in the one-page option string.
+   * Short names of the same lowers, relative to `cwd`, which the kernel resolves instead of the
+   * full paths: for the legacy mount(2) path, symlinks under the store's l/ directory, so that 500
+   * of them fit in the one-page option string; for the new API, `<hex>/diff` under layers/.
    */
   readonly short?: { readonly cwd: string; readonly names: readonly string[] };
   readonly volatile?: boolean;

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lstatx, makedev } from './statx.js';
+import { timespecOf } from './utimens.js';
 
 test('makedev packs major and minor as glibc does (what Node reports as st_rdev)', () => {
   assert.equal(makedev(1, 3), 259n);
@@ -24,7 +25,12 @@ test('lstatx agrees with Node\'s bigint lstat on every kind of node; null when a
   mkdirSync(join(dir, 'dir'), 0o751);
   symlinkSync('file', join(dir, 'link'));
   execFileSync('mkfifo', [join(dir, 'fifo')]);
-  const paths = [join(dir, 'file'), join(dir, 'dir'), join(dir, 'link'), join(dir, 'fifo'), '/dev/null', dir];
+  // The high words: a sparse file past 4 GiB, an mtime before 1970.
+  writeFileSync(join(dir, 'sparse'), '');
+  truncateSync(join(dir, 'sparse'), 5 * 2 ** 30 + 7);
+  writeFileSync(join(dir, 'old'), 'old');
+  execFileSync('touch', ['-d', '@-86400.75', join(dir, 'old')]); // Node's utimes takes a negative time as now
+  const paths = [join(dir, 'file'), join(dir, 'dir'), join(dir, 'link'), join(dir, 'fifo'), join(dir, 'sparse'), join(dir, 'old'), '/dev/null', dir];
   if (process.getuid?.() === 0) {
     execFileSync('mknod', [join(dir, 'bigdev'), 'c', '4095', '70000']);
     paths.push(join(dir, 'bigdev'));
@@ -36,9 +42,11 @@ test('lstatx agrees with Node\'s bigint lstat on every kind of node; null when a
     assert.deepEqual(ours, {
       kind, mode: Number(node.mode), uid: Number(node.uid), gid: Number(node.gid), nlink: Number(node.nlink), size: Number(node.size),
       ino: node.ino, dev: node.dev, rdev: Number(node.rdev), mtimeNs: node.mtimeNs,
-      atime: { sec: Number(node.atimeNs / 1_000_000_000n), nsec: Number(node.atimeNs % 1_000_000_000n) },
+      atime: timespecOf(node.atimeNs),
     }, p);
   }
+  assert.equal(lstatx(join(dir, 'old'))?.mtimeNs, -86_400_750_000_000n);
+  assert.equal(lstatx(join(dir, 'sparse'))?.size, 5 * 2 ** 30 + 7);
   assert.equal(lstatx(join(dir, 'missing')), null);
   assert.equal(lstatx(join(dir, 'file', 'under-a-file')), null); // ENOTDIR
   assert.throws(() => lstatx('bad\0name'), (err: { code?: string }) => err.code === 'EINVAL');

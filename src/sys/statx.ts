@@ -38,6 +38,13 @@ const ENOTDIR = 20;
 const ENOSYS = 38;
 /** sizeof(struct statx) (include/uapi/linux/stat.h). */
 const buf = Buffer.alloc(256);
+/**
+ * struct statx as 32-bit words (little-endian: x86_64 and arm64): [4] nlink, [5] uid, [6] gid,
+ * [7] mode (low 16 bits), [8-9] ino, [10-11] size, [16-17] atime.tv_sec, [18] atime.tv_nsec,
+ * [28-29] mtime.tv_sec, [30] mtime.tv_nsec, [32-33] rdev major/minor, [34-35] dev major/minor.
+ */
+const U32 = new Uint32Array(buf.buffer, buf.byteOffset, 64);
+const I32 = new Int32Array(buf.buffer, buf.byteOffset, 64);
 let native: boolean | undefined;
 
 /**
@@ -56,19 +63,22 @@ export function lstatx(path: string): StatxResult | null {
     if (errno === ENOENT || errno === ENOTDIR) return null;
     check(ret, { syscall: 'statx', path });
   }
-  const mode = buf.readUInt16LE(0x1c);
+  // Read through typed-array views, not Buffer's readUInt32LE & co: in the cold process of a
+  // `container diff` those are calls into node:buffer, ~30% of each lstatx (3,000 nodes: 31 -> 22 ms).
+  const mode = U32[7]! & 0xffff;
+  const inoHi = U32[9]!;
   return {
     kind: kindOfMode(mode),
     mode,
-    uid: buf.readUInt32LE(0x14),
-    gid: buf.readUInt32LE(0x18),
-    nlink: buf.readUInt32LE(0x10),
-    size: Number(buf.readBigUInt64LE(0x28)),
-    ino: buf.readBigUInt64LE(0x20),
-    mtimeNs: buf.readBigInt64LE(0x70) * 1_000_000_000n + BigInt(buf.readUInt32LE(0x78)),
-    atime: { sec: Number(buf.readBigInt64LE(0x40)), nsec: buf.readUInt32LE(0x48) },
-    rdev: Number(makedev(buf.readUInt32LE(0x80), buf.readUInt32LE(0x84))),
-    dev: makedev(buf.readUInt32LE(0x88), buf.readUInt32LE(0x8c)),
+    uid: U32[5]!,
+    gid: U32[6]!,
+    nlink: U32[4]!,
+    size: U32[11]! * 2 ** 32 + U32[10]!,
+    ino: inoHi === 0 ? BigInt(U32[8]!) : (BigInt(inoHi) << 32n) | BigInt(U32[8]!),
+    mtimeNs: BigInt(I32[29]! * 2 ** 32 + U32[28]!) * 1_000_000_000n + BigInt(U32[30]!),
+    atime: { sec: I32[17]! * 2 ** 32 + U32[16]!, nsec: U32[18]! },
+    rdev: Number(makedev(U32[32]!, U32[33]!)),
+    dev: makedev(U32[34]!, U32[35]!),
   };
 }
 

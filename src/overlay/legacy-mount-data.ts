@@ -20,7 +20,7 @@ const UNSAFE_NAME = /[,:\\\n\0]/;
  * its working directory set to `cwd` while the kernel resolves the names, and restores it after.
  */
 export interface ShortLinks {
-  /** The directory the names are relative to (the store's `l/` dir). */
+  /** The directory the names are relative to (the store's `links/` dir). */
   cwd: string;
   /** Lower dir (as in the plan) → its short name relative to `cwd` (a symlink to the dir). Dirs
    *  without an entry are passed by their full path. */
@@ -59,7 +59,7 @@ export function legacyMountData(plan: OverlayMountPlan, shortLinks?: ShortLinks)
       {
         hint:
           'Use the new mount API (Linux 6.8+ takes one lowerdir+ per layer, no page limit), or mount through ' +
-          'short links (the store\'s l/ dir) so each layer costs a few bytes.',
+          'short links (the store\'s links/ dir) so each layer costs a few bytes.',
         details: { bytes, limit: LEGACY_MOUNT_DATA_MAX, depth: plan.lowers.length },
       },
     );

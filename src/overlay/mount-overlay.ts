@@ -32,8 +32,7 @@ export type MountApi = 'auto' | 'new' | 'legacy';
 
 export interface MountOverlayOptions {
   api?: MountApi;
-  /** Short names of the lowers, relative to a directory (see ShortLinks): needed by the legacy path
-   *  for deep stacks (its options fit in one page), a shorter walk for the kernel with the new API. */
+  /** Short names for the legacy path (ignored by the new API, which has no page limit). */
   shortLinks?: ShortLinks;
 }
 
@@ -53,26 +52,13 @@ function configPath(fsfd: number, key: string, path: string, held: number[]): vo
   else fsconfigString(fsfd, key, `/proc/self/fd/${dirFd}`);
 }
 
-function mountNew(plan: OverlayMountPlan, shortLinks: ShortLinks | undefined): void {
+function mountNew(plan: OverlayMountPlan): void {
   const held: number[] = [];
   const fsfd = fsopen('overlay');
   try {
     fsconfigString(fsfd, 'source', plan.source);
-    // The first lowerdir+ is the top layer: plan.lowers is already top first. Short names are
-    // resolved against shortLinks.cwd: one chdir instead of the kernel walking every full path.
-    const lowers = (): void => {
-      for (const lower of plan.lowers) {
-        try {
-          configPath(fsfd, 'lowerdir+', shortLinks?.links.get(lower) ?? lower, held);
-        } catch (err) {
-          // Errors name the lower by its full path, whatever name the kernel was given.
-          if (!(err instanceof SysError)) throw err;
-          throw new SysError(err.errno, { syscall: err.syscall, path: lower, ...(err.detail !== undefined ? { detail: err.detail } : {}) });
-        }
-      }
-    };
-    if (shortLinks === undefined) lowers();
-    else withCwd(shortLinks.cwd, lowers);
+    // The first lowerdir+ is the top layer: plan.lowers is already top first.
+    for (const lower of plan.lowers) configPath(fsfd, 'lowerdir+', lower, held);
     if (plan.upper !== undefined && plan.work !== undefined) {
       configPath(fsfd, 'upperdir', plan.upper, held);
       configPath(fsfd, 'workdir', plan.work, held);
@@ -161,7 +147,7 @@ export function mountOverlay(plan: OverlayMountPlan, options: MountOverlayOption
           hint: 'Use the legacy mount(2) path (api "legacy" or "auto").',
         });
       }
-      mountNew(plan, options.shortLinks);
+      mountNew(plan);
     } else {
       mountLegacy(plan, options.shortLinks);
     }

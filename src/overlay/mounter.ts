@@ -18,7 +18,7 @@ export interface Mounter {
 
 export interface KernelMounterOptions {
   api?: MountApi;
-  /** Short link names for a plan, for the legacy mount(2) path (the store builds them in `l/`). */
+  /** Short link names for a plan, for the legacy mount(2) path (the store builds them in `links/`). */
   shortLinks?: (plan: OverlayMountPlan) => ShortLinks | undefined;
   /** Unmount lazily (MNT_DETACH) so a busy mount never fails an unmount. */
   detach?: boolean;

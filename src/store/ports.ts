@@ -42,9 +42,8 @@ export interface OverlayRequest {
   readonly target: string;
   readonly api: MountApi;
   /**
-   * Short names of the same lowers, relative to `cwd`, which the kernel resolves instead of the
-   * full paths: for the legacy mount(2) path, symlinks under the store's l/ directory, so that 500
-   * of them fit in the one-page option string; for the new API, `<hex>/diff` under layers/.
+   * For the legacy mount(2) path: short names of the same lowers relative to `cwd` (symlinks under
+   * the store's links/ directory), so 500 of them fit in the one-page option string.
    */
   readonly short?: { readonly cwd: string; readonly names: readonly string[] };
   readonly volatile?: boolean;

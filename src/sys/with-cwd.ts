@@ -1,6 +1,6 @@
 /**
  * Running one synchronous call in another working directory: the legacy overlay mount resolves
- * relative lowerdir names (the store's short `l/` links) against the caller's cwd, which is how
+ * relative lowerdir names (the store's short `links/` links) against the caller's cwd, which is how
  * 500 lowers fit in mount(2)'s one page of options.
  */
 import { closeSync, constants, openSync } from 'node:fs';

@@ -12,8 +12,11 @@
 //   native addon is loaded by path (src/db/db.ts). koffi stays external: src/sys/libc.ts loads
 //   its native module directly, on first use.
 // The library (dist/src/index.js) is the plain tsc output, ES modules.
+import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Module } from 'node:module';
 import { dirname } from 'node:path';
+import { Script } from 'node:vm';
 import { build } from 'esbuild';
 
 const result = await build({
@@ -34,7 +37,24 @@ const result = await build({
 
 for (const file of result.outputFiles) {
   mkdirSync(dirname(file.path), { recursive: true });
-  writeFileSync(file.path, file.path.endsWith('.cjs') ? asciiOnly(plainBuiltins(file.text)) : file.contents);
+  if (file.path.endsWith('.map')) {
+    // The id line added at the top (below) moves every generated line down by one: an empty
+    // first line of mappings says so.
+    const map = JSON.parse(file.text);
+    writeFileSync(file.path, JSON.stringify({ ...map, mappings: `;${map.mappings}` }));
+    continue;
+  }
+  if (!file.path.endsWith('.cjs')) {
+    writeFileSync(file.path, file.contents);
+    continue;
+  }
+  const body = asciiOnly(plainBuiltins(file.text));
+  // The first line names the build (a hash of the rest), so bin/shibafu can tell that a code
+  // cache belongs to this very bundle by comparing one line.
+  const id = `// shibafu build ${createHash('sha256').update(body).digest('hex').slice(0, 32)}`;
+  const text = `${id}\n${body}`;
+  writeFileSync(file.path, text);
+  writeFileSync(`${file.path}.cache`, codeCache(id, text, file.path));
 }
 
 /**
@@ -58,4 +78,17 @@ function asciiOnly(text) {
 function plainBuiltins(text) {
   return text.replace(/\b([\w$]+) = __toESM\(require\("(node:[\w/]+)"\), 1\);/g, (whole, name, mod) =>
     new RegExp(`\\b${name.replace(/\$/g, '\\$')}\\.default\\b`).test(text) ? whole : `${name} = require("${mod}");`);
+}
+
+/**
+ * The V8 code cache of the bundle, as bin/shibafu compiles it (Module.wrap, same file name):
+ * with it, V8 skips parsing the 440 KB source, ~4 ms of every command (measured with hyperfine:
+ * `--version` 72.6 -> 69.3 ms, `run --rm` 164.4 -> 160.7 ms). Made right after compiling, so it
+ * holds the top-level code; a function first called later is compiled then, as without a cache.
+ * Layout: the bundle's first line (its build id), a newline, V8's data. V8 itself refuses data
+ * from another V8 version or other flags (the bundle is then compiled from source).
+ */
+function codeCache(id, text, filename) {
+  const data = new Script(Module.wrap(text), { filename }).createCachedData();
+  return Buffer.concat([Buffer.from(`${id}\n`, 'latin1'), data]);
 }

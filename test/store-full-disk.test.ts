@@ -67,6 +67,26 @@ describe('a full disk loses nothing', { skip: needsRoot }, () => {
     assert.equal(small.layer.files, 1);
   });
 
+  test('many small files, written by the import\'s second thread, past the free space: NO_SPACE, the store as it was', async () => {
+    const ts = storeOnTinyFs();
+    await ts.store.createLayer({ name: 'base', source: ts.input('base.tar', tarOf((t) => t.file('etc/hostname', 'base\n'))) });
+    const before = snapshotStore(ts.store);
+    const free = freeBytes(ts);
+    // 3,000 files of 3 KiB take a 4 KiB page each on tmpfs: 12 MiB, past the 8 MiB; all but the
+    // first 512 (and the first of each directory) go through the background thread.
+    const many = ts.input('many.tar', tarOf((t) => {
+      for (let i = 0; i < 3000; i++) t.file(`d${i % 20}/f${i}`, noise(3 * 1024));
+    }));
+    await assert.rejects(ts.store.createLayer({ name: 'many', source: many, parent: 'base' }),
+      (err: { code?: string; message?: string }) => err.code === 'NO_SPACE' && /no space left on device/.test(err.message ?? ''));
+    assertStoreUnchanged(ts.store, before, () => ts.reopen());
+    assert.ok(freeBytes(ts) >= free - DB_SLACK, `free space not given back: ${free} -> ${freeBytes(ts)}`);
+    const cli = await runCli(['--root', ts.root, 'layer', 'create', 'many', many, '--parent', 'base']);
+    assert.equal(cli.status, 6, cli.stderr);
+    assert.match(cli.stderr, /^error\[NO_SPACE\]: Cannot (write|create file) "[^"]+": no space left on device\n/);
+    assertStoreUnchanged(ts.reopen(), before, () => ts.reopen());
+  });
+
   test('layer add larger than the free space: NO_SPACE, the open layer as it was, then add and seal work', async () => {
     const ts = storeOnTinyFs();
     await ts.store.createLayer({ name: 'wip' });

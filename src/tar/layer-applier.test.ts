@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { LayerApplier, type ApplyPorts } from './layer-applier.js';
 import type { ApplyOp, Attrs } from './apply-op.js';
 import { futimens, lutimens } from '../sys/utimens.js';
+import { mknod } from '../sys/mknod.js';
 
 const isRoot = process.geteuid?.() === 0;
 const ports: ApplyPorts = {
@@ -107,5 +108,105 @@ test('files and directories get their exact mode whatever the umask', { skip: is
     assert.equal(fs.lstatSync(join(root, 'd4')).uid, 1000);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+// Past BACKGROUND_AFTER (512) plain small files, an applier writes them on a second thread
+// (background-files.ts). The files below are the current user's, so they are plain as any user.
+const me = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
+const MODES = [0o644, 0o600, 0o755, 0o640];
+const bulkName = (i: number): string => `bulk/d${i % 10}/f${i}`;
+const bulkContent = (i: number): string => `file ${i}\n`.repeat((i % 7) + 1);
+
+/** 10 dirs, then `n` small files with four modes: enough to start the thread. */
+function bulkOps(n: number): { op: ApplyOp; data?: string | Buffer }[] {
+  const ops: { op: ApplyOp; data?: string | Buffer }[] = [dir('bulk', 0o755, me.uid, me.gid)];
+  for (let d = 0; d < 10; d++) ops.push(dir(`bulk/d${d}`, 0o755, me.uid, me.gid));
+  for (let i = 0; i < n; i++) {
+    const data = bulkContent(i);
+    ops.push({ op: { op: 'file', parts: bulkName(i).split('/'), attrs: attrs(MODES[i % 4] as number, me.uid, me.gid), size: data.length }, data });
+  }
+  return ops;
+}
+
+/** Applies `ops` (content given in two chunks, as a stream may split it); returns the applier too. */
+function applyOps(root: string, ops: { op: ApplyOp; data?: string | Buffer }[], withPorts: ApplyPorts = ports): LayerApplier {
+  const a = new LayerApplier(root, withPorts, { maxEntries: 100_000 });
+  try {
+    for (const { op, data } of ops) {
+      a.apply(op);
+      if (data !== undefined) {
+        const bytes = Buffer.from(data);
+        a.data(bytes.subarray(0, bytes.length >> 1));
+        a.data(bytes.subarray(bytes.length >> 1));
+      }
+      a.endEntry();
+    }
+    a.finish();
+  } catch (err) {
+    a.abort();
+    throw err;
+  }
+  return a;
+}
+
+const tempRoot = (t: { after(fn: () => void): void }): string => {
+  const root = fs.mkdtempSync(join(tmpdir(), 'layer-applier-bg-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  return root;
+};
+
+test('past 512 plain small files, a second thread writes them: exact content, mode and mtime', (t) => {
+  const root = tempRoot(t);
+  const big = Buffer.alloc((1 << 20) + 1, 7); // larger than a batch: the main thread's
+  const ops = bulkOps(1500);
+  ops.push({ op: { op: 'file', parts: ['bulk', 'big'], attrs: attrs(0o644, me.uid, me.gid), size: big.length }, data: big });
+  ops.push({ op: { op: 'file', parts: ['bulk', 'd0', 'ns'], attrs: { ...attrs(0o644, me.uid, me.gid), mtime: { sec: 1_600_000_000, nsec: 5 } }, size: 2 }, data: 'ns' });
+  const a = applyOps(root, ops);
+  assert.ok(a.stats.background > 900, `only ${a.stats.background} files went to the thread`);
+  assert.equal(a.stats.entries, 1 + 10 + 1500 + 2);
+  for (let i = 0; i < 1500; i++) {
+    const path = join(root, bulkName(i));
+    const st = fs.lstatSync(path, { bigint: true });
+    assert.equal(fs.readFileSync(path, 'utf8'), bulkContent(i), path);
+    assert.equal(Number(st.mode & 0o7777n), MODES[i % 4], path);
+    assert.equal(st.mtimeNs, 1_600_000_000_000_000_000n, path);
+    assert.equal(st.atimeNs, 1_600_000_000_000_000_000n, path);
+  }
+  assert.ok(fs.readFileSync(join(root, 'bulk', 'big')).equals(big));
+  assert.equal(fs.lstatSync(join(root, 'bulk', 'd0', 'ns'), { bigint: true }).mtimeNs, 1_600_000_000_000_000_005n);
+  // Directory times are set after the thread's files are in: theirs are the archive's.
+  assert.equal(fs.lstatSync(join(root, 'bulk', 'd3'), { bigint: true }).mtimeNs, 1_600_000_000_000_000_000n);
+});
+
+test('an entry at the path of a queued file sees that file, as without the thread', async (t) => {
+  const queued = 'bulk/d0/late'; // after 600 files, in a dir and with a mode seen before: queued
+  const late = { op: { op: 'file', parts: queued.split('/'), attrs: attrs(0o644, me.uid, me.gid), size: 4 } as ApplyOp, data: 'late' };
+  const cases: { title: string; then: { op: ApplyOp; data?: string }; code?: string; check?: (root: string) => void; root?: true }[] = [
+    { title: 'the same file again', then: late, code: 'DUPLICATE_ENTRY' },
+    { title: 'a path under it', then: file(`${queued}/child`, 0o644, me.uid, me.gid), code: 'PATH_CONFLICT' },
+    { title: 'a directory of its name', then: dir(queued, 0o755, me.uid, me.gid), code: 'DUPLICATE_ENTRY' },
+    { title: 'a symlink of its name', then: { op: { op: 'symlink', parts: queued.split('/'), target: 'x', attrs: attrs(0o777, me.uid, me.gid) } }, code: 'DUPLICATE_ENTRY' },
+    {
+      title: 'its whiteout (the layer\'s own file stays)', then: { op: { op: 'whiteout', parts: queued.split('/') } }, root: true,
+      check: (root) => assert.equal(fs.readFileSync(join(root, queued), 'utf8'), 'late'),
+    },
+    {
+      title: 'a hardlink to it', then: { op: { op: 'hardlink', parts: ['bulk', 'link'], targetParts: queued.split('/') } },
+      check: (root) => assert.equal(fs.statSync(join(root, 'bulk', 'link')).ino, fs.statSync(join(root, queued)).ino),
+    },
+  ];
+  for (const c of cases) {
+    await t.test(c.title, { skip: c.root === true && !isRoot ? 'needs root (mknod)' : false }, (tt) => {
+      const root = tempRoot(tt);
+      const ops = [...bulkOps(600), late, c.then];
+      if (c.code === undefined) {
+        const a = applyOps(root, ops, { ...ports, mknod });
+        assert.ok(a.stats.background > 0);
+        c.check?.(root);
+        return;
+      }
+      assert.throws(() => applyOps(root, ops), (err: { code?: string }) => err.code === c.code);
+    });
   }
 });

@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
 import type { ApplyOp, Attrs } from './apply-op.js';
+import { BATCH_BYTES, BackgroundFailure, BackgroundFiles } from './background-files.js';
 
 /** The special calls the applier needs (src/sys implements them with koffi). */
 export interface ApplyPorts {
@@ -26,11 +27,19 @@ export interface ApplyLimits {
   readonly maxEntries: number;
 }
 
+/**
+ * Plain small files seen before their writes move to a second thread (background-files.ts): a
+ * thread costs ~20 ms to start, which a small archive does not win back.
+ */
+const BACKGROUND_AFTER = 512;
+
 export interface ApplyStats {
   /** Entries applied (whiteouts and opaque markers included). */
   entries: number;
   /** Bytes of regular-file content written. */
   bytes: number;
+  /** Regular files written by the background thread (background-files.ts). */
+  background: number;
 }
 
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
@@ -66,7 +75,11 @@ export class LayerApplier {
   readonly #euid: number;
   readonly #egid: number;
   #file: { fd: number; path: string; remaining: number; attrs: Attrs; chown: boolean; chmod: boolean } | null = null;
-  readonly stats: ApplyStats = { entries: 0, bytes: 0 };
+  /** The file being queued for the background thread: its slot and how much of it is in. */
+  #queued: { offset: number; written: number; key: string } | null = null;
+  #background: BackgroundFiles | null = null;
+  #plainFiles = 0;
+  readonly stats: ApplyStats = { entries: 0, bytes: 0, background: 0 };
 
   constructor(root: string, ports: ApplyPorts, limits: ApplyLimits) {
     this.#root = root;
@@ -99,6 +112,13 @@ export class LayerApplier {
 
   /** Content of the current file entry. */
   data(chunk: Buffer): void {
+    const q = this.#queued;
+    if (q !== null) {
+      (this.#background as BackgroundFiles).fill(q.offset, q.written, chunk);
+      q.written += chunk.length;
+      this.stats.bytes += chunk.length;
+      return;
+    }
     const f = this.#file;
     if (f === null) return;
     let off = 0;
@@ -113,6 +133,7 @@ export class LayerApplier {
 
   /** Ends the current entry: a file gets its owner, mode, xattrs and times once its bytes are in. */
   endEntry(): void {
+    this.#queued = null;
     const f = this.#file;
     if (f === null) return;
     this.#file = null;
@@ -130,7 +151,10 @@ export class LayerApplier {
 
   /** Sets directory times last: creating children would otherwise change them again. */
   finish(): void {
-    if (this.#file !== null) this.endEntry();
+    if (this.#file !== null || this.#queued !== null) this.endEntry();
+    this.#settleAll();
+    const bg = this.#background;
+    if (bg !== null) this.#onThread(() => bg.close());
     for (const [path, t] of this.#dirTimes) {
       try {
         this.#ports.lutimens(path, t, t);
@@ -146,6 +170,41 @@ export class LayerApplier {
       try { fs.closeSync(this.#file.fd); } catch { /* already failing */ }
       this.#file = null;
     }
+    this.#queued = null;
+    // The thread must be done with the staged directory before the caller removes it.
+    this.#background?.close(true);
+  }
+
+  /** Waits for the queued files if one of them is at `key`, so what follows sees it on disk. */
+  #settle(key: string): void {
+    if (this.#background?.isPending(key) === true) this.#settleAll();
+  }
+
+  /** Waits until every queued file is written; a failure is the error the main thread would raise. */
+  #settleAll(): void {
+    const bg = this.#background;
+    if (bg !== null) this.#onThread(() => bg.drain());
+  }
+
+  /** Runs a call into the background queue; a file the thread failed to write throws here. */
+  #onThread<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (!(err instanceof BackgroundFailure)) throw err;
+      throw this.#backgroundError(err);
+    }
+  }
+
+  /** The error the main thread would have raised for the file the thread failed to write. */
+  #backgroundError(f: BackgroundFailure): ShibafuError {
+    if (f.path === '') return new ShibafuError('INTERNAL', `Cannot import: ${f.message}`, { cause: f });
+    const key = f.path.slice(this.#root.length + 1);
+    if (f.step === 'open' && f.code === 'EEXIST') return duplicateEntry('file', key);
+    const cause = Object.assign(new Error(f.message), { code: f.code });
+    if (f.step === 'open') return fromSystemError(cause, `create file "${key}"`);
+    if (f.step === 'write') return fromSystemError(cause, `write "${f.path}"`);
+    return fromSystemError(cause, `set the attributes of "${f.path}"`);
   }
 
   #abs(key: string): string {
@@ -159,6 +218,7 @@ export class LayerApplier {
       const parent = key;
       key = key === '' ? part : `${key}/${part}`;
       if (this.#dirs.has(key)) continue;
+      this.#settle(key);
       const abs = this.#abs(key);
       try {
         fs.mkdirSync(abs, 0o755);
@@ -194,17 +254,14 @@ export class LayerApplier {
    * entry of its own layer) or reports the duplicate. Returns true when a whiteout was replaced.
    */
   #create(key: string, what: string, create: () => void): boolean {
+    this.#settle(key);
     try {
       create();
       return false;
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw fromSystemError(err, `create ${what} "${key}"`);
     }
-    if (!this.#replaceWhiteout(key)) {
-      throw new ShibafuError('DUPLICATE_ENTRY', `Cannot import ${what} "${key}": the archive already created that path`, {
-        hint: 'An OCI layer tar must not contain the same path twice (image-spec layer.md).',
-      });
-    }
+    if (!this.#replaceWhiteout(key)) throw duplicateEntry(what, key);
     try {
       create();
     } catch (err) {
@@ -255,10 +312,37 @@ export class LayerApplier {
     // Only a file that is already its final owner's, without setuid/setgid/sticky, is created with
     // its final mode; every other one is created 0600 and chmod-ed after chown (see CREATE_FLAGS).
     const plain = owned && (attrs.mode & 0o7000) === 0;
+    if (plain && this.#toBackground(parent, key, attrs, size)) {
+      const bg = this.#background as BackgroundFiles;
+      const offset = this.#onThread(() => bg.reserve(key, abs, attrs.mode, size, attrs.mtime.sec));
+      this.#queued = { offset, written: 0, key };
+      this.stats.background++;
+      return;
+    }
     let fd = -1;
     this.#create(key, 'file', () => { fd = fs.openSync(abs, CREATE_FLAGS, plain ? attrs.mode : 0o600); });
     this.#file = { fd, path: abs, remaining: size, attrs, chown: !owned, chmod: true };
     if (plain) this.#file.chmod = !this.#createsExactly(parent, attrs.mode, fd, abs);
+  }
+
+  /**
+   * Whether a plain file (final owner, no special bits) goes to the background thread: one that
+   * needs nothing but its creation with its mode (known to come out exact in `parent`), its bytes
+   * and a whole-second mtime since 1970 (Node's futimes is exact for integers), small enough for a batch, at
+   * a key that is neither a directory nor a whiteout of this archive (those take the main thread's
+   * path: a directory there is a duplicate, a whiteout is replaced). Starts the thread once enough
+   * such files were seen.
+   */
+  #toBackground(parent: string, key: string, attrs: Attrs, size: number): boolean {
+    // Node's futimes takes a negative time as "now": those stay on the main thread too.
+    if (size > BATCH_BYTES || attrs.mtime.nsec !== 0 || attrs.mtime.sec < 0 || attrs.xattrs.length > 0) return false;
+    if (this.#exactModes.get(parent)?.get(attrs.mode) !== true || this.#dirs.has(key) || this.#whiteouts.has(key)) return false;
+    this.#settle(key);
+    if (this.#background === null) {
+      if (++this.#plainFiles < BACKGROUND_AFTER) return false;
+      this.#background = new BackgroundFiles();
+    }
+    return true;
   }
 
   /**
@@ -300,6 +384,7 @@ export class LayerApplier {
     if (!this.#dirs.has(targetParent)) {
       throw new ShibafuError('LINK_UNSAFE', `Cannot import hardlink "${key}": its target "${targetKey}" is not a file of this archive`);
     }
+    this.#settle(targetKey);
     const targetAbs = this.#abs(targetKey);
     let st: fs.Stats;
     try {
@@ -333,6 +418,7 @@ export class LayerApplier {
   #whiteout(parts: readonly string[]): void {
     const key = this.#parentAndKey(parts);
     if (this.#whiteouts.has(key)) return;
+    this.#settle(key);
     if (this.#dirs.has(key)) {
       // The layer has this directory and also deletes the lower one: the lower must not show through.
       this.#makeOpaque(key);
@@ -361,4 +447,10 @@ export class LayerApplier {
   #setXattrs(path: string, attrs: Attrs): void {
     for (const [name, value] of attrs.xattrs) this.#ports.lsetxattr(path, name, value);
   }
+}
+
+function duplicateEntry(what: string, key: string): ShibafuError {
+  return new ShibafuError('DUPLICATE_ENTRY', `Cannot import ${what} "${key}": the archive already created that path`, {
+    hint: 'An OCI layer tar must not contain the same path twice (image-spec layer.md).',
+  });
 }

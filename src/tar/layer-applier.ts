@@ -328,10 +328,10 @@ export class LayerApplier {
   /**
    * Whether a plain file (final owner, no special bits) goes to the background thread: one that
    * needs nothing but its creation with its mode (known to come out exact in `parent`), its bytes
-   * and a whole-second mtime since 1970 (Node's futimes is exact for integers), small enough for a batch, at
-   * a key that is neither a directory nor a whiteout of this archive (those take the main thread's
-   * path: a directory there is a duplicate, a whiteout is replaced). Starts the thread once enough
-   * such files were seen.
+   * and a whole-second mtime since 1970 (Node's futimes is exact for those), small enough for a
+   * batch, at a key that is neither a directory nor a whiteout of this archive (those take the
+   * main thread's path: a directory there is a duplicate, a whiteout is replaced). Starts the
+   * thread once enough such files were seen.
    */
   #toBackground(parent: string, key: string, attrs: Attrs, size: number): boolean {
     // Node's futimes takes a negative time as "now": those stay on the main thread too.

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { DEFAULT_ROOT } from '../store/layout.js';
 import { ShibafuError } from '../errors.js';
 import { parseCommand, flag, str, type Command, type CommandEnv } from './command.js';
-import type { CliIo } from './io.js';
+import { print, type CliIo } from './io.js';
 import { reportError } from './render.js';
 import { COMMANDS, type CommandEntry } from './commands/index.js';
 
@@ -30,20 +30,21 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     const { globals, rest } = splitGlobals(argv);
     if (globals.version) {
-      io.stdout.write(`shibafu ${version()}\n`);
+      print(io, `shibafu ${version()}\n`);
       return 0;
     }
     const found = findCommand(rest);
     if (found === null) {
       if (rest.length === 0 || globals.help) {
-        io.stdout.write(listHelp(GLOBAL_HELP, await Promise.all(COMMANDS.map((c) => c.load()))));
+        print(io, listHelp(GLOBAL_HELP, await Promise.all(COMMANDS.map((c) => c.load()))));
         return 0;
       }
       const group = COMMANDS.filter((c) => c.name.startsWith(`${rest[0]} `));
       if (group.length > 0 && (rest.length === 1 || rest[1] === '--help' || rest[1] === '-h')) {
         // `shibafu layer` alone is a usage error: the list goes to stderr, exit 2.
-        const out = rest.length === 1 ? io.stderr : io.stdout;
-        out.write(listHelp(`Usage: shibafu ${rest[0]} COMMAND\n`, await Promise.all(group.map((c) => c.load()))));
+        const text = listHelp(`Usage: shibafu ${rest[0]} COMMAND\n`, await Promise.all(group.map((c) => c.load())));
+        if (rest.length === 1) io.stderr.write(text);
+        else print(io, text);
         return rest.length === 1 ? 2 : 0;
       }
       throw new ShibafuError('USAGE', `Cannot run "shibafu ${rest.slice(0, 2).join(' ')}": no such command`, { hint: 'shibafu --help lists the commands.' });
@@ -52,7 +53,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     const args = found.args;
     const parsed = parseCommand(cmd, args);
     if (globals.help || flag(parsed, 'help')) {
-      io.stdout.write(commandHelp(cmd));
+      print(io, commandHelp(cmd));
       return 0;
     }
     const env: CommandEnv = {

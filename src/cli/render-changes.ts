@@ -9,6 +9,7 @@ import { shortId, type ChainId } from '../ids.js';
 import type { CreateLayerResult, Store } from '../store/store.js';
 import type { CommandEnv } from './command.js';
 import { humanSize, printJson } from './render.js';
+import { print } from './io.js';
 
 /** Paths longer than this do not push the size column further right. */
 const MAX_PATH_COLUMN = 60;
@@ -46,7 +47,7 @@ function sizeText(c: Change): string {
  */
 export function printChanges(env: CommandEnv, changes: readonly Change[]): void {
   if (env.json) printJson(env.io, changes);
-  else env.io.stdout.write(renderChanges(changes));
+  else print(env.io, renderChanges(changes));
 }
 
 /**
@@ -64,9 +65,9 @@ export function printLayerMade(env: CommandEnv, result: CreateLayerResult, verb:
   const l = result.layer;
   const name = l.names[0] ?? shortId(l.chainId as ChainId);
   const parent = l.parent === null ? 'no parent' : `on ${l.parentNames[0] ?? shortId(l.parent)}`;
-  if (result.existed) env.io.stdout.write(`layer ${shortId(l.chainId as ChainId)} already stored with the same content on the same parent; named it "${name}"\n`);
-  else env.io.stdout.write(`${verb} layer "${name}" ${shortId(l.chainId as ChainId)} (${parent}): ${l.files} entries, ${humanSize(l.size)}\n`);
-  env.io.stdout.write(`  chainId ${l.chainId}\n  diffId  ${l.diffId}\n`);
+  if (result.existed) print(env.io, `layer ${shortId(l.chainId as ChainId)} already stored with the same content on the same parent; named it "${name}"\n`);
+  else print(env.io, `${verb} layer "${name}" ${shortId(l.chainId as ChainId)} (${parent}): ${l.files} entries, ${humanSize(l.size)}\n`);
+  print(env.io, `  chainId ${l.chainId}\n  diffId  ${l.diffId}\n`);
 }
 
 /** What the container commands know of a container that diff and commit need. */

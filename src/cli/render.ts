@@ -2,7 +2,7 @@
  * Human output: tables, sizes, times, errors. Machine output is `--json` and never goes through here.
  */
 import { ShibafuError, isShibafuError } from '../errors.js';
-import type { CliIo } from './io.js';
+import { print, type CliIo } from './io.js';
 
 /** 1536 → "1.5 KiB" (binary units, as `du -h` and podman show). */
 export function humanSize(bytes: number): string {
@@ -39,7 +39,7 @@ export function table(rows: readonly (readonly string[])[]): string {
 
 /** Pretty JSON for --json. */
 export function printJson(io: CliIo, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  print(io, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Process entry: wires the real process into `main` (the only place that reads process.*).
  */
+import * as fs from 'node:fs';
 import { main } from './main.js';
 import type { CliIo } from './io.js';
 
@@ -47,13 +48,43 @@ function guardPipe(stream: NodeJS.WriteStream): NodeJS.WriteStream {
     guarded.add(stream);
     stream.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code !== 'EPIPE' && !brokenPipe) throw err;
-      brokenPipe = true;
-      // The failed write may be reported after main() has returned its status.
-      process.exitCode = 141;
-      controller.abort();
+      onBrokenPipe();
     });
   }
   return stream;
+}
+
+function onBrokenPipe(): void {
+  brokenPipe = true;
+  // The failed write may be reported after main() has returned its status.
+  process.exitCode = 141;
+  controller.abort();
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Text to fd 1 by write(2) itself (io.print): printing commands never make process.stdout, whose
+ * stream modules are ~4 ms of a `layer list`. A reader that went away ends the command as above;
+ * a stdout some other program made non-blocking (EAGAIN) is waited on, a millisecond at a time.
+ */
+function printToFd(text: string): void {
+  if (brokenPipe) return;
+  const bytes = Buffer.from(text);
+  for (let off = 0; off < bytes.length;) {
+    try {
+      off += fs.writeSync(1, bytes, off, bytes.length - off);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') {
+        Atomics.wait(pause, 0, 0, 1);
+        continue;
+      }
+      if (code !== 'EPIPE') throw err;
+      onBrokenPipe();
+      return;
+    }
+  }
 }
 
 // The std streams are made on first use: a command that hands fds 0-2 to a child (run) never
@@ -68,6 +99,7 @@ const io: CliIo = {
   trapSignals,
   stdioFds: [0, 1, 2],
   selfCommand: [process.execPath, ...process.execArgv, process.argv[1] as string],
+  print: printToFd,
 };
 
 // No top-level await: the CLI bundle is CommonJS (scripts/bundle.mjs).

@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { printJson } from '../render.js';
 import { CONTAINER_OPTIONS, CONTAINER_OPTIONS_HELP, parseContainerOptions, withContainers } from './container-options.js';
+import { print } from '../io.js';
 
 export const containerCreate: Command = {
   name: 'container create',
@@ -18,7 +19,7 @@ export const containerCreate: Command = {
     const o = parseContainerOptions(env, parsed);
     const view = await withContainers(env, (containers) => containers.create(o));
     if (env.json) printJson(env.io, view);
-    else env.io.stdout.write(`${view.id}\n`);
+    else print(env.io, `${view.id}\n`);
     return 0;
   },
 };

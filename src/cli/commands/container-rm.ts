@@ -2,6 +2,7 @@ import { withContainers } from './container-options.js';
 import type { Command } from '../command.js';
 import { flag } from '../command.js';
 import { printJson } from '../render.js';
+import { print } from '../io.js';
 
 export const containerRm: Command = {
   name: 'container rm',
@@ -18,7 +19,7 @@ export const containerRm: Command = {
       return out;
     });
     if (env.json) printJson(env.io, removed);
-    else for (const r of removed) env.io.stdout.write(`${r.ref}\n`);
+    else for (const r of removed) print(env.io, `${r.ref}\n`);
     return 0;
   },
 };

@@ -3,6 +3,7 @@ import { flag } from '../command.js';
 import { printJson } from '../render.js';
 import { ShibafuError } from '../../errors.js';
 import { attachOptions, runFailure, withContainers } from './container-options.js';
+import { print } from '../io.js';
 
 export const containerStart: Command = {
   name: 'container start',
@@ -38,7 +39,7 @@ export const containerStart: Command = {
       return containers.start(ref);
     });
     if (env.json) printJson(env.io, view);
-    else env.io.stdout.write(`${view.name}\n`);
+    else print(env.io, `${view.name}\n`);
     return 0;
   },
 };

@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 import { str } from '../command.js';
 import { printJson } from '../render.js';
 import { ShibafuError } from '../../errors.js';
+import { print } from '../io.js';
 
 export const containerStop: Command = {
   name: 'container stop',
@@ -21,7 +22,7 @@ export const containerStop: Command = {
       return out;
     });
     if (env.json) printJson(env.io, views);
-    else for (const v of views) env.io.stdout.write(`${v.name}\n`);
+    else for (const v of views) print(env.io, `${v.name}\n`);
     return 0;
   },
 };
@@ -39,7 +40,7 @@ export const containerKill: Command = {
     await withContainers(env, async (containers) => {
       for (const ref of parsed.positionals) await containers.kill(ref, sig);
     });
-    if (!env.json) for (const ref of parsed.positionals) env.io.stdout.write(`${ref}\n`);
+    if (!env.json) for (const ref of parsed.positionals) print(env.io, `${ref}\n`);
     return 0;
   },
 };

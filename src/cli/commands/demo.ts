@@ -1,6 +1,6 @@
 import type { Command, CommandEnv, Parsed } from '../command.js';
 import { flag, int, str } from '../command.js';
-import type { CliIo } from '../io.js';
+import { print, type CliIo } from '../io.js';
 import { printJson } from '../render.js';
 import { DEFAULT_COW_SIZE, runCowDemo } from '../../demo/cow-demo.js';
 import { SILENT_OUTPUT, type DemoDirs, type DemoOutput } from '../../demo/demo-output.js';
@@ -53,7 +53,7 @@ function waitForEnter(io: CliIo, signal: AbortSignal): Promise<void> {
 function cliOutput(env: CommandEnv, parsed: Parsed): DemoOutput {
   const io = env.io;
   const warn = (line: string): void => { io.stderr.write(`shibafu: ${line}\n`); };
-  const base: DemoOutput = env.json ? { ...SILENT_OUTPUT, warn } : { say: (line) => { io.stdout.write(`${line}\n`); }, warn };
+  const base: DemoOutput = env.json ? { ...SILENT_OUTPUT, warn } : { say: (line) => { print(io, `${line}\n`); }, warn };
   if (!flag(parsed, 'step')) return base;
   return {
     ...base,

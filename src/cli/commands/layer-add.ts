@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { humanSize, printJson } from '../render.js';
 import { withStore } from '../with-store.js';
+import { print } from '../io.js';
 
 export const layerAdd: Command = {
   name: 'layer add',
@@ -19,7 +20,7 @@ export const layerAdd: Command = {
       return 0;
     }
     const how = Object.entries(stats.methods).filter(([, n]) => n > 0).map(([m, n]) => `${n} by ${m}`).join(', ');
-    env.io.stdout.write(`added ${stats.files} file${stats.files === 1 ? '' : 's'} (${humanSize(stats.bytes)}) and ${stats.dirs} director${stats.dirs === 1 ? 'y' : 'ies'} to ${ref}:${dest}${how === '' ? '' : ` [${how}]`}\n`);
+    print(env.io, `added ${stats.files} file${stats.files === 1 ? '' : 's'} (${humanSize(stats.bytes)}) and ${stats.dirs} director${stats.dirs === 1 ? 'y' : 'ies'} to ${ref}:${dest}${how === '' ? '' : ` [${how}]`}\n`);
     return 0;
   },
 };
@@ -38,7 +39,7 @@ export const layerSeal: Command = {
       printJson(env.io, { ...r.layer, existed: r.existed });
       return 0;
     }
-    env.io.stdout.write(r.existed
+    print(env.io, r.existed
       ? `sealed ${ref}: the same content on the same parent was already stored as ${r.layer.chainId}; the name now points there\n`
       : `sealed ${ref}: ${r.layer.files} entries, ${humanSize(r.layer.size)}\n  chainId ${r.layer.chainId}\n  diffId  ${r.layer.diffId}\n`);
     return 0;

@@ -4,6 +4,7 @@ import { humanSize, printJson, progress } from '../render.js';
 import { withStore } from '../with-store.js';
 import { shortId } from '../../ids.js';
 import { ShibafuError } from '../../errors.js';
+import { print } from '../io.js';
 
 export const layerCreate: Command = {
   name: 'layer create',
@@ -53,16 +54,16 @@ export const layerCreate: Command = {
     }
     const l = result.layer;
     if (l.state === 'open') {
-      env.io.stdout.write(`created open layer "${name}"${l.parent !== null ? ` on ${l.parentNames[0] ?? shortId(l.parent)}` : ''}\n`);
-      env.io.stdout.write(`  add files: shibafu layer add ${name} SRC DEST; then: shibafu layer seal ${name}\n`);
+      print(env.io, `created open layer "${name}"${l.parent !== null ? ` on ${l.parentNames[0] ?? shortId(l.parent)}` : ''}\n`);
+      print(env.io, `  add files: shibafu layer add ${name} SRC DEST; then: shibafu layer seal ${name}\n`);
       return 0;
     }
     if (result.existed) {
-      env.io.stdout.write(`layer ${shortId(l.chainId!)} already stored with the same content on the same parent; named it "${name}"\n`);
+      print(env.io, `layer ${shortId(l.chainId!)} already stored with the same content on the same parent; named it "${name}"\n`);
     } else {
-      env.io.stdout.write(`created layer "${name}" ${shortId(l.chainId!)}: ${l.files} entries, ${humanSize(l.size)}\n`);
+      print(env.io, `created layer "${name}" ${shortId(l.chainId!)}: ${l.files} entries, ${humanSize(l.size)}\n`);
     }
-    env.io.stdout.write(`  chainId ${l.chainId}\n  diffId  ${l.diffId}\n`);
+    print(env.io, `  chainId ${l.chainId}\n  diffId  ${l.diffId}\n`);
     return 0;
   },
 };

@@ -4,6 +4,7 @@ import { humanSize, printJson, progress } from '../render.js';
 import { withStore } from '../with-store.js';
 import { ShibafuError } from '../../errors.js';
 import type { Compression } from '../../tar/layer-source.js';
+import { print } from '../io.js';
 
 export const layerExport: Command = {
   name: 'layer export',
@@ -58,8 +59,8 @@ export const layerExport: Command = {
       printJson(env.io, { ...result, file: target.file });
       return 0;
     }
-    env.io.stdout.write(`exported ${ref} to ${target.file}: ${humanSize(result.size)}${compression === 'none' ? '' : ` (${compression}, ${humanSize(result.tarSize)} uncompressed)`}\n`);
-    env.io.stdout.write(`  diffId  ${result.diffId} (verified)\n  digest  ${result.digest}\n`);
+    print(env.io, `exported ${ref} to ${target.file}: ${humanSize(result.size)}${compression === 'none' ? '' : ` (${compression}, ${humanSize(result.tarSize)} uncompressed)`}\n`);
+    print(env.io, `  diffId  ${result.diffId} (verified)\n  digest  ${result.digest}\n`);
     return 0;
   },
 };

@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { humanSize, printJson } from '../render.js';
 import { withStore } from '../with-store.js';
+import { print } from '../io.js';
 
 export const layerInspect: Command = {
   name: 'layer inspect',
@@ -33,7 +34,7 @@ export const layerInspect: Command = {
       ['Path', d.path],
     ];
     const w = Math.max(...lines.map(([k]) => k.length)) + 1;
-    for (const [k, v] of lines) env.io.stdout.write(`${`${k}:`.padEnd(w)} ${v}\n`);
+    for (const [k, v] of lines) print(env.io, `${`${k}:`.padEnd(w)} ${v}\n`);
     return 0;
   },
 };

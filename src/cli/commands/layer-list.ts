@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { ago, humanSize, printJson, table } from '../render.js';
 import { withStore } from '../with-store.js';
 import { shortId, type ChainId } from '../../ids.js';
+import { print } from '../io.js';
 
 export const layerList: Command = {
   name: 'layer list',
@@ -31,7 +32,7 @@ export const layerList: Command = {
         l.state,
       ]);
     }
-    env.io.stdout.write(`${table(rows)}\n`);
+    print(env.io, `${table(rows)}\n`);
     return 0;
   },
 };

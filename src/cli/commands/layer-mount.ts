@@ -4,6 +4,7 @@ import { printJson, table, ago } from '../render.js';
 import { withStore } from '../with-store.js';
 import { ShibafuError } from '../../errors.js';
 import { shortId, type ChainId } from '../../ids.js';
+import { print } from '../io.js';
 
 export const layerMount: Command = {
   name: 'layer mount',
@@ -37,11 +38,11 @@ export const layerMount: Command = {
       printJson(env.io, view);
       return 0;
     }
-    env.io.stdout.write(`mounted ${view.layers.length} layer${view.layers.length === 1 ? '' : 's'} at ${view.target} (${view.writable ? 'writable' : 'read-only'}, ${view.api} mount API)\n`);
+    print(env.io, `mounted ${view.layers.length} layer${view.layers.length === 1 ? '' : 's'} at ${view.target} (${view.writable ? 'writable' : 'read-only'}, ${view.api} mount API)\n`);
     view.layers.slice().reverse().forEach((l, i) => {
-      env.io.stdout.write(`  ${i === 0 ? 'top   ' : i === view.layers.length - 1 ? 'bottom' : '      '} ${l.chainId === null ? '?' : shortId(l.chainId as ChainId)} ${l.names.join(',')}\n`);
+      print(env.io, `  ${i === 0 ? 'top   ' : i === view.layers.length - 1 ? 'bottom' : '      '} ${l.chainId === null ? '?' : shortId(l.chainId as ChainId)} ${l.names.join(',')}\n`);
     });
-    if (view.upper !== null) env.io.stdout.write(`  upper  ${view.upper}\n`);
+    if (view.upper !== null) print(env.io, `  upper  ${view.upper}\n`);
     return 0;
   },
 };
@@ -58,7 +59,7 @@ export const layerUmount: Command = {
     const abs = target.startsWith('/') ? target : `${env.io.cwd}/${target}`;
     const r = await withStore(env, null, (store) => store.unmount(abs, { lazy: flag(parsed, 'lazy') }));
     if (env.json) printJson(env.io, { target: abs, ...r });
-    else env.io.stdout.write(r.recorded ? `unmounted ${abs}\n` : `${abs} was not mounted; nothing to do\n`);
+    else print(env.io, r.recorded ? `unmounted ${abs}\n` : `${abs} was not mounted; nothing to do\n`);
     return 0;
   },
 };
@@ -81,7 +82,7 @@ export const layerMounts: Command = {
       const top = m.layers.at(-1);
       rows.push([m.target, `${m.layers.length} (top: ${top?.names[0] ?? (top?.chainId ? shortId(top.chainId as ChainId) : '?')})`, m.writable ? 'rw' : 'ro', m.api, ago(m.created), m.mounted ? 'mounted' : 'stale']);
     }
-    env.io.stdout.write(`${table(rows)}\n`);
+    print(env.io, `${table(rows)}\n`);
     return 0;
   },
 };

@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { printJson } from '../render.js';
 import { withStore } from '../with-store.js';
 import { shortId, type ChainId } from '../../ids.js';
+import { print } from '../io.js';
 
 export const layerRm: Command = {
   name: 'layer rm',
@@ -18,7 +19,7 @@ export const layerRm: Command = {
     }
     for (const r of results) {
       const id = r.chainId === null ? '<open>' : shortId(r.chainId as ChainId);
-      env.io.stdout.write(r.action === 'untagged' ? `untagged ${r.ref} (layer ${id} keeps its other names)\n` : `removed layer ${id}${r.names.length > 0 ? ` (${r.names.join(', ')})` : ''}\n`);
+      print(env.io, r.action === 'untagged' ? `untagged ${r.ref} (layer ${id} keeps its other names)\n` : `removed layer ${id}${r.names.length > 0 ? ` (${r.names.join(', ')})` : ''}\n`);
     }
     return 0;
   },

@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { printJson } from '../render.js';
 import { withStore } from '../with-store.js';
 import { shortId } from '../../ids.js';
+import { print } from '../io.js';
 
 export const layerTag: Command = {
   name: 'layer tag',
@@ -14,7 +15,7 @@ export const layerTag: Command = {
     const [ref, name] = parsed.positionals as [string, string];
     const d = await withStore(env, null, (store) => store.tagLayer(ref, name));
     if (env.json) printJson(env.io, d);
-    else env.io.stdout.write(`"${name}" now names layer ${d.chainId === null ? '<open>' : shortId(d.chainId)}\n`);
+    else print(env.io, `"${name}" now names layer ${d.chainId === null ? '<open>' : shortId(d.chainId)}\n`);
     return 0;
   },
 };
@@ -30,7 +31,7 @@ export const layerUntag: Command = {
     const name = parsed.positionals[0] as string;
     await withStore(env, null, (store) => store.untag(name));
     if (env.json) printJson(env.io, { untagged: name });
-    else env.io.stdout.write(`removed name "${name}"\n`);
+    else print(env.io, `removed name "${name}"\n`);
     return 0;
   },
 };

@@ -4,6 +4,7 @@ import { flag } from '../command.js';
 import { ago, printJson, table } from '../render.js';
 import { shortId, type ChainId } from '../../ids.js';
 import type { ContainerView } from '../../container/container-views.js';
+import { print } from '../io.js';
 
 const PS_OPTIONS = { all: { type: 'boolean', short: 'a' }, quiet: { type: 'boolean', short: 'q' } } as const;
 
@@ -14,13 +15,13 @@ async function runPs(env: CommandEnv, parsed: Parsed): Promise<number> {
     return 0;
   }
   if (flag(parsed, 'quiet')) {
-    for (const v of views) env.io.stdout.write(`${v.id.slice(0, 12)}\n`);
+    for (const v of views) print(env.io, `${v.id.slice(0, 12)}\n`);
     return 0;
   }
   const now = Date.now();
   const rows = [['NAME', 'ID', 'STATE', 'STACK', 'COMMAND', 'CREATED', 'STATUS']];
   for (const v of views) rows.push([v.name, v.id.slice(0, 12), v.state, stackLabel(v), commandLabel(v.command), ago(v.created, now), statusText(v, now)]);
-  env.io.stdout.write(`${table(rows)}\n`);
+  print(env.io, `${table(rows)}\n`);
   return 0;
 }
 

@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { flag } from '../command.js';
 import { ShibafuError } from '../../errors.js';
 import { CONTAINER_OPTIONS, CONTAINER_OPTIONS_HELP, attachOptions, parseContainerOptions, runFailure, withContainers } from './container-options.js';
+import { print } from '../io.js';
 
 export const run: Command = {
   name: 'run',
@@ -43,7 +44,7 @@ export const run: Command = {
         const afterExit = o.config.autoRemove && self !== undefined ? [...self, '--root', env.root, 'container', 'rm', '--force', created.id] : undefined;
         return (await containers.start(created.id, afterExit !== undefined ? { afterExit } : {})).id;
       });
-      env.io.stdout.write(`${id}\n`);
+      print(env.io, `${id}\n`);
       return 0;
     } catch (err) {
       return runFailure(env, err);

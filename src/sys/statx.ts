@@ -39,12 +39,13 @@ const ENOSYS = 38;
 /** sizeof(struct statx) (include/uapi/linux/stat.h). */
 const buf = Buffer.alloc(256);
 /**
- * struct statx as 32-bit words (little-endian: x86_64 and arm64): [4] nlink, [5] uid, [6] gid,
- * [7] mode (low 16 bits), [8-9] ino, [10-11] size, [16-17] atime.tv_sec, [18] atime.tv_nsec,
- * [28-29] mtime.tv_sec, [30] mtime.tv_nsec, [32-33] rdev major/minor, [34-35] dev major/minor.
+ * The buffer read through a DataView, not Buffer's readUInt32LE & co: in the cold process of a
+ * `container diff` those are calls into node:buffer's JavaScript; DataView's getters are V8
+ * builtins, and as explicit about the byte order. 3,000 lstatx in a fresh process, five pairs:
+ * 36-45 ms before, 27-39 ms after.
  */
-const U32 = new Uint32Array(buf.buffer, buf.byteOffset, 64);
-const I32 = new Int32Array(buf.buffer, buf.byteOffset, 64);
+const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+const LE = true;
 let native: boolean | undefined;
 
 /**
@@ -63,22 +64,23 @@ export function lstatx(path: string): StatxResult | null {
     if (errno === ENOENT || errno === ENOTDIR) return null;
     check(ret, { syscall: 'statx', path });
   }
-  // Read through typed-array views, not Buffer's readUInt32LE & co: in the cold process of a
-  // `container diff` those are calls into node:buffer, ~30% of each lstatx (3,000 nodes: 31 -> 22 ms).
-  const mode = U32[7]! & 0xffff;
-  const inoHi = U32[9]!;
+  // struct statx (include/uapi/linux/stat.h), little-endian on every architecture Node runs on
+  // here but read as such explicitly; 64-bit fields as high * 2^32 + low (sizes and seconds are
+  // exact below 2^53). Inline getters: a helper function per field cost ~25% more, cold.
+  const mode = view.getUint16(0x1c, LE);
+  const inoHi = view.getUint32(0x24, LE);
   return {
     kind: kindOfMode(mode),
     mode,
-    uid: U32[5]!,
-    gid: U32[6]!,
-    nlink: U32[4]!,
-    size: U32[11]! * 2 ** 32 + U32[10]!,
-    ino: inoHi === 0 ? BigInt(U32[8]!) : (BigInt(inoHi) << 32n) | BigInt(U32[8]!),
-    mtimeNs: BigInt(I32[29]! * 2 ** 32 + U32[28]!) * 1_000_000_000n + BigInt(U32[30]!),
-    atime: { sec: I32[17]! * 2 ** 32 + U32[16]!, nsec: U32[18]! },
-    rdev: Number(makedev(U32[32]!, U32[33]!)),
-    dev: makedev(U32[34]!, U32[35]!),
+    uid: view.getUint32(0x14, LE),
+    gid: view.getUint32(0x18, LE),
+    nlink: view.getUint32(0x10, LE),
+    size: view.getUint32(0x2c, LE) * 2 ** 32 + view.getUint32(0x28, LE),
+    ino: inoHi === 0 ? BigInt(view.getUint32(0x20, LE)) : (BigInt(inoHi) << 32n) | BigInt(view.getUint32(0x20, LE)),
+    mtimeNs: BigInt(view.getInt32(0x74, LE) * 2 ** 32 + view.getUint32(0x70, LE)) * 1_000_000_000n + BigInt(view.getUint32(0x78, LE)),
+    atime: { sec: view.getInt32(0x44, LE) * 2 ** 32 + view.getUint32(0x40, LE), nsec: view.getUint32(0x48, LE) },
+    rdev: Number(makedev(view.getUint32(0x80, LE), view.getUint32(0x84, LE))),
+    dev: makedev(view.getUint32(0x88, LE), view.getUint32(0x8c, LE)),
   };
 }
 

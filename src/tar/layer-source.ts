@@ -22,6 +22,12 @@ export const LAYER_MEDIA_TYPES: Record<Compression, string> = {
 
 /** 1 MiB reads: large enough that per-chunk overhead vanishes, small enough to stay bounded. */
 const READ_CHUNK = 1 << 20;
+/**
+ * gunzip's output chunks. Each is a fresh buffer, freed only when V8 collects its wrapper; 256 KiB
+ * ones kept the peak RSS of a gzip'd import of 50,000 small files at 120-129 MiB against 136-140
+ * MiB with 1 MiB ones (three runs each, session 4), no slower, and the same on the mixed image.
+ */
+const GUNZIP_CHUNK = 256 * 1024;
 
 /**
  * Sniffs the compression of an archive from its first bytes.
@@ -206,7 +212,7 @@ export function decodeSource(raw: RawSource, options: SourceOptions): OpenedSour
 
 async function* gunzip(input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   // zlib runs in libuv's thread pool: decompression overlaps with parsing and writing here.
-  const z = createGunzip({ chunkSize: READ_CHUNK });
+  const z = createGunzip({ chunkSize: GUNZIP_CHUNK });
   const src = Readable.from(input);
   src.on('error', (err) => z.destroy(err));
   src.pipe(z);

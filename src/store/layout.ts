@@ -25,8 +25,9 @@ export class StoreLayout {
   get blobs(): string { return join(this.root, 'blobs', 'sha256'); }
   /**
    * Short symlinks to lower dirs, used only by the legacy mount(2) path (one-page option limit).
-   * Not `l/`, where stores before 2026-12-06 kept links that were not removed with their layers
-   * and so could name the dir of another layer once a row id was reused (layer-mounts.ts).
+   * Not `l/`, where stores made before this rule (d477a43) kept links that were not removed with
+   * their layers and so could name the dir of another layer once a row id was reused
+   * (layer-mounts.ts).
    */
   get links(): string { return join(this.root, 'links'); }
   /**

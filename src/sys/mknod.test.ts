@@ -17,6 +17,16 @@ test('makedev uses glibc\'s bit layout', () => {
   assert.equal(makedev(0x1000, 0), 0x100000000000n); // major bits 12+ start at bit 44
 });
 
+test('makedev packs major and minor as glibc does (what Node reports as st_rdev; statx builds dev and rdev with it)', () => {
+  assert.equal(makedev(1, 3), 259n);
+  assert.equal(makedev(0, 0), 0n);
+  assert.equal(makedev(8, 17), (8n << 8n) | 17n);
+  // major 4095 / minor 255 still fit the old 16-bit layout; beyond, the high bits move up (the
+  // kernel's own dev_t has 12 bits of major and 20 of minor; glibc's leaves room for more).
+  assert.equal(makedev(4095, 255), (4095n << 8n) | 255n);
+  assert.equal(makedev(4096, 256), (1n << 44n) | (1n << 20n));
+});
+
 test('devMajor / devMinor invert makedev', () => {
   for (const [ma, mi] of [[0, 0], [8, 1], [259, 65536], [0xfff, 0xfffff], [0x12345, 0x6789ab]] as const) {
     const dev = makedev(ma, mi);

@@ -4,18 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lstatx, makedev } from './statx.js';
+import { lstatx } from './statx.js';
 import { timespecOf } from './utimens.js';
-
-test('makedev packs major and minor as glibc does (what Node reports as st_rdev)', () => {
-  assert.equal(makedev(1, 3), 259n);
-  assert.equal(makedev(0, 0), 0n);
-  assert.equal(makedev(8, 17), (8n << 8n) | 17n);
-  // major 4095 / minor 255 still fit the old 16-bit layout; beyond, the high bits move up (the
-  // kernel's own dev_t has 12 bits of major and 20 of minor; glibc's leaves room for more).
-  assert.equal(makedev(4095, 255), (4095n << 8n) | 255n);
-  assert.equal(makedev(4096, 256), (1n << 44n) | (1n << 20n));
-});
 
 test('lstatx agrees with Node\'s bigint lstat on every kind of node; null when absent', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'shibafu-statx-'));

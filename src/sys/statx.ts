@@ -8,6 +8,7 @@
  */
 import { lstatSync } from 'node:fs';
 import { check, cString, lastErrno, libc } from './libc.js';
+import { makedev } from './mknod.js';
 import { timespecOf, type Timespec } from './utimens.js';
 
 /** The type of a node, from st_mode's S_IFMT bits. */
@@ -79,8 +80,8 @@ export function lstatx(path: string): StatxResult | null {
     ino: inoHi === 0 ? BigInt(view.getUint32(0x20, LE)) : (BigInt(inoHi) << 32n) | BigInt(view.getUint32(0x20, LE)),
     mtimeNs: BigInt(view.getInt32(0x74, LE) * 2 ** 32 + view.getUint32(0x70, LE)) * 1_000_000_000n + BigInt(view.getUint32(0x78, LE)),
     atime: { sec: view.getInt32(0x44, LE) * 2 ** 32 + view.getUint32(0x40, LE), nsec: view.getUint32(0x48, LE) },
-    rdev: Number(makedev(view.getUint32(0x80, LE), view.getUint32(0x84, LE))),
-    dev: makedev(view.getUint32(0x88, LE), view.getUint32(0x8c, LE)),
+    rdev: Number(deviceNumber(view.getUint32(0x80, LE), view.getUint32(0x84, LE))),
+    dev: deviceNumber(view.getUint32(0x88, LE), view.getUint32(0x8c, LE)),
   };
 }
 
@@ -106,22 +107,16 @@ export function kindOfMode(mode: number): FileKind {
 const SMALL_DEVICES = new Map<number, bigint>();
 
 /**
- * dev_t from major and minor as glibc packs it (what Node reports as st_dev and st_rdev).
- *
- * @example
- * makedev(1, 3) // 259n: /dev/null
+ * dev_t from major and minor as glibc packs it (what Node reports as st_dev and st_rdev): the
+ * makedev of sys/mknod.ts, with the devices a walk meets (majors below 4096, minors below 256:
+ * one small integer) made once.
  */
-export function makedev(major: number, minor: number): bigint {
-  // Majors below 4096 and minors below 256 keep the old 16-bit layout: one small integer.
-  if (major < 0x1000 && minor < 0x100) {
-    const small = (major << 8) | minor;
-    let dev = SMALL_DEVICES.get(small);
-    if (dev === undefined) SMALL_DEVICES.set(small, (dev = BigInt(small)));
-    return dev;
-  }
-  const ma = BigInt(major);
-  const mi = BigInt(minor);
-  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
+function deviceNumber(major: number, minor: number): bigint {
+  if (major >= 0x1000 || minor >= 0x100) return makedev(major, minor);
+  const small = (major << 8) | minor;
+  let dev = SMALL_DEVICES.get(small);
+  if (dev === undefined) SMALL_DEVICES.set(small, (dev = BigInt(small)));
+  return dev;
 }
 
 function hasStatx(): boolean {

@@ -29,6 +29,7 @@
  */
 import { closeSync, constants, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { isResolveRefusal, openBeneath } from '../sys/openat2.js';
+import { devMajor, devMinor } from '../sys/mknod.js';
 import { lstatx, type StatxResult } from '../sys/statx.js';
 import { isUtf8 } from 'node:buffer';
 import { ShibafuError, fromSystemError } from '../errors.js';
@@ -223,10 +224,8 @@ function emitSpecial(w: Walk, abs: string, rel: string, st: StatxResult, dirRel:
     emit(w, base(rel, '6', st, x.exported));
   } else {
     const e = base(rel, st.kind === 'char' ? '3' : '4', st, x.exported);
-    // Linux dev_t: major is bits 8-19 and 32-43, minor bits 0-7 and 20-31 (glibc's gnu_dev_major).
-    const rdev = BigInt(st.rdev);
-    e.devmajor = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-    e.devminor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+    e.devmajor = devMajor(st.rdev);
+    e.devminor = devMinor(st.rdev);
     emit(w, e);
   }
 }

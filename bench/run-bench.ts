@@ -43,7 +43,7 @@ export async function benchRun(ctx: BenchContext): Promise<void> {
   const tar = join(dir, 'base.tar');
   makeBusyboxTar(ctx.lfs.fresh('run', 'work'), tar);
   const root = join(dir, 'store');
-  const shibafu = (...args: string[]): string[] => [process.execPath, ctx.shibafuBin, '--root', root, ...args];
+  const shibafu = (...args: string[]): string[] => [ctx.shibafuBin, '--root', root, ...args];
   run(process.execPath, shibafu('layer', 'create', 'base', tar).slice(1), { env: benchEnv() });
   ctx.log('run: building the 50- and 500-layer chains on base...');
   await buildChain(root, Math.max(...DEPTHS) - 1);

@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   ALREADY_MOUNTED: { exit: 4 },
   CONTAINER_IN_USE: { exit: 4 },
   CONTAINER_STATE: { exit: 4 },
+  SERVICE_RUNNING: { exit: 4 },
+  SERVICE_NOT_RUNNING: { exit: 3 },
   TAR_CORRUPT: { exit: 5 },
   TAR_TRUNCATED: { exit: 5 },
   TAR_UNSUPPORTED: { exit: 5 },

@@ -23,7 +23,7 @@ function runCopy(t: { after(fn: () => void): void }, change: (cache: string) => 
   cpSync(join(REPO, 'dist', 'cli'), join(dir, 'dist', 'cli'), { recursive: true });
   cpSync(join(REPO, 'package.json'), join(dir, 'package.json')); // where --version reads it
   change(join(dir, 'dist', 'cli', 'shibafu.cjs.cache'));
-  const r = spawnSync(process.execPath, [join(dir, 'bin', 'shibafu'), '--version'], {
+  const r = spawnSync(process.execPath, [join(dir, 'bin', 'shibafu.cjs'), '--version'], {
     encoding: 'utf8', env: { ...process.env, SHIBAFU_TRACE_CODE_CACHE: '1' },
   });
   return { stdout: r.stdout, trace: r.stderr.trim(), status: r.status };

@@ -27,6 +27,22 @@ Global options:
  * process.exitCode = await main(process.argv.slice(2), io);
  */
 export async function main(argv: string[], io: CliIo): Promise<number> {
+  return await commandLine(argv, io, () => true) as number;
+}
+
+/**
+ * What the service runs for a client (src/cli/service-command.ts): `main`, except that a command
+ * `serves(name, root)` declines is not run, and 'fallback' returned (the client then runs the
+ * command line in a process of its own). Help, --version and usage errors are always served.
+ *
+ * @example
+ * const status = await serveCommandLine(argv, io, (name, root) => root === myRoot);
+ */
+export function serveCommandLine(argv: string[], io: CliIo, serves: (name: string, root: string) => boolean): Promise<number | 'fallback'> {
+  return commandLine(argv, io, serves);
+}
+
+async function commandLine(argv: string[], io: CliIo, serves: (name: string, root: string) => boolean): Promise<number | 'fallback'> {
   try {
     const { globals, rest } = splitGlobals(argv);
     if (globals.version) {
@@ -61,6 +77,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       root: str(parsed, 'root') ?? globals.root ?? io.env.SHIBAFU_ROOT ?? DEFAULT_ROOT,
       json: globals.json || flag(parsed, 'json'),
     };
+    if (!serves(cmd.name, env.root)) return 'fallback';
     return await cmd.run(env, parsed);
   } catch (err) {
     return reportError(io, err);

@@ -36,6 +36,12 @@ export class StoreLayout {
    */
   get runtimeState(): string { return join(this.root, 'runtime'); }
 
+  /** The resident service's socket (`shibafu service start`); native/shibafu-client.c knows this name too. */
+  get serviceSocket(): string { return join(this.root, 'service.sock'); }
+  /** Held (flock) by the one service of this store for its whole life. */
+  get serviceLock(): string { return join(this.root, 'service.lock'); }
+  /** What a service started in the background writes (its own failures). */
+  get serviceLog(): string { return join(this.root, 'service.log'); }
   /** Always empty: the extra bottom layer of a read-only one-layer mount (overlay needs two). */
   get empty(): string { return join(this.root, 'empty'); }
 

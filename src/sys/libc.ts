@@ -64,6 +64,12 @@ const PROTOTYPES = {
   posix_spawnattr_setsigdefault: 'int posix_spawnattr_setsigdefault(void *attr, const void *signals)',
   posix_spawnattr_setsigmask: 'int posix_spawnattr_setsigmask(void *attr, const void *signals)',
   waitpid: 'int waitpid(int pid, _Out_ int *status, int options)',
+  // The service's Unix socket (sys/unix-socket.ts): descriptors arrive with recvmsg's SCM_RIGHTS.
+  socket: 'int socket(int domain, int type, int protocol)',
+  bind: 'int bind(int fd, const void *addr, uint32_t len)',
+  listen: 'int listen(int fd, int backlog)',
+  accept4: 'int accept4(int fd, void *addr, void *len, int flags)',
+  recvmsg: 'intptr_t recvmsg(int fd, void *msg, int flags)',
 } as const;
 
 /** The C functions `sys/` may call. */
@@ -184,6 +190,29 @@ export function check(ret: number, context: SysErrorContext): number {
 export function cString(value: string, syscall: string): string {
   if (value.includes('\0')) throw new SysError(22 /* EINVAL */, { syscall, path: value.replace(/\0/g, '\\0') });
   return value;
+}
+
+/**
+ * The address of a Buffer's bytes, for structs that point at other memory (recvmsg's msghdr).
+ * The Buffer must stay referenced while the address is used.
+ */
+export function bufferAddress(buf: Buffer): bigint {
+  return native().koffi.address(buf);
+}
+
+/**
+ * Calls `onReadable` each time `fd` can be read (libuv's poll handle, on the event loop), until
+ * the returned function is called.
+ *
+ * @example
+ * const stop = watchReadable(fd, () => { ... });
+ */
+export function watchReadable(fd: number, onReadable: () => void): () => void {
+  let handle: { close(): void } | null = native().koffi.node.poll(fd, { readable: true, disconnect: true }, () => onReadable());
+  return () => {
+    handle?.close();
+    handle = null;
+  };
 }
 
 /** True once koffi has been loaded (tests use it to prove read-only commands stay native-free). */

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** bin/shibafu of this checkout (this file runs from dist/test/helpers/). */
-export const SHIBAFU_BIN = fileURLToPath(new URL('../../../bin/shibafu', import.meta.url));
+export const SHIBAFU_BIN = fileURLToPath(new URL('../../../bin/shibafu.cjs', import.meta.url));
 
 export interface CliResult {
   readonly status: number | null;

@@ -39,6 +39,10 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'container commit', load: async () => (await import('./container-changes.js')).containerCommit },
   { name: 'container inspect', load: async () => (await import('./container-inspect.js')).containerInspect },
   { name: 'container logs', load: async () => (await import('./container-logs.js')).containerLogs },
+  { name: 'service start', load: async () => (await import('./service.js')).serviceStart },
+  { name: 'service stop', load: async () => (await import('./service.js')).serviceStop },
+  { name: 'service status', load: async () => (await import('./service.js')).serviceStatus },
+  { name: 'service run', load: async () => (await import('./service.js')).serviceRun },
   { name: 'demo overlay', load: async () => (await import('./demo.js')).demoOverlay },
   { name: 'demo cow', load: async () => (await import('./demo.js')).demoCow },
 ];

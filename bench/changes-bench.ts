@@ -39,7 +39,11 @@ export interface ScaleFigures {
   readonly image: { readonly files: number; readonly tarBytes: number };
   readonly changes: ReturnType<typeof changeTotals> & { readonly listed: number };
   /** Medians in ms: whole commands (child processes) and the library calls in process. */
-  readonly shibafu: { readonly diffMs: number; readonly diffInProcessMs: number; readonly commitMs: number; readonly commitInProcessMs: number };
+  readonly shibafu: {
+    readonly diffMs: number; readonly diffInProcessMs: number; readonly commitMs: number; readonly commitInProcessMs: number;
+    /** The same commands through the store's service (`service start`): no Node start per command. */
+    readonly diffServiceMs: number; readonly commitServiceMs: number;
+  };
   readonly podman: { readonly diffMs: number; readonly commitMs: number; readonly listed: number } | { readonly skipped: string };
 }
 
@@ -182,14 +186,26 @@ function timeShibafu(ctx: BenchContext, store: Store, c: ShibafuContainer): Scal
   const touch = (): void => fs.writeFileSync(join(c.merged, 'commit-marker'), `${edit++}`);
   const timed = (before: () => void, fn: () => number): number[] => Array.from({ length: ctx.runs }, () => { before(); syncAll(); return fn(); });
   const inProcess = (fn: () => void) => (): number => { const t = nowMs(); fn(); return nowMs() - t; };
-  const command = (...args: string[]) => (): number => timeCommand([ctx.shibafuBin, '--root', c.root, ...args], { scratch: ctx.scratch, env: benchEnv() }).wallMs;
+  const nodeCli = { ...benchEnv(), SHIBAFU_SERVICE: 'off' };
+  const command = (env: NodeJS.ProcessEnv, ...args: string[]) => (): number => timeCommand([ctx.shibafuBin, '--root', c.root, ...args], { scratch: ctx.scratch, env }).wallMs;
   const none = (): void => {};
-  command('container', 'diff', 'c')(); // warm-up: page cache for node, dist/ and the store
+  command(nodeCli, 'container', 'diff', 'c')(); // warm-up: page cache for node, dist/ and the store
   const diffIn = timed(none, inProcess(() => getLayerChanges(store.context, { upper: c.upper, stack: c.stack })));
-  const diffCmd = timed(none, command('container', 'diff', 'c'));
+  const diffCmd = timed(none, command(nodeCli, 'container', 'diff', 'c'));
   const commitIn = timed(touch, inProcess(() => commitUpper(store.context, { upper: c.upper, stack: c.stack, name: `in-process-${edit}` })));
-  const commitCmd = timed(touch, () => command('container', 'commit', 'c', `committed-${edit}`)());
-  return { diffMs: median(diffCmd), diffInProcessMs: median(diffIn), commitMs: median(commitCmd), commitInProcessMs: median(commitIn) };
+  const commitCmd = timed(touch, () => command(nodeCli, 'container', 'commit', 'c', `committed-${edit}`)());
+  run(ctx.shibafuBin, ['--root', c.root, 'service', 'start'], { env: benchEnv() });
+  try {
+    command(benchEnv(), 'container', 'diff', 'c')(); // warm-up of the service
+    const diffServed = timed(none, command(benchEnv(), 'container', 'diff', 'c'));
+    const commitServed = timed(touch, () => command(benchEnv(), 'container', 'commit', 'c', `served-${edit}`)());
+    return {
+      diffMs: median(diffCmd), diffInProcessMs: median(diffIn), commitMs: median(commitCmd), commitInProcessMs: median(commitIn),
+      diffServiceMs: median(diffServed), commitServiceMs: median(commitServed),
+    };
+  } finally {
+    spawnSync(ctx.shibafuBin, ['--root', c.root, 'service', 'stop'], { stdio: 'ignore', env: benchEnv() });
+  }
 }
 
 /** `node -e 0` with the same environment: the part of each whole-command figure that is Node's start. */
@@ -230,14 +246,18 @@ function toRows(scales: readonly ScaleFigures[], nodeStart: number): ChangesRow[
     const note = `${s.changes.listed} listed: ${s.changes.added} A, ${s.changes.changed} C, ${s.changes.deleted} D`;
     const pm = 'skipped' in s.podman ? null : s.podman;
     rows.push(
-      { bench: 'changes', name: `${tag}: shibafu container diff (whole command)`, value: s.shibafu.diffMs, unit: 'ms', note },
+      { bench: 'changes', name: `${tag}: shibafu container diff, through the service`, value: s.shibafu.diffServiceMs, unit: 'ms', note },
+      { bench: 'changes', name: `${tag}: service diff / podman diff`, value: pm === null ? null : s.shibafu.diffServiceMs / pm.diffMs, unit: 'x', target: DIFF_TARGET },
+      { bench: 'changes', name: `${tag}: shibafu container diff, Node CLI (whole command)`, value: s.shibafu.diffMs, unit: 'ms' },
       { bench: 'changes', name: `${tag}: GetLayerChanges in process`, value: s.shibafu.diffInProcessMs, unit: 'ms' },
       { bench: 'changes', name: `${tag}: podman diff`, value: pm?.diffMs ?? null, unit: 'ms', note: pm === null ? `skipped: ${(s.podman as { skipped: string }).skipped}` : `${pm.listed} listed` },
-      { bench: 'changes', name: `${tag}: shibafu diff / podman diff`, value: pm === null ? null : s.shibafu.diffMs / pm.diffMs, unit: 'x', target: DIFF_TARGET },
-      { bench: 'changes', name: `${tag}: shibafu container commit (whole command)`, value: s.shibafu.commitMs, unit: 'ms' },
+      { bench: 'changes', name: `${tag}: Node CLI diff / podman diff`, value: pm === null ? null : s.shibafu.diffMs / pm.diffMs, unit: 'x', target: DIFF_TARGET },
+      { bench: 'changes', name: `${tag}: shibafu container commit, through the service`, value: s.shibafu.commitServiceMs, unit: 'ms' },
+      { bench: 'changes', name: `${tag}: service commit / podman commit`, value: pm === null ? null : s.shibafu.commitServiceMs / pm.commitMs, unit: 'x', target: COMMIT_TARGET },
+      { bench: 'changes', name: `${tag}: shibafu container commit, Node CLI (whole command)`, value: s.shibafu.commitMs, unit: 'ms' },
       { bench: 'changes', name: `${tag}: commitUpper in process`, value: s.shibafu.commitInProcessMs, unit: 'ms' },
       { bench: 'changes', name: `${tag}: podman commit`, value: pm?.commitMs ?? null, unit: 'ms' },
-      { bench: 'changes', name: `${tag}: shibafu commit / podman commit`, value: pm === null ? null : s.shibafu.commitMs / pm.commitMs, unit: 'x', target: COMMIT_TARGET },
+      { bench: 'changes', name: `${tag}: Node CLI commit / podman commit`, value: pm === null ? null : s.shibafu.commitMs / pm.commitMs, unit: 'x', target: COMMIT_TARGET },
     );
   }
   const [small, big] = [scales.find((s) => s.scale === 1), scales.find((s) => s.scale === 10)];

@@ -1,13 +1,16 @@
 /**
  * Run: the start of a container, whole commands timed from outside as a user runs them.
  *
- *   shibafu run --rm --layers base true        (Node's start, the store, mount, runc, umount, rm)
+ *   shibafu run --rm --layers base true        through the store's service (`service start`): the
+ *                                              native front end, the store, mount, runc, umount, rm
+ *   the same with SHIBAFU_SERVICE=off          the Node CLI in its own process (Node's start included)
  *   runc run of a prepared busybox bundle      (the floor: the runtime alone, same config.json)
  *   podman run --rm --network none IMAGE true  (the peer, on the same busybox tar, its own store)
  *   shibafu run --rm on a 50-layer and a 500-layer chain (the seed's Step 6 experiment)
  *
  * Runs are interleaved (one of each per round) so machine drift hits every command alike; figures
- * are medians. Target (issue 3): shibafu's overhead over bare runc < 60 ms, Node's start included.
+ * are medians. Target (issue 3): shibafu's overhead over bare runc < 60 ms, Node's start included
+ * (for the service: the service's own start is once per store, not per command).
  * Everything lives on the benchmark's loop fs; podman's mounts are cleaned before it goes.
  */
 import { spawnSync } from 'node:child_process';
@@ -30,7 +33,11 @@ interface Contender {
   readonly name: string;
   readonly argv: readonly string[];
   readonly samples: number[];
+  readonly env?: NodeJS.ProcessEnv;
 }
+
+const SERVED = 'shibafu run --rm --layers base true (through the service)';
+const NODE_CLI = 'shibafu run --rm --layers base true (Node CLI, SHIBAFU_SERVICE=off)';
 
 /**
  * Adds the `run` rows to `ctx.rows` (called by bench/run.ts).
@@ -44,26 +51,29 @@ export async function benchRun(ctx: BenchContext): Promise<void> {
   makeBusyboxTar(ctx.lfs.fresh('run', 'work'), tar);
   const root = join(dir, 'store');
   const shibafu = (...args: string[]): string[] => [ctx.shibafuBin, '--root', root, ...args];
-  run(process.execPath, shibafu('layer', 'create', 'base', tar).slice(1), { env: benchEnv() });
+  run(ctx.shibafuBin, shibafu('layer', 'create', 'base', tar).slice(1), { env: benchEnv() });
   ctx.log('run: building the 50- and 500-layer chains on base...');
   await buildChain(root, Math.max(...DEPTHS) - 1);
   const contenders: Contender[] = [
     { name: 'node -e 0 (Node\'s start alone, for reference)', argv: [process.execPath, '-e', '0'], samples: [] },
-    { name: 'shibafu run --rm --layers base true', argv: shibafu('run', '--rm', '--layers', 'base', 'true'), samples: [] },
+    { name: SERVED, argv: shibafu('run', '--rm', '--layers', 'base', 'true'), samples: [] },
+    { name: NODE_CLI, argv: shibafu('run', '--rm', '--layers', 'base', 'true'), samples: [], env: { ...benchEnv(), SHIBAFU_SERVICE: 'off' } },
     { name: 'runc run of a prepared busybox bundle, true', argv: bareRunc(ctx, dir, tar), samples: [] },
     ...DEPTHS.map((d) => ({ name: `shibafu run --rm on a ${d}-layer chain, true`, argv: shibafu('run', '--rm', `c${d - 1}`, 'true'), samples: [] })),
   ];
   const podman = have('podman') ? preparePodman(ctx, dir, tar) : null;
   if (podman !== null) contenders.push({ name: 'podman run --rm --network none IMAGE true', argv: podman.argv, samples: [] });
+  run(ctx.shibafuBin, shibafu('service', 'start').slice(1), { env: benchEnv() });
   try {
     ctx.log(`run: ${ctx.cliRuns} interleaved rounds of ${contenders.length} commands...`);
     for (let round = 0; round < WARMUP + ctx.cliRuns; round++) {
       for (const c of contenders) {
-        const ms = timeCommand(c.argv, { scratch: ctx.scratch }).wallMs;
+        const ms = timeCommand(c.argv, { scratch: ctx.scratch, ...(c.env !== undefined ? { env: c.env } : {}) }).wallMs;
         if (round >= WARMUP) c.samples.push(ms);
       }
     }
   } finally {
+    spawnSync(ctx.shibafuBin, shibafu('service', 'stop').slice(1), { stdio: 'ignore', env: benchEnv() });
     podman?.cleanup();
   }
   report(ctx, contenders);
@@ -128,17 +138,20 @@ function report(ctx: BenchContext, contenders: readonly Contender[]): void {
   for (const c of contenders) {
     ctx.rows.push({ bench: 'run', name: c.name, value: median(c.samples), unit: 'ms', samples: c.samples, note: `${c.samples.length} runs, interleaved` });
   }
-  const shibafu = m.get('shibafu run --rm --layers base true') as number;
+  const shibafu = m.get(SERVED) as number;
+  const nodeCli = m.get(NODE_CLI) as number;
   const runc = m.get('runc run of a prepared busybox bundle, true') as number;
   const node = m.get('node -e 0 (Node\'s start alone, for reference)') as number;
+  ctx.rows.push({ bench: 'run', name: 'shibafu run: overhead over bare runc, through the service', value: shibafu - runc, unit: 'ms', target: OVERHEAD_TARGET });
   ctx.rows.push({
-    bench: 'run', name: 'shibafu run: overhead over bare runc', value: shibafu - runc, unit: 'ms', target: OVERHEAD_TARGET,
+    bench: 'run', name: 'shibafu run: overhead over bare runc, Node CLI (no service)', value: nodeCli - runc, unit: 'ms', target: OVERHEAD_TARGET,
     note: `of which Node's own start ~${node.toFixed(0)} ms`,
   });
-  ctx.rows.push({ bench: 'run', name: 'shibafu run / bare runc', value: shibafu / runc, unit: 'x' });
+  ctx.rows.push({ bench: 'run', name: 'shibafu run / bare runc (service)', value: shibafu / runc, unit: 'x' });
   const podman = m.get('podman run --rm --network none IMAGE true');
   if (podman !== undefined) {
-    ctx.rows.push({ bench: 'run', name: 'podman run / shibafu run (how many times faster shibafu is)', value: podman / shibafu, unit: 'x', note: `podman's overhead over bare runc ${(podman - runc).toFixed(0)} ms` });
+    ctx.rows.push({ bench: 'run', name: 'podman run / shibafu run, service (how many times faster shibafu is)', value: podman / shibafu, unit: 'x', note: `podman's overhead over bare runc ${(podman - runc).toFixed(0)} ms` });
+    ctx.rows.push({ bench: 'run', name: 'podman run / shibafu run, Node CLI', value: podman / nodeCli, unit: 'x' });
   }
   for (const d of DEPTHS) {
     const deep = m.get(`shibafu run --rm on a ${d}-layer chain, true`) as number;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before } from 'node:test';
 import { makeBusyboxTar } from './fixtures/rootfs-busybox.js';
-import { runCli, startCli, type CliOptions, type CliResult } from './helpers/cli.js';
+import { runCli, startCli, VIA_SERVICE, type CliOptions, type CliResult } from './helpers/cli.js';
 import { makeTempStore, type TempStore } from './helpers/temp-store.js';
 
 /** Why the container tests cannot run here, or false. Root and runc are all they need. */
@@ -50,6 +50,8 @@ export interface InspectView {
  * const cs = containerStore(); test('...', async () => { const r = await cs.cli(['run', '--rm', 'base', 'true']); });
  */
 export function containerStore(options: { skip?: string | false } = {}): ContainerStore {
+  // A service must not outlive its store: stopped before anything else is cleaned.
+  if (VIA_SERVICE) after(async () => { await cli(['service', 'stop']); });
   // Registered first so it runs before the temp store's own cleanup (unmount, rm): a failed test
   // must not leave containers running on a store that is being deleted.
   after(() => killContainersOf(ts.root));
@@ -61,6 +63,10 @@ export function containerStore(options: { skip?: string | false } = {}): Contain
     makeBusyboxTar(ts.inputs, tar);
     const r = await cli(['layer', 'create', 'base', tar]);
     if (r.status !== 0) throw new Error(`cannot create the base layer: ${r.stderr}`);
+    if (VIA_SERVICE) {
+      const started = await cli(['service', 'start']);
+      if (started.status !== 0) throw new Error(`cannot start the service: ${started.stderr}`);
+    }
   });
   return {
     ts,

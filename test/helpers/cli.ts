@@ -4,8 +4,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** bin/shibafu of this checkout (this file runs from dist/test/helpers/). */
+/** The Node CLI of this checkout, bin/shibafu.cjs (this file runs from dist/test/helpers/). */
 export const SHIBAFU_BIN = fileURLToPath(new URL('../../../bin/shibafu.cjs', import.meta.url));
+/** bin/shibafu, the command users run: the native front end, which may hand the command to a service. */
+export const FRONT_END_BIN = fileURLToPath(new URL('../../../bin/shibafu', import.meta.url));
+/**
+ * SHIBAFU_TEST_SERVICE=1 (test/service-contract.test.ts): the CLI tests run through the front end,
+ * against a service the container harness starts for each store.
+ */
+export const VIA_SERVICE = process.env.SHIBAFU_TEST_SERVICE === '1';
 
 export interface CliResult {
   readonly status: number | null;
@@ -35,7 +42,9 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Chi
   const env = { ...process.env, ...options.env };
   // Tests read plain output: no debug stacks unless the caller asks for them.
   if (options.env?.SHIBAFU_DEBUG === undefined) delete env.SHIBAFU_DEBUG;
-  const child = spawn(process.execPath, [SHIBAFU_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
+  const child = VIA_SERVICE
+    ? spawn(FRONT_END_BIN, args, { stdio: ['pipe', 'pipe', 'pipe'], env })
+    : spawn(process.execPath, [SHIBAFU_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
   // A child that exits before reading all of stdin must not crash the test with EPIPE.
   child.stdin?.on('error', () => {});
   const stdin = options.stdin;

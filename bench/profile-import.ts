@@ -39,7 +39,7 @@ export async function profileBench(ctx: BenchContext, fixtureIds: readonly Fixtu
     const root = ctx.lfs.fresh('profile', id, 'shibafu-cpuprof');
     syncAll();
     const t = timeCommand([process.execPath, '--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '200',
-      join(ctx.pkgRoot, 'bin', 'shibafu.cjs'), '--root', root, 'layer', 'create', 'x', f.tar], { scratch: ctx.scratch });
+      join(ctx.shibafuBin, '..', 'shibafu.cjs'), '--root', root, 'layer', 'create', 'x', f.tar], { scratch: ctx.scratch });
     const file = fs.readdirSync(dir).find((n) => n.endsWith('.cpuprofile'));
     if (file === undefined) throw new Error(`node --cpu-prof wrote no profile in ${dir}`);
     const kept = join(ctx.repoRoot, '.bench', `import-${id}.cpuprofile`);

@@ -1,8 +1,8 @@
 /**
  * Process entry: wires the real process into `main` (the only place that reads process.*).
  */
+import * as fs from 'node:fs';
 import { main } from './main.js';
-import { writeToFd } from './fd-write.js';
 import type { CliIo } from './io.js';
 
 const controller = new AbortController();
@@ -61,12 +61,30 @@ function onBrokenPipe(): void {
   controller.abort();
 }
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
 /**
  * Text to fd 1 by write(2) itself (io.print): printing commands never make process.stdout, whose
- * stream modules are ~4 ms of a `layer list`. A reader that went away ends the command as above.
+ * stream modules are ~4 ms of a `layer list`. A reader that went away ends the command as above;
+ * a stdout some other program made non-blocking (EAGAIN) is waited on, a millisecond at a time.
  */
 function printToFd(text: string): void {
-  if (!brokenPipe && !writeToFd(1, Buffer.from(text))) onBrokenPipe();
+  if (brokenPipe) return;
+  const bytes = Buffer.from(text);
+  for (let off = 0; off < bytes.length;) {
+    try {
+      off += fs.writeSync(1, bytes, off, bytes.length - off);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') {
+        Atomics.wait(pause, 0, 0, 1);
+        continue;
+      }
+      if (code !== 'EPIPE') throw err;
+      onBrokenPipe();
+      return;
+    }
+  }
 }
 
 // The std streams are made on first use: a command that hands fds 0-2 to a child (run) never

@@ -11,7 +11,6 @@ import { constants } from 'node:os';
 import { Writable } from 'node:stream';
 import { isatty } from 'node:tty';
 import type { CommandCall } from '../service/service-listener.js';
-import { writeToFd } from './fd-write.js';
 import type { CliIo } from './io.js';
 
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
@@ -19,23 +18,26 @@ const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
 );
 
 /**
+ * Output is written asynchronously (the thread pool's write(2)), never with a blocking write on
+ * the service's one thread: a client whose reader does not read (`shibafu layer list | less`)
+ * must not stall every other command. `finish` waits for what is queued before the answer.
+ *
  * @example
- * const { io, status } = serviceIo(call, selfCommand);
- * return status(await main(call.argv, io));
+ * const { io, finish } = serviceIo(call, selfCommand);
+ * return finish(await main(call.argv, io));
  */
-export function serviceIo(call: CommandCall, selfCommand: readonly string[]): { io: CliIo; status: (served: number) => number } {
+export function serviceIo(call: CommandCall, selfCommand: readonly string[]): { io: CliIo; finish: (served: number) => Promise<number> } {
   const [fd0, fd1, fd2] = call.fds;
   const controller = new AbortController();
   let brokenPipe = false;
   let interrupts = 0;
   const traps = new Map<NodeJS.Signals, ((sig: NodeJS.Signals) => void)[]>();
-  const write = (fd: number, bytes: Uint8Array): void => {
-    if (brokenPipe) return;
-    if (!writeToFd(fd, bytes)) {
-      brokenPipe = true;
-      controller.abort();
-    }
+  const onBrokenPipe = (): void => {
+    brokenPipe = true;
+    controller.abort();
   };
+  const stdout = fdWriter(fd1, onBrokenPipe);
+  const stderr = fdWriter(fd2, onBrokenPipe);
   const trapped = (sig: NodeJS.Signals): ((sig: NodeJS.Signals) => void) | undefined => traps.get(sig)?.at(-1);
 
   call.onSignal((signo) => {
@@ -60,8 +62,8 @@ export function serviceIo(call: CommandCall, selfCommand: readonly string[]): { 
 
   let stdin: fs.ReadStream | undefined;
   const io: CliIo = {
-    stdout: fdWriter(fd1, write),
-    stderr: fdWriter(fd2, write),
+    stdout,
+    stderr,
     get stdin() {
       stdin ??= fs.createReadStream('', { fd: fd0, autoClose: false });
       return stdin;
@@ -77,19 +79,38 @@ export function serviceIo(call: CommandCall, selfCommand: readonly string[]): { 
     },
     stdioFds: [fd0, fd1, fd2],
     selfCommand,
-    print: (text) => write(fd1, Buffer.from(text)),
+    print: (text) => { stdout.write(text); },
   };
-  return { io, status: (served) => (brokenPipe ? 141 : served) };
+  const finish = async (served: number): Promise<number> => {
+    await Promise.all([stdout, stderr].map((w) => new Promise<void>((resolve) => w.end(resolve))));
+    return brokenPipe ? 141 : served;
+  };
+  return { io, finish };
 }
 
-/** A stream over one of the client's descriptors, written with write(2) as `print` writes. */
-function fdWriter(fd: number, write: (fd: number, bytes: Uint8Array) => void): Writable & { isTTY: boolean } {
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      write(fd, chunk);
+/**
+ * A stream over one of the client's descriptors. A reader that went away (EPIPE) is reported
+ * once and the rest dropped; a descriptor some program made non-blocking (EAGAIN) is retried.
+ */
+function fdWriter(fd: number, onBrokenPipe: () => void): Writable & { isTTY: boolean } {
+  let broken = false;
+  const writeAll = (chunk: Buffer, done: () => void): void => {
+    if (broken || chunk.length === 0) {
       done();
-    },
-  }) as Writable & { isTTY: boolean };
+      return;
+    }
+    fs.write(fd, chunk, 0, chunk.length, null, (err, written) => {
+      if (err === null) writeAll(chunk.subarray(written), done);
+      else if (err.code === 'EAGAIN') setTimeout(() => writeAll(chunk, done), 1);
+      else {
+        // EPIPE, or a descriptor that cannot be written: the command ends as on SIGPIPE.
+        broken = true;
+        onBrokenPipe();
+        done();
+      }
+    });
+  };
+  const stream = new Writable({ write: (chunk: Buffer, _encoding, done) => writeAll(chunk, () => done()) }) as Writable & { isTTY: boolean };
   stream.isTTY = isatty(fd);
   return stream;
 }

@@ -128,10 +128,14 @@ export const serviceRun: Command = {
 };
 
 async function serve(call: CommandCall, root: string, self: readonly string[]): Promise<number | 'fallback'> {
-  const { io, status } = serviceIo(call, self);
+  const { io, finish } = serviceIo(call, self);
   const served = await serveCommandLine([...call.argv], io, (name, commandRoot) =>
     !NOT_SERVED.has(name.split(' ')[0] as string) && isAbsolute(commandRoot) && resolve(commandRoot) === root);
-  return served === 'fallback' ? served : status(served);
+  if (served === 'fallback') {
+    await finish(0);
+    return served;
+  }
+  return finish(served);
 }
 
 /** The root as an absolute path: the service and its clients must name the same socket. */

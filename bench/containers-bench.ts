@@ -43,6 +43,15 @@ export async function containersBench(ctx: BenchContext): Promise<void> {
     const layered = measure(ctx, () => {
       for (let i = 0; i < COUNT; i++) timeCommand([ctx.shibafuBin, '--root', root, 'container', 'create', '--name', `c${i}`, 'image', '/bin/true'], { scratch: ctx.scratch });
     });
+    cli('service', 'start');
+    let served: Side;
+    try {
+      served = measure(ctx, () => {
+        for (let i = 0; i < COUNT; i++) timeCommand([ctx.shibafuBin, '--root', root, 'container', 'create', '--name', `s${i}`, 'image', '/bin/true'], { scratch: ctx.scratch });
+      });
+    } finally {
+      cli('service', 'stop');
+    }
     const copiesDir = ctx.lfs.fresh('containers', 'copies');
     const copied = measure(ctx, () => {
       for (let i = 0; i < COUNT; i++) run('cp', ['-a', '--reflink=never', rootfs, join(copiesDir, `c${i}`)]);
@@ -51,12 +60,15 @@ export async function containersBench(ctx: BenchContext): Promise<void> {
     fs.rmSync(copiesDir, { recursive: true, force: true });
     rows.push(
       { bench: 'containers', name: `${COUNT} containers with layers (shibafu container create), ${image}`, value: layered.ms, unit: 'ms', note: `disk ${mib(layered.bytes)}` },
+      { bench: 'containers', name: `${COUNT} containers with layers, through the service`, value: served.ms, unit: 'ms', note: `disk ${mib(served.bytes)}` },
       { bench: 'containers', name: `${COUNT} full copies of the rootfs (cp -a, sync -f)`, value: copied.ms, unit: 'ms', note: `disk ${mib(copied.bytes)}` },
       { bench: 'containers', name: 'full copies / layers: time', value: copied.ms / layered.ms, unit: 'x' },
       { bench: 'containers', name: 'full copies / layers: disk', value: copied.bytes / Math.max(layered.bytes, 4096), unit: 'x', note: `${mib(copied.bytes)} against ${mib(layered.bytes)}` },
     );
   } finally {
-    for (let i = 0; i < COUNT; i++) spawnSync(ctx.shibafuBin, ['--root', root, 'container', 'rm', '--force', `c${i}`], { stdio: 'ignore', env: benchEnv() });
+    for (const prefix of ['c', 's']) {
+      for (let i = 0; i < COUNT; i++) spawnSync(ctx.shibafuBin, ['--root', root, 'container', 'rm', '--force', `${prefix}${i}`], { stdio: 'ignore', env: benchEnv() });
+    }
   }
   const podman = measurePodman(ctx, f.tar);
   if ('skipped' in podman) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The CLI entry: the bundle `npm run build` makes (dist/cli/shibafu.cjs; see scripts/bundle.mjs).
+// The Node CLI, where `shibafu` (bin/shibafu) ends up when no service runs the command: the
+// bundle `npm run build` makes (dist/cli/shibafu.cjs; see scripts/bundle.mjs).
 // CommonJS (bin/package.json says so): an ES entry would load Node's ESM loader first. No V8
 // flags: --min-semi-space-size saves the scavenges of a short command but costs more in page
 // faults than it saves (measured with hyperfine, 2 to 16 MiB).

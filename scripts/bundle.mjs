@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Bundles the CLI into one CommonJS file, dist/cli/shibafu.cjs, which bin/shibafu requires.
+// Bundles the CLI into one CommonJS file, dist/cli/shibafu.cjs, which bin/shibafu.cjs (the Node CLI) requires.
 // Measured here, what a command paid before any of its own work:
 // - ~80 ms resolving, reading and linking the ~50 ES modules of `shibafu layer list`: hence a
 //   bundle. Modules stay lazy inside it: esbuild wraps each one reached by `import()` in an init
@@ -49,7 +49,7 @@ for (const file of result.outputFiles) {
     continue;
   }
   const body = asciiOnly(plainBuiltins(file.text));
-  // The first line names the build (a hash of the rest), so bin/shibafu can tell that a code
+  // The first line names the build (a hash of the rest), so bin/shibafu.cjs can tell that a code
   // cache belongs to this very bundle by comparing one line.
   const id = `// shibafu build ${createHash('sha256').update(body).digest('hex').slice(0, 32)}`;
   const text = `${id}\n${body}`;
@@ -81,7 +81,7 @@ function plainBuiltins(text) {
 }
 
 /**
- * The V8 code cache of the bundle, as bin/shibafu compiles it (Module.wrap, same file name):
+ * The V8 code cache of the bundle, as bin/shibafu.cjs compiles it (Module.wrap, same file name):
  * with it, V8 skips parsing the 440 KB source, ~4 ms of every command (measured with hyperfine:
  * `--version` 72.6 -> 69.3 ms, `run --rm` 164.4 -> 160.7 ms). Made right after compiling, so it
  * holds the top-level code; a function first called later is compiled then, as without a cache.

@@ -1,5 +1,5 @@
 /**
- * bin/shibafu runs the bundle with the V8 code cache the build wrote beside it, and only with the
+ * bin/shibafu.cjs runs the bundle with the V8 code cache the build wrote beside it, and only with the
  * cache of that very bundle: a cache of another build, a truncated one or none at all leave it
  * to compile the source, and the command works the same. Each case runs on a copy of bin/,
  * dist/cli/ and package.json (the other tests use the real ones).

@@ -126,9 +126,10 @@ describe('the service', { skip }, () => {
     assert.deepEqual([r.ranBy, r.status, r.stdout], ['served', 42, 'ready\ngot TERM\n']);
   });
 
-  test('two runs at once, each with its own output', async () => {
-    const [a, b] = await Promise.all(['A', 'B'].map((x) => shibafu(['run', '--rm', 'base', 'sh', '-c', `sleep 0.5; echo ${x}`])));
-    assert.deepEqual([a?.stdout, a?.status, b?.stdout, b?.status], ['A\n', 0, 'B\n', 0]);
+  test('six runs at once (more than libuv\'s four default threads, one of which each run holds), each with its own output', async () => {
+    const names = ['A', 'B', 'C', 'D', 'E', 'F'];
+    const results = await Promise.all(names.map((x, i) => shibafu(['run', '--rm', 'base', 'sh', '-c', `sleep 1; echo ${x}; exit ${i}`])));
+    assert.deepEqual(results.map((r) => [r.ranBy, r.stdout, r.status]), names.map((x, i) => ['served', `${x}\n`, i]));
   });
 
   test('a client killed during run: the container goes on (as with podman); once stopped, the service removes it (--rm)', async () => {
@@ -182,6 +183,17 @@ describe('the service when it is gone or stale', { skip }, () => {
     const r = await shibafu(['run', '--rm', 'base', 'echo', 'fresh']);
     assert.deepEqual([r.ranBy, r.status, r.stdout], ['fallback', 0, 'fresh\n']);
     await until(async () => (await shibafu(['service', 'status'])).stdout.startsWith('not running'), 5_000, 'the old service to stop');
+    assert.equal(existsSync(join(cs.ts.root, 'service.sock')), false);
+  });
+
+  test('--time: a service with no command for that long ends, and removes its socket', async () => {
+    const bad = await shibafu(['service', 'start', '--time', '1.5']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^error\[USAGE\]: Cannot use --time 1.5: expected whole seconds/);
+    const started = await shibafu(['service', 'start', '--time', '1']);
+    assert.equal(started.status, 0, started.stderr);
+    assert.equal((await shibafu(['layer', 'list'])).ranBy, 'served');
+    await until(async () => (await shibafu(['service', 'status'])).stdout.startsWith('not running'), 10_000, 'the idle service to end');
     assert.equal(existsSync(join(cs.ts.root, 'service.sock')), false);
   });
 

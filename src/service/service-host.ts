@@ -24,7 +24,7 @@ export interface ServiceHost {
  * const host = hostService(root, { command: async (call) => 'fallback' });
  * await host.stopped;
  */
-export function hostService(root: string, handlers: { command(call: CommandCall): Promise<number | 'fallback'> }): ServiceHost {
+export function hostService(root: string, handlers: { command(call: CommandCall): Promise<number | 'fallback'> }, options: { idleMs?: number } = {}): ServiceHost {
   const layout = new StoreLayout(root);
   const lockFd = fs.openSync(layout.serviceLock, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
   if (!tryLock(lockFd, true)) {
@@ -37,9 +37,24 @@ export function hostService(root: string, handlers: { command(call: CommandCall)
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => { stop = resolve; });
   let closed = false;
+  let idleTimer: NodeJS.Timeout | undefined;
+  let commands = 0;
+  let lastServed = Date.now();
+  // No command served for idleMs (0 or absent: never): the service ends, as podman's does after
+  // --time. Pings and commands sent back (`service status`, say) do not keep it alive.
+  const checkIdle = (): void => {
+    const left = lastServed + (options.idleMs ?? 0) - Date.now();
+    if (commands === 0 && left <= 0) close();
+    else idleTimer = setTimeout(checkIdle, Math.max(left, 50));
+  };
+  const busy = (count: number, served: boolean): void => {
+    commands = count;
+    if (served) lastServed = Date.now();
+  };
   const close = (): void => {
     if (closed) return;
     closed = true;
+    clearTimeout(idleTimer);
     listener?.close();
     fs.closeSync(lockFd);
     stop();
@@ -47,7 +62,8 @@ export function hostService(root: string, handlers: { command(call: CommandCall)
   try {
     // Under the lock, a socket file can only be a dead service's.
     fs.rmSync(layout.serviceSocket, { force: true });
-    listener = new ServiceListener(layout.serviceSocket, { command: (call) => handlers.command(call), stop: close });
+    listener = new ServiceListener(layout.serviceSocket, { command: (call) => handlers.command(call), stop: close, busy });
+    if (options.idleMs !== undefined && options.idleMs > 0) checkIdle();
   } catch (err) {
     fs.closeSync(lockFd);
     throw err;

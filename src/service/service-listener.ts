@@ -28,6 +28,11 @@ export interface ServiceHandlers {
   command(call: CommandCall): Promise<number | 'fallback'>;
   /** `shibafu service stop`: the answer is sent first. */
   stop(): void;
+  /**
+   * Told how many commands are in the service, each time that changes, and whether the one that
+   * ended was served (not sent back with 'fallback'): the idle timeout counts served ones only.
+   */
+  busy?(commands: number, served: boolean): void;
 }
 
 /**
@@ -43,6 +48,7 @@ export class ServiceListener {
   readonly #handlers: ServiceHandlers;
   readonly #stopWatching: () => void;
   readonly #connections = new Set<Connection>();
+  #commands = 0;
   #closed = false;
 
   constructor(socketPath: string, handlers: ServiceHandlers) {
@@ -68,11 +74,21 @@ export class ServiceListener {
 
   #acceptAll(): void {
     for (let conn = acceptUnix(this.#fd); conn !== null; conn = acceptUnix(this.#fd)) {
-      const c = new Connection(conn, this.#handlers, () => this.#connections.delete(c));
+      const c = new Connection(conn, this.#handlers, (change) => {
+        if (change === 'done') {
+          this.#connections.delete(c);
+          return;
+        }
+        this.#commands += change === 'command' ? 1 : -1;
+        this.#handlers.busy?.(this.#commands, change === 'served');
+      });
       this.#connections.add(c);
     }
   }
 }
+
+/** What a connection tells its listener: a command began, a command ended (served or sent back), the connection closed. */
+type Change = 'command' | 'served' | 'fallback' | 'done';
 
 interface CallHooks {
   signal?: (signo: number) => void;
@@ -83,7 +99,7 @@ interface CallHooks {
 class Connection {
   readonly #fd: number;
   readonly #handlers: ServiceHandlers;
-  readonly #onDone: () => void;
+  readonly #onChange: (change: Change) => void;
   readonly #stopWatching: () => void;
   #request = Buffer.alloc(0);
   #fds: number[] = [];
@@ -93,10 +109,10 @@ class Connection {
   #answered = false;
   #done = false;
 
-  constructor(fd: number, handlers: ServiceHandlers, onDone: () => void) {
+  constructor(fd: number, handlers: ServiceHandlers, onChange: (change: Change) => void) {
     this.#fd = fd;
     this.#handlers = handlers;
-    this.#onDone = onDone;
+    this.#onChange = onChange;
     this.#stopWatching = watchReadable(fd, () => this.#readable());
   }
 
@@ -170,6 +186,7 @@ class Connection {
       this.#finish();
       return;
     }
+    this.#onChange('command');
     const served = this.#handlers.command({
       cwd: request.cwd,
       argv: request.argv,
@@ -182,10 +199,17 @@ class Connection {
       onHangup: (handler) => { call.hangup = handler; },
       answerEarly: (status) => this.#answer({ kind: 'exit', status }),
     });
+    let outcome: Change = 'served';
     served.then(
-      (result) => this.#answer(result === 'fallback' ? { kind: 'fallback' } : { kind: 'exit', status: result }),
+      (result) => {
+        if (result === 'fallback') outcome = 'fallback';
+        this.#answer(result === 'fallback' ? { kind: 'fallback' } : { kind: 'exit', status: result });
+      },
       () => this.#answer({ kind: 'exit', status: 1 }),
-    ).finally(() => this.#finish());
+    ).finally(() => {
+      this.#finish();
+      this.#onChange(outcome);
+    });
   }
 
   #answer(answer: ServiceAnswer): void {
@@ -209,6 +233,6 @@ class Connection {
         // already closed
       }
     }
-    this.#onDone();
+    this.#onChange('done');
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Runs the built CLI (`bin/shibafu`, as scripts and checks call it) as a child process.
+ * Runs the built CLI (`bin/shibafu.cjs`, the Node CLI; `bin/shibafu` with SHIBAFU_TEST_SERVICE=1) as a child process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,7 @@ export interface CliOptions {
 }
 
 /**
- * Spawns `bin/shibafu ARGS...` and collects its output.
+ * Spawns the CLI with ARGS and collects its output.
  *
  * @example
  * const r = await runCli(['--root', root, 'layer', 'list', '--json']);

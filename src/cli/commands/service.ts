@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Command, CommandEnv } from '../command.js';
+import { str, type Command, type CommandEnv, type Parsed } from '../command.js';
 import { ShibafuError } from '../../errors.js';
 import { openStore } from '../../store/store.js';
 import { StoreLayout } from '../../store/layout.js';
@@ -23,6 +23,15 @@ const NOT_SERVED = new Set(['service', 'demo']);
  */
 const THREAD_POOL = '256';
 const START_WAIT_MS = 10_000;
+const TIME_OPTION = { time: { type: 'string' } } as const;
+const TIME_HELP = '  --time SECONDS   end after this long without a command (default 0: never), as podman system service --time';
+
+/** --time in milliseconds (0: never). */
+function idleMs(parsed: Parsed): number {
+  const text = str(parsed, 'time') ?? '0';
+  if (!/^\d{1,7}$/.test(text)) throw new ShibafuError('USAGE', `Cannot use --time ${text}: expected whole seconds (0: never)`);
+  return Number(text) * 1000;
+}
 
 const SERVICE_DETAILS = [
   'A service keeps one warm Node process per store: bin/shibafu (its native front end) passes each',
@@ -35,18 +44,19 @@ export const serviceStart: Command = {
   name: 'service start',
   summary: 'Start the store\'s resident service in the background (commands skip Node\'s start)',
   usage: '',
-  details: SERVICE_DETAILS,
-  examples: ['shibafu service start', 'shibafu --root /tmp/store service start'],
-  options: {},
+  details: `${TIME_HELP}\n${SERVICE_DETAILS}`,
+  examples: ['shibafu service start', 'shibafu --root /tmp/store service start --time 600'],
+  options: TIME_OPTION,
   args: { min: 0, max: 0 },
-  async run(env) {
+  async run(env, parsed) {
     const root = absoluteRoot(env);
+    const time = String(idleMs(parsed) / 1000);
     const running = await askService(root, 'ping');
     if (running === null) {
       const self = env.io.selfCommand;
       if (self === undefined) throw new ShibafuError('UNSUPPORTED', 'Cannot start a service from here: no command line to run it with');
       openStore({ root }).close(); // the root and its skeleton, before the service's log goes in it
-      await launchService({ command: [...self, '--root', root, 'service', 'run'], logFile: new StoreLayout(root).serviceLog, env: { ...env.io.env, UV_THREADPOOL_SIZE: THREAD_POOL } });
+      await launchService({ command: [...self, '--root', root, 'service', 'run', '--time', time], logFile: new StoreLayout(root).serviceLog, env: { ...env.io.env, UV_THREADPOOL_SIZE: THREAD_POOL } });
       const pid = await waitFor(() => askService(root, 'ping'), (p) => p !== null);
       if (pid === null) {
         throw new ShibafuError('INTERNAL', `Cannot start the service of ${root}: it did not answer within ${START_WAIT_MS / 1000} s`, {
@@ -97,11 +107,12 @@ export const serviceRun: Command = {
   name: 'service run',
   summary: 'Run the store\'s service in the foreground until stopped (what `service start` runs)',
   usage: '',
-  details: SERVICE_DETAILS,
-  examples: ['shibafu service run'],
-  options: {},
+  details: `${TIME_HELP}\n${SERVICE_DETAILS}`,
+  examples: ['shibafu service run', 'shibafu service run --time 5'],
+  options: TIME_OPTION,
   args: { min: 0, max: 0 },
-  async run(env) {
+  async run(env, parsed) {
+    const idle = idleMs(parsed);
     // Before the thread pool's first use; `service start` sets it in the environment too.
     process.env.UV_THREADPOOL_SIZE ??= THREAD_POOL;
     const root = absoluteRoot(env);
@@ -117,7 +128,7 @@ export const serviceRun: Command = {
         }
         return serve(call, root, self);
       },
-    });
+    }, { idleMs: idle });
     const onAbort = (): void => host.close();
     env.io.signal.addEventListener('abort', onAbort, { once: true });
     env.io.stderr.write(`shibafu service: pid ${process.pid}, socket ${host.socketPath}\n`);

@@ -211,7 +211,7 @@ static int await_answer(int sock) {
   }
 }
 
-/* A closed descriptor 0-2 cannot be passed: give it /dev/null, as the kernel's exec would not. */
+/* A closed descriptor 0-2 cannot be passed: it gets /dev/null (the Node CLI's streams would too). */
 static void fill_std_fds(void) {
   for (int fd = 0; fd < 3; fd++) {
     if (fcntl(fd, F_GETFD) >= 0) continue;
@@ -231,12 +231,13 @@ int main(int argc, char **argv) {
     trace("off");
     run_node(argc, argv);
   }
+  /* Before the socket exists: a closed fd 0-2 would otherwise become the socket, passed as stdio. */
+  fill_std_fds();
   int sock = connect_service(guess_root(argc, argv));
   if (sock < 0) {
     trace("none");
     run_node(argc, argv);
   }
-  fill_std_fds();
   trap_signals();
   if (send_request(sock, argc, argv) != 0) {
     close(sock);

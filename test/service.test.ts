@@ -87,6 +87,13 @@ describe('the service', { skip }, () => {
     assert.deepEqual([env.ranBy, env.status, env.stdout], ['served', 0, '1 yes\n']);
   });
 
+  test('a client whose stdin is closed: the service gives the command /dev/null, not the socket', { timeout: 30_000 }, async () => {
+    const r = traced(await collect(spawn('sh', ['-c', `exec "$0" --root "$1" run --rm -i base cat <&-`, FRONT_END, root()], {
+      stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SHIBAFU_TRACE_SERVICE: '1' },
+    })));
+    assert.deepEqual([r.ranBy, r.status, r.stdout, r.stderr], ['served', 0, '', '']);
+  });
+
   test('errors: the same error[CODE] text and exit status as without the service', async () => {
     const served = await shibafu(['layer', 'inspect', 'nope']);
     const own = await shibafu(['layer', 'inspect', 'nope'], { env: { SHIBAFU_SERVICE: 'off' } });

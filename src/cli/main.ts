@@ -31,7 +31,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 }
 
 /**
- * What the service runs for a client (src/cli/service-command.ts): `main`, except that a command
+ * What the service runs for a client (src/cli/commands/service.ts): `main`, except that a command
  * `serves(name, root)` declines is not run, and 'fallback' returned (the client then runs the
  * command line in a process of its own). Help, --version and usage errors are always served.
  *

@@ -1,7 +1,7 @@
 /**
  * The service's connections: reads each request (and the descriptors passed with it), hands it to
  * the handler, forwards the signal bytes that follow, and writes the one-line answer. Knows the
- * wire, not the commands: what a request does is the handler's (src/cli/service-command.ts).
+ * wire, not the commands: what a request does is the handler's (src/cli/commands/service.ts).
  */
 import * as fs from 'node:fs';
 import { watchReadable } from '../sys/libc.js';

@@ -1,12 +1,12 @@
 /**
  * A listening Unix stream socket whose clients may pass file descriptors (SCM_RIGHTS): the
- * service's door (src/cli/service-server.ts). Node's `net` cannot receive descriptors, so the
+ * service's door (src/service/service-listener.ts). Node's `net` cannot receive descriptors, so the
  * socket is made and read with the C calls themselves, non-blocking, and watched by libuv's poll
  * handle on the event loop. Received descriptors are close-on-exec (MSG_CMSG_CLOEXEC): a child
  * gets one only where a spawn hands it over explicitly.
  */
 import * as fs from 'node:fs';
-import { bufferAddress, check, cString, lastErrno, libc, watchReadable } from './libc.js';
+import { bufferAddress, check, cString, lastErrno, libc } from './libc.js';
 import { SysError } from './sys-error.js';
 
 const AF_UNIX = 1;
@@ -56,13 +56,17 @@ export function listenUnix(path: string): number {
 
 /** Accepts one pending connection (non-blocking, close-on-exec); null when none is waiting. */
 export function acceptUnix(fd: number): number | null {
+  return nonBlocking(() => libc('accept4')(fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC), 'accept4', fd);
+}
+
+/** `call` on a non-blocking socket: asked again on EINTR; null on EAGAIN (nothing there yet). */
+function nonBlocking(call: () => number, syscall: string, fd: number): number | null {
   for (;;) {
-    const conn = libc('accept4')(fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (conn >= 0) return conn;
+    const ret = call();
+    if (ret >= 0) return ret;
     const errno = lastErrno();
-    if (errno === EINTR) continue;
     if (errno === EAGAIN) return null;
-    throw new SysError(errno, { syscall: 'accept4', path: `socket fd ${fd}` });
+    if (errno !== EINTR) throw new SysError(errno, { syscall, path: `socket fd ${fd}` });
   }
 }
 
@@ -90,16 +94,8 @@ export function receiveWithRights(fd: number, buf: Buffer): Received | null {
   msg.writeBigUInt64LE(1n, 24);
   msg.writeBigUInt64LE(bufferAddress(control), 32);
   msg.writeBigUInt64LE(BigInt(control.length), 40);
-  let n: number;
-  for (;;) {
-    n = Number(libc('recvmsg')(fd, msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
-    if (n >= 0) break;
-    const errno = lastErrno();
-    if (errno === EINTR) continue;
-    if (errno === EAGAIN) return null;
-    throw new SysError(errno, { syscall: 'recvmsg', path: `socket fd ${fd}` });
-  }
-  return { bytes: n, fds: passedFds(control, Number(msg.readBigUInt64LE(40))) };
+  const n = nonBlocking(() => Number(libc('recvmsg')(fd, msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)), 'recvmsg', fd);
+  return n === null ? null : { bytes: n, fds: passedFds(control, Number(msg.readBigUInt64LE(40))) };
 }
 
 /** The descriptors of the SCM_RIGHTS messages among the first `length` bytes of `control`. */
@@ -114,12 +110,4 @@ function passedFds(control: Buffer, length: number): number[] {
     off += (len + 7) & ~7;
   }
   return fds;
-}
-
-/**
- * Calls `onReadable` whenever `fd` has data or was closed by its peer, until the returned
- * function is called.
- */
-export function watchSocket(fd: number, onReadable: () => void): () => void {
-  return watchReadable(fd, onReadable);
 }

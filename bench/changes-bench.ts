@@ -41,6 +41,8 @@ export interface ScaleFigures {
   /** Medians in ms: whole commands (child processes) and the library calls in process. */
   readonly shibafu: {
     readonly diffMs: number; readonly diffInProcessMs: number; readonly commitMs: number; readonly commitInProcessMs: number;
+    /** The copy of an upper (what the commit of a running container does, paused), in process. */
+    readonly copyInProcessMs: number;
     /** The same commands through the store's service (`service start`): no Node start per command. */
     readonly diffServiceMs: number; readonly commitServiceMs: number;
   };
@@ -159,7 +161,7 @@ async function measureScale(ctx: BenchContext, scale: number): Promise<ScaleFigu
     const changes = getLayerChanges(reopened.context, { upper: layout.containerUpper(containerId), stack });
     listed = changes.length;
     totals = changeTotals(changes);
-    shibafu = timeShibafu(ctx, reopened, { root, merged, upper: layout.containerUpper(containerId), stack });
+    shibafu = await timeShibafu(ctx, reopened, { root, merged, upper: layout.containerUpper(containerId), stack }, scale);
   } finally {
     reopened.close();
     cli('container', 'rm', '--force', 'c');
@@ -178,33 +180,61 @@ interface ShibafuContainer {
 /**
  * The whole commands are the CLI a user runs (`bin/shibafu container diff c`, `container commit
  * c NAME`), Node's start included; the in-process figures are the library calls under them.
+ *
+ * A commit of a container that does not run moves its upper into the layer and leaves it with an
+ * empty one (container-commit.ts), so every timed commit gets a container of its own, made before
+ * the clock starts: created on the image, the same 1,000 edits, plus one file naming it so that
+ * every commit makes a new layer. The copy a running container's commit makes (paused) is timed
+ * in process on `c`'s upper.
  */
-function timeShibafu(ctx: BenchContext, store: Store, c: ShibafuContainer): ScaleFigures['shibafu'] {
-  let edit = 0;
-  // Before each commit (untimed): one more changed file, so every commit makes a new layer as a
-  // real one does, instead of finding the previous one and discarding its copy.
-  const touch = (): void => fs.writeFileSync(join(c.merged, 'commit-marker'), `${edit++}`);
+async function timeShibafu(ctx: BenchContext, store: Store, c: ShibafuContainer, scale: number): Promise<ScaleFigures['shibafu']> {
   const timed = (before: () => void, fn: () => number): number[] => Array.from({ length: ctx.runs }, () => { before(); syncAll(); return fn(); });
-  const inProcess = (fn: () => void) => (): number => { const t = nowMs(); fn(); return nowMs() - t; };
+  const inProcess = (fn: () => unknown) => (): number => { const t = nowMs(); fn(); return nowMs() - t; };
   const nodeCli = { ...benchEnv(), SHIBAFU_SERVICE: 'off' };
   const command = (env: NodeJS.ProcessEnv, ...args: string[]) => (): number => timeCommand([ctx.shibafuBin, '--root', c.root, ...args], { scratch: ctx.scratch, env }).wallMs;
   const none = (): void => {};
+  let edited = 0;
+  let current = '';
+  const made: string[] = [];
+  const editedContainer = (): void => {
+    current = `k${edited++}`;
+    const id = run(ctx.shibafuBin, ['--root', c.root, 'container', 'create', '--name', current, 'image', '/bin/true'], { env: benchEnv() }).trim();
+    const merged = store.context.layout.containerMerged(id);
+    makeEdits(merged, scale);
+    fs.writeFileSync(join(merged, 'commit-marker'), current);
+    made.push(current);
+  };
+  let copies = 0;
+  const touch = (): void => fs.writeFileSync(join(c.merged, 'commit-marker'), `${copies++}`);
   command(nodeCli, 'container', 'diff', 'c')(); // warm-up: page cache for node, dist/ and the store
-  const diffIn = timed(none, inProcess(() => getLayerChanges(store.context, { upper: c.upper, stack: c.stack })));
-  const diffCmd = timed(none, command(nodeCli, 'container', 'diff', 'c'));
-  const commitIn = timed(touch, inProcess(() => commitUpper(store.context, { upper: c.upper, stack: c.stack, name: `in-process-${edit}` })));
-  const commitCmd = timed(touch, () => command(nodeCli, 'container', 'commit', 'c', `committed-${edit}`)());
-  run(ctx.shibafuBin, ['--root', c.root, 'service', 'start'], { env: benchEnv() });
   try {
-    command(benchEnv(), 'container', 'diff', 'c')(); // warm-up of the service
-    const diffServed = timed(none, command(benchEnv(), 'container', 'diff', 'c'));
-    const commitServed = timed(touch, () => command(benchEnv(), 'container', 'commit', 'c', `served-${edit}`)());
-    return {
-      diffMs: median(diffCmd), diffInProcessMs: median(diffIn), commitMs: median(commitCmd), commitInProcessMs: median(commitIn),
-      diffServiceMs: median(diffServed), commitServiceMs: median(commitServed),
-    };
+    const diffIn = timed(none, inProcess(() => getLayerChanges(store.context, { upper: c.upper, stack: c.stack })));
+    const diffCmd = timed(none, command(nodeCli, 'container', 'diff', 'c'));
+    const copyIn = timed(touch, inProcess(() => commitUpper(store.context, { upper: c.upper, stack: c.stack, name: `copy-${copies}` })));
+    const containers = await store.containers();
+    const commitIn: number[] = [];
+    for (let i = 0; i < ctx.runs; i++) {
+      editedContainer();
+      syncAll();
+      const t = nowMs();
+      await containers.commit(current, `in-process-${current}`);
+      commitIn.push(nowMs() - t);
+    }
+    const commitCmd = timed(editedContainer, () => command(nodeCli, 'container', 'commit', current, `committed-${current}`)());
+    run(ctx.shibafuBin, ['--root', c.root, 'service', 'start'], { env: benchEnv() });
+    try {
+      command(benchEnv(), 'container', 'diff', 'c')(); // warm-up of the service
+      const diffServed = timed(none, command(benchEnv(), 'container', 'diff', 'c'));
+      const commitServed = timed(editedContainer, () => command(benchEnv(), 'container', 'commit', current, `served-${current}`)());
+      return {
+        diffMs: median(diffCmd), diffInProcessMs: median(diffIn), commitMs: median(commitCmd), commitInProcessMs: median(commitIn),
+        copyInProcessMs: median(copyIn), diffServiceMs: median(diffServed), commitServiceMs: median(commitServed),
+      };
+    } finally {
+      spawnSync(ctx.shibafuBin, ['--root', c.root, 'service', 'stop'], { stdio: 'ignore', env: benchEnv() });
+    }
   } finally {
-    spawnSync(ctx.shibafuBin, ['--root', c.root, 'service', 'stop'], { stdio: 'ignore', env: benchEnv() });
+    if (made.length > 0) spawnSync(ctx.shibafuBin, ['--root', c.root, 'container', 'rm', '--force', ...made], { stdio: 'ignore', env: benchEnv() });
   }
 }
 
@@ -255,7 +285,8 @@ function toRows(scales: readonly ScaleFigures[], nodeStart: number): ChangesRow[
       { bench: 'changes', name: `${tag}: shibafu container commit, through the service`, value: s.shibafu.commitServiceMs, unit: 'ms' },
       { bench: 'changes', name: `${tag}: service commit / podman commit`, value: pm === null ? null : s.shibafu.commitServiceMs / pm.commitMs, unit: 'x', target: COMMIT_TARGET },
       { bench: 'changes', name: `${tag}: shibafu container commit, Node CLI (whole command)`, value: s.shibafu.commitMs, unit: 'ms' },
-      { bench: 'changes', name: `${tag}: commitUpper in process`, value: s.shibafu.commitInProcessMs, unit: 'ms' },
+      { bench: 'changes', name: `${tag}: commit of a stopped container in process (its upper moved)`, value: s.shibafu.commitInProcessMs, unit: 'ms' },
+      { bench: 'changes', name: `${tag}: copy of the upper in process (a running container's commit, paused)`, value: s.shibafu.copyInProcessMs, unit: 'ms' },
       { bench: 'changes', name: `${tag}: podman commit`, value: pm?.commitMs ?? null, unit: 'ms' },
       { bench: 'changes', name: `${tag}: Node CLI commit / podman commit`, value: pm === null ? null : s.shibafu.commitMs / pm.commitMs, unit: 'x', target: COMMIT_TARGET },
     );

@@ -1,6 +1,7 @@
 /**
  * A full disk (issue 2, point 2: "loses nothing"): the store lives on an 8 MiB tmpfs, and an
- * import, a `layer add` and a `container commit` each need more than is free. Each fails with
+ * import, a `layer add` and the copy of a container's upper each need more than is free (a
+ * stopped container's commit moves its upper instead, and then needs no space: tested too). Each fails with
  * NO_SPACE (exit 6 from the CLI), leaves the store exactly as it was (rows, files, an empty tmp/,
  * nothing for the next open to sweep), gives the space back, and the store keeps working.
  * Real kernel, as root.
@@ -15,6 +16,7 @@ import { runCli } from './helpers/cli.js';
 import { tarOf } from './helpers/tar-builder.js';
 import { makeTempStore, needsRoot, type TempStore } from './helpers/temp-store.js';
 import { assertStoreUnchanged, snapshotStore, snapshotTree } from './helpers/tree-snapshot.js';
+import { expandStack } from '../src/store/layer-mounts.js';
 
 const MiB = 1024 * 1024;
 /** The store's file system. */
@@ -124,7 +126,7 @@ describe('a full disk loses nothing', { skip: needsRoot }, () => {
     assert.equal(readFileSync(join(diff, 'app', 'main.sh'), 'utf8'), 'echo replaced\n');
   });
 
-  test('container commit larger than the free space: NO_SPACE, no layer, the container and its upper kept', async () => {
+  test('container commit larger than the free space: a copy fails with NO_SPACE and changes nothing; a stopped container\'s upper moves and needs none', async () => {
     const ts = storeOnTinyFs();
     await ts.store.createLayer({ name: 'base', source: ts.input('base.tar', tarOf((t) => t.file('etc/hostname', 'base\n'))) });
     ts.store.close();
@@ -132,19 +134,29 @@ describe('a full disk loses nothing', { skip: needsRoot }, () => {
     assert.equal(created.status, 0, created.stderr);
     const inspect = JSON.parse((await runCli(['--root', ts.root, 'container', 'inspect', 'c', '--json'])).stdout) as Array<{ paths: { upper: string; merged: string } }>;
     const { upper, merged } = inspect[0]!.paths;
-    // Written through the mount: the upper now holds 5 MiB the commit would have to copy.
+    // Written through the mount: the upper now holds 5 MiB a copy would need again.
     writeFileSync(join(merged, 'data'), noise(5 * MiB));
     const upperBefore = snapshotTree(upper);
     const before = snapshotStore(ts.reopen());
 
-    const commit = await runCli(['--root', ts.root, 'container', 'commit', 'c', 'snapshot']);
-    assert.equal(commit.status, 6, commit.stderr);
-    assert.match(commit.stderr, /^error\[NO_SPACE\]/);
+    // The copy (what a running container's commit does, paused), through the library.
+    const store = ts.reopen();
+    await assert.rejects(store.commitUpper({ upper, stack: expandStack(store.context, [store.resolve('base')]), name: 'snapshot' }),
+      (err: { code?: string }) => err.code === 'NO_SPACE');
     assertStoreUnchanged(ts.reopen(), before, () => ts.reopen());
     assert.deepEqual(snapshotTree(upper), upperBefore, 'the container\'s upper changed');
     assert.deepEqual(readdirSync(merged).sort(), ['data', 'etc']);
-
     ts.store.close();
+
+    // The container does not run: its upper becomes the layer, with no byte copied.
+    const free = freeBytes(ts);
+    const commit = await runCli(['--root', ts.root, 'container', 'commit', 'c', 'snapshot', '--json']);
+    assert.equal(commit.status, 0, commit.stderr);
+    assert.equal((JSON.parse(commit.stdout) as { moved: boolean }).moved, true);
+    assert.ok(freeBytes(ts) >= free - DB_SLACK, `the commit used space: ${free} -> ${freeBytes(ts)}`);
+    assert.deepEqual(readdirSync(merged).sort(), ['data', 'etc']);
+    assert.deepEqual(readdirSync(upper), []);
+
     const rm = await runCli(['--root', ts.root, 'container', 'rm', 'c']);
     assert.equal(rm.status, 0, rm.stderr);
   });

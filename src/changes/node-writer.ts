@@ -182,7 +182,7 @@ function setAttrs(ports: WriterPorts, dst: string, info: NodeInfo, xattrs: Reado
  * @example
  * setTimes(ports, `${diff}/etc`, 1_700_000_000_123_456_789n);
  */
-export function setTimes(ports: WriterPorts, dst: string, mtimeNs: bigint): void {
+export function setTimes(ports: Pick<WriterPorts, 'lutimens'>, dst: string, mtimeNs: bigint): void {
   const t = timespecOf(mtimeNs);
   try {
     ports.lutimens(dst, t, t);

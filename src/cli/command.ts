@@ -12,11 +12,15 @@ export interface Parsed {
   readonly positionals: string[];
 }
 
+import type { Store } from '../store/store.js';
+
 export interface CommandEnv {
   readonly io: CliIo;
   /** The store root: --root, else SHIBAFU_ROOT, else /var/lib/shibafu. */
   readonly root: string;
   readonly json: boolean;
+  /** Set in the service (src/cli/commands/service.ts): the store it keeps open (see withStore). */
+  readonly openStore?: (root: string) => Store;
 }
 
 export interface Command {

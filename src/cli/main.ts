@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_ROOT } from '../store/layout.js';
 import { ShibafuError } from '../errors.js';
+import type { Store } from '../store/store.js';
 import { parseCommand, flag, str, type Command, type CommandEnv } from './command.js';
 import { print, type CliIo } from './io.js';
 import { reportError } from './render.js';
@@ -34,15 +35,20 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
  * What the service runs for a client (src/cli/commands/service.ts): `main`, except that a command
  * `serves(name, root)` declines is not run, and 'fallback' returned (the client then runs the
  * command line in a process of its own). Help, --version and usage errors are always served.
+ * `openStore` gives the commands the store the service keeps open.
  *
  * @example
- * const status = await serveCommandLine(argv, io, (name, root) => root === myRoot);
+ * const status = await serveCommandLine(argv, io, (name, root) => root === myRoot, () => myStore);
  */
-export function serveCommandLine(argv: string[], io: CliIo, serves: (name: string, root: string) => boolean): Promise<number | 'fallback'> {
-  return commandLine(argv, io, serves);
+export function serveCommandLine(
+  argv: string[], io: CliIo, serves: (name: string, root: string) => boolean, openStore: (root: string) => Store,
+): Promise<number | 'fallback'> {
+  return commandLine(argv, io, serves, openStore);
 }
 
-async function commandLine(argv: string[], io: CliIo, serves: (name: string, root: string) => boolean): Promise<number | 'fallback'> {
+async function commandLine(
+  argv: string[], io: CliIo, serves: (name: string, root: string) => boolean, openStore?: (root: string) => Store,
+): Promise<number | 'fallback'> {
   try {
     const { globals, rest } = splitGlobals(argv);
     if (globals.version) {
@@ -76,6 +82,7 @@ async function commandLine(argv: string[], io: CliIo, serves: (name: string, roo
       io,
       root: str(parsed, 'root') ?? globals.root ?? io.env.SHIBAFU_ROOT ?? DEFAULT_ROOT,
       json: globals.json || flag(parsed, 'json'),
+      ...(openStore !== undefined ? { openStore } : {}),
     };
     if (!serves(cmd.name, env.root)) return 'fallback';
     return await cmd.run(env, parsed);

@@ -70,12 +70,14 @@ export function printLayerMade(env: CommandEnv, result: CreateLayerResult, verb:
   print(env.io, `  chainId ${l.chainId}\n  diffId  ${l.diffId}\n`);
 }
 
-/** What the container commands know of a container that diff and commit need. */
+/** What `container diff` needs of a container (see Containers.layers). */
 export interface ContainerLayers {
   /** Its overlay upper dir. */
   readonly upper: string;
-  /** Its stack, bottom first (as `expandStack` returns it). */
+  /** The stack it was created on, bottom first (as `expandStack` returns it). */
   readonly stack: readonly LayerRow[];
+  /** Layers its commits moved its upper into, bottom first: their changes are its changes too. */
+  readonly committed?: readonly LayerRow[];
 }
 
 /**
@@ -91,23 +93,14 @@ export async function runContainerDiff(env: CommandEnv, store: Store, container:
 }
 
 /**
- * The body of `container commit NAME LAYER_NAME`: commits the upper as a layer on the stack's top.
- * For a running container pass `pause`: it is frozen (`runc pause`) for the copy and resumed
- * after, whatever happens, so the layer is an exact snapshot, as `podman commit` does by default.
+ * The body of `container commit NAME LAYER_NAME`: the container's changes become a layer on its
+ * stack's top (moved from a stopped container, copied from a paused running one).
  *
  * @example
- * return runContainerCommit(env, store, { upper, stack, pause: running ? runcPause(id) : undefined }, 'app-v2');
+ * return withStore(env, null, (store) => runContainerCommit(env, store, 'web', 'web-v2'));
  */
-export async function runContainerCommit(
-  env: CommandEnv, store: Store, container: ContainerLayers & { pause?: { pause(): Promise<void>; resume(): Promise<void> } }, name: string,
-): Promise<number> {
-  await container.pause?.pause();
-  let result;
-  try {
-    result = await store.commitUpper({ upper: container.upper, stack: container.stack, name, signal: env.io.signal });
-  } finally {
-    await container.pause?.resume();
-  }
-  printLayerMade(env, result, 'committed', { stats: result.stats });
+export async function runContainerCommit(env: CommandEnv, store: Store, ref: string, name: string): Promise<number> {
+  const result = await store.commitContainer(ref, name, { signal: env.io.signal });
+  printLayerMade(env, result, 'committed', { stats: result.stats, moved: result.moved });
   return 0;
 }

@@ -1,5 +1,8 @@
 /**
- * Opens the store for one command and closes it after, telling the user what the open swept.
+ * Opens the store for one command and closes it after, telling the user what the open swept. In
+ * the service the store stays open across commands (env.openStore): no SQLite open, and no WAL
+ * checkpoint with its fsyncs at every close; each command still sweeps tmp/ first, as an open
+ * does, for what a killed process outside the service left.
  */
 import { openStore, type Store } from '../store/store.js';
 import type { CommandEnv, Parsed } from './command.js';
@@ -15,13 +18,14 @@ export async function withStore<T>(env: CommandEnv, parsed: Parsed | null, fn: (
     ...(int(parsed, 'max-depth') !== undefined ? { maxDepth: int(parsed, 'max-depth') } : {}),
     ...(int(parsed, 'max-size') !== undefined ? { maxBytes: int(parsed, 'max-size') } : {}),
   };
-  const store = openStore({ root: env.root, limits });
+  const kept = env.openStore !== undefined && Object.keys(limits).length === 0;
+  const store = kept ? (env.openStore as (root: string) => Store)(env.root) : openStore({ root: env.root, limits });
   try {
-    for (const s of store.swept) {
+    for (const s of kept ? store.sweep() : store.swept) {
       env.io.stderr.write(`shibafu: swept ${s.kind} leftover of an interrupted operation: ${s.path} (${s.action})\n`);
     }
     return await fn(store);
   } finally {
-    store.close();
+    if (!kept) store.close();
   }
 }

@@ -15,8 +15,11 @@ export interface ContainerView {
   readonly exitStatus: number | null;
   readonly pid: number | null;
   readonly command: string[];
-  /** The stack, bottom first. */
-  readonly stack: { chainId: ChainId | null; names: string[] }[];
+  /**
+   * The stack, bottom first. `committed`: a layer the container's own commit moved its upper into
+   * (container-commit.ts): its changes are still listed by `container diff`.
+   */
+  readonly stack: { chainId: ChainId | null; names: string[]; committed: boolean }[];
   readonly created: string;
   readonly started: string | null;
   readonly finished: string | null;
@@ -32,9 +35,9 @@ export interface ContainerView {
  */
 export function toView(ctx: StoreContext, row: ContainerRow, mounted: boolean): ContainerView {
   const l = ctx.layout;
-  const stack = ctx.db.read(() => row.layerIds.map((id) => {
+  const stack = ctx.db.read(() => row.layerIds.map((id, position) => {
     const layer = layerById(ctx.db, id);
-    return { chainId: layer?.chainId ?? null, names: layer === undefined ? [] : namesOf(ctx.db, id) };
+    return { chainId: layer?.chainId ?? null, names: layer === undefined ? [] : namesOf(ctx.db, id), committed: position >= row.imageLayers };
   }));
   return {
     id: row.id,

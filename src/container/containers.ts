@@ -10,6 +10,7 @@ import { isShibafuError } from '../errors.js';
 import type { RunOutcome } from '../runtime/oci-runtime.js';
 import type { StoreContext } from '../store/store-context.js';
 import { parseStoredConfig, type ContainerConfig } from './container-config.js';
+import { commitContainer, type ContainerCommitResult } from './container-commit.js';
 import { containerContext, type ContainerContext } from './container-context.js';
 import { createContainer, discardContainer } from './container-create.js';
 import { isContainerMounted } from './container-mount.js';
@@ -56,17 +57,18 @@ export interface Containers {
   /** A detached container's output; with `follow`, until it ends or `signal` aborts. */
   logs(ref: string, options?: { follow?: boolean; signal?: AbortSignal }): AsyncIterable<Buffer>;
   /**
-   * What `container diff` and `container commit` work on: the upper dir and the stack (bottom
-   * first), and, for a running container, how to freeze it while its upper is read.
+   * What `container diff` works on: the upper dir, the stack it was created on (bottom first)
+   * and the layers its commits moved its upper into since (bottom first).
    */
   layers(ref: string): Promise<ContainerLayers>;
+  /** `container commit` (container-commit.ts): moves a stopped container's upper, copies a running one's. */
+  commit(ref: string, name: string | null, options?: { signal?: AbortSignal }): Promise<ContainerCommitResult>;
 }
 
 export interface ContainerLayers {
   readonly upper: string;
   readonly stack: LayerRow[];
-  /** Set for a running container: `runc pause`/`resume`, as `podman commit` pauses by default. */
-  readonly pause?: { pause(): Promise<void>; resume(): Promise<void> };
+  readonly committed: LayerRow[];
 }
 
 /**
@@ -124,14 +126,14 @@ export function containersFacade(ctx: StoreContext, sealedLayer: (ref: string) =
     },
     inspect: async (ref) => view(await reconcile(cc, find(ref))),
     logs: (ref, options = {}) => followLog(cc, find(ref), options),
-    async layers(ref) {
-      const row = await reconcile(cc, find(ref));
-      const stack = ctx.db.read(() => row.layerIds.map((id) => layerById(ctx.db, id)).filter((l): l is LayerRow => l !== undefined));
-      const upper = ctx.layout.containerUpper(row.id);
-      if (row.state !== 'running') return { upper, stack };
-      const runtime = cc.runtime(parseStoredConfig(row.config).runtime);
-      return { upper, stack, pause: { pause: () => runtime.pause(row.id), resume: () => runtime.resume(row.id) } };
+    layers(ref) {
+      const row = find(ref);
+      const layers = ctx.db.read(() => row.layerIds.map((id) => layerById(ctx.db, id)).filter((l): l is LayerRow => l !== undefined));
+      return Promise.resolve({
+        upper: ctx.layout.containerUpper(row.id), stack: layers.slice(0, row.imageLayers), committed: layers.slice(row.imageLayers),
+      });
     },
+    commit: (ref, name, options = {}) => commitContainer(cc, find(ref), name, options),
   };
 }
 

@@ -23,14 +23,19 @@ export interface ContainerRow {
   readonly pid: number | null;
   /** Layer ids of the stack, bottom first. */
   readonly layerIds: number[];
+  /**
+   * How many of those (from the bottom) it was created on; the rest are layers its own commits
+   * made of its upper (container-commit.ts), which are still its changes.
+   */
+  readonly imageLayers: number;
 }
 
 interface RawContainer {
   id: string; name: string; state: string; command: string; config: string; created: string;
-  started: string | null; finished: string | null; exit_status: number | null; pid: number | null;
+  started: string | null; finished: string | null; exit_status: number | null; pid: number | null; image_layers: number | null;
 }
 
-const COLUMNS = 'id, name, state, command, config, created, started, finished, exit_status, pid';
+const COLUMNS = 'id, name, state, command, config, created, started, finished, exit_status, pid, image_layers';
 
 function toRow(db: Db, r: RawContainer): ContainerRow {
   const layerIds = (db.stmt('SELECT layer_id FROM container_layers WHERE container_id = ? ORDER BY position').all(r.id) as { layer_id: number }[])
@@ -47,6 +52,7 @@ function toRow(db: Db, r: RawContainer): ContainerRow {
     exitStatus: r.exit_status,
     pid: r.pid,
     layerIds,
+    imageLayers: r.image_layers ?? layerIds.length,
   };
 }
 
@@ -122,6 +128,16 @@ export function markStopped(db: Db, id: string): void {
 
 export function deleteContainer(db: Db, id: string): boolean {
   return db.stmt('DELETE FROM containers WHERE id = ?').run(id).changes > 0;
+}
+
+/**
+ * Stacks `layerId` on top of the container's stack: a commit moved its upper into that layer.
+ * The first such commit records how many layers the container was created on.
+ */
+export function stackCommittedLayer(db: Db, id: string, layerId: number): void {
+  const { n } = db.stmt('SELECT COUNT(*) AS n FROM container_layers WHERE container_id = ?').get(id) as { n: number };
+  db.stmt('UPDATE containers SET image_layers = COALESCE(image_layers, ?) WHERE id = ?').run(n, id);
+  db.stmt('INSERT INTO container_layers (container_id, position, layer_id) VALUES (?, ?, ?)').run(id, n, layerId);
 }
 
 export function containerExists(db: Db, id: string): boolean {

@@ -72,4 +72,11 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX container_layers_layer ON container_layers(layer_id);
   `,
+  // 3: a commit of a stopped container moves its upper into the new layer and stacks that layer
+  // under a fresh upper (src/container/container-commit.ts). image_layers keeps how many layers
+  // at the bottom of its stack it was created on (NULL: all of them), so that `container diff`
+  // still lists every change since its creation, as podman's does after a commit.
+  `
+  ALTER TABLE containers ADD COLUMN image_layers INTEGER;
+  `,
 ];

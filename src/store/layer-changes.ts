@@ -8,6 +8,7 @@ import { ShibafuError } from '../errors.js';
 import type { Change } from '../changes/change.js';
 import { nodeTreeFs } from '../changes/tree-fs.js';
 import { upperChanges } from '../changes/upper-changes.js';
+import { composedUpperFs } from '../changes/composed-upper.js';
 import type { StoreContext } from './store-context.js';
 
 export interface GetLayerChangesOptions {
@@ -15,6 +16,11 @@ export interface GetLayerChangesOptions {
   readonly upper: string;
   /** The stack it is mounted on, bottom first (as `expandStack` returns it). */
   readonly stack: readonly LayerRow[];
+  /**
+   * Layers a container's commits moved its upper into (bottom first), between `stack` and
+   * `upper`: their changes are listed with the upper's (composed-upper.ts).
+   */
+  readonly committed?: readonly LayerRow[];
   readonly signal?: AbortSignal;
 }
 
@@ -30,5 +36,7 @@ export function getLayerChanges(ctx: StoreContext, options: GetLayerChangesOptio
     throw new ShibafuError('SOURCE_NOT_FOUND', `Cannot list the changes of "${options.upper}": it is not a directory`);
   }
   const lowers = options.stack.map((l) => ctx.layout.layerDiff(l.chainId!)).reverse();
-  return upperChanges(nodeTreeFs(ctx.ports), options.upper, lowers, options.signal !== undefined ? { signal: options.signal } : {});
+  const committed = (options.committed ?? []).map((l) => ctx.layout.layerDiff(l.chainId!)).reverse();
+  const treeFs = committed.length === 0 ? nodeTreeFs(ctx.ports) : composedUpperFs(nodeTreeFs(ctx.ports), [options.upper, ...committed]);
+  return upperChanges(treeFs, options.upper, lowers, options.signal !== undefined ? { signal: options.signal } : {});
 }

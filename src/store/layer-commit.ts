@@ -8,7 +8,7 @@ import { insertSealedLayer, layerByChainId, layerById, nameTarget, upsertName, t
 import { ShibafuError } from '../errors.js';
 import { chainIdOf, type DiffId, type Digest } from '../ids.js';
 import { fsyncDir } from '../sys/sync.js';
-import type { Staging } from './staging.js';
+import type { Staging, StagingIntent } from './staging.js';
 import type { StoreContext } from './store-context.js';
 
 export interface StagedLayer {
@@ -25,6 +25,19 @@ export interface StagedLayer {
   readonly tarSplit: boolean;
 }
 
+/**
+ * For a producer whose staged layer was taken from somewhere else (a container's upper, moved):
+ * its own intent, recorded instead of an import's, and what to do inside the publishing
+ * transaction, whether the chainId was new or already stored.
+ */
+export interface PublishHooks {
+  readonly intent: StagingIntent;
+  /** Before the staged dir is published (the moves that fill it go here). */
+  beforePublish(): void;
+  /** Once the layer is known (the new one, or the stored one with the same chainId). */
+  afterPublish(layer: LayerRow): void;
+}
+
 export interface CommitResult {
   readonly layer: LayerRow;
   /** True when a layer with this chainId was already stored and only the name was added. */
@@ -37,20 +50,25 @@ export interface CommitResult {
  * @example
  * const { layer, existed } = commitStagedLayer(ctx, stage, staged, 'base');
  */
-export function commitStagedLayer(ctx: StoreContext, stage: Staging, staged: StagedLayer, name: string | null): CommitResult {
+export function commitStagedLayer(ctx: StoreContext, stage: Staging, staged: StagedLayer, name: string | null, hooks?: PublishHooks): CommitResult {
   const chainId = chainIdOf(staged.parent?.chainId ?? null, staged.diffId);
   const target = ctx.layout.layerDir(chainId);
   return ctx.db.immediate(() => {
     if (name !== null) assertNameFree(ctx, name, chainId);
     const existing = layerByChainId(ctx.db, chainId);
-    if (existing !== undefined) {
-      if (name !== null) upsertName(ctx.db, name, existing.id, ctx.now());
-      return { layer: existing, existed: true };
-    }
     if (staged.parent !== null && layerById(ctx.db, staged.parent.id) === undefined) {
       throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot create layer: its parent was removed meanwhile', { hint: 'Create the parent again, then retry.' });
     }
-    stage.setIntent({ kind: 'import', target, chainId });
+    if (hooks !== undefined) {
+      stage.setIntent(hooks.intent);
+      hooks.beforePublish();
+    }
+    if (existing !== undefined) {
+      if (name !== null) upsertName(ctx.db, name, existing.id, ctx.now());
+      hooks?.afterPublish(existing);
+      return { layer: existing, existed: true };
+    }
+    if (hooks === undefined) stage.setIntent({ kind: 'import', target, chainId });
     // Holding the write lock, a directory without a row is a leftover of a killed process.
     fs.rmSync(target, { recursive: true, force: true });
     fs.renameSync(staged.dir, target);
@@ -61,7 +79,9 @@ export function commitStagedLayer(ctx: StoreContext, stage: Staging, staged: Sta
       tarSplit: staged.tarSplit, created: ctx.now(),
     });
     if (name !== null) upsertName(ctx.db, name, id, ctx.now());
-    return { layer: layerById(ctx.db, id) as LayerRow, existed: false };
+    const layer = layerById(ctx.db, id) as LayerRow;
+    hooks?.afterPublish(layer);
+    return { layer, existed: false };
   });
 }
 

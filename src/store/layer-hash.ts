@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DiffId } from '../ids.js';
-import { packLayerSync } from '../tar/tar-packer.js';
+import { packLayerSync, type PackSettler } from '../tar/tar-packer.js';
 import type { XattrPort } from './ports.js';
 
 export interface LayerHash {
@@ -16,14 +16,17 @@ export interface LayerHash {
 }
 
 /**
+ * `settle`: changes the tree in place as it is walked (the move commit's upper, settle-upper.ts).
+ *
  * @example
  * const { diffId } = hashLayerDir(layout.layerDiff(chainId), ports);
  */
-export function hashLayerDir(dir: string, xattrs: XattrPort, signal?: AbortSignal): LayerHash {
+export function hashLayerDir(dir: string, xattrs: XattrPort, signal?: AbortSignal, settle?: PackSettler): LayerHash {
   const hash = createHash('sha256');
   const gen = packLayerSync(dir, {
     xattrs: { list: (p) => xattrs.llistxattr(p), get: (p, n) => xattrs.lgetxattr(p, n) },
     ...(signal !== undefined ? { signal } : {}),
+    ...(settle !== undefined ? { settle } : {}),
   });
   for (;;) {
     const next = gen.next();

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { layerByChainId, mountExists, openTokenExists } from '../db/layer-queries.js';
 import { asChainId } from '../ids.js';
+import { undoUpperMove } from './layer-from-upper.js';
 import { undoHalfMount } from './layer-mounts.js';
 import { containerExists } from '../db/container-queries.js';
 import { findStaleStaging, type StagingIntent } from './staging.js';
@@ -63,6 +64,10 @@ function undoIntent(ctx: StoreContext, stagingPath: string, intent: StagingInten
       return true;
     }
     return false;
+  }
+  if (intent.kind === 'commit') {
+    // A commit that moved a container's upper: put it back unless the container was re-based.
+    return undoUpperMove(ctx, stagingPath, intent);
   }
   if (intent.kind === 'mount' && intent.mountId !== undefined) {
     undoHalfMount(ctx, intent.mountId);

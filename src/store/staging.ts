@@ -14,14 +14,14 @@ import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
 import type { StoreLayout } from './layout.js';
 import type { LockPort } from './ports.js';
 
-export type StagingKind = 'import' | 'open' | 'add' | 'remove' | 'seal' | 'mount' | 'container';
+export type StagingKind = 'import' | 'open' | 'add' | 'remove' | 'seal' | 'mount' | 'container' | 'commit';
 
 /** What a staging dir is about to do outside tmp/: enough for a sweeper to undo it. */
 export interface StagingIntent {
   readonly kind: StagingKind;
   /** The final directory this operation fills (import, open, seal) or empties (remove). */
   readonly target?: string;
-  /** For a seal: where the directory came from (open/<token>), to move it back. */
+  /** For a seal: where the directory came from (open/<token>), to move it back; for a commit that moves a container's upper: that upper. */
   readonly source?: string;
   /** The row that makes `target` visible: a chainId for sealed layers, an open token, a mount id. */
   readonly chainId?: string;
@@ -37,7 +37,7 @@ const PENDING_PREFIX = '.new-';
 /** Each retry means a sweeper raced this very dir; more than a few means something else is wrong. */
 const MAX_CREATE_ATTEMPTS = 8;
 /** Every kind, as a record so that a kind added to StagingKind and not here fails to compile. */
-const KINDS: Record<StagingKind, true> = { import: true, open: true, add: true, remove: true, seal: true, mount: true, container: true };
+const KINDS: Record<StagingKind, true> = { import: true, open: true, add: true, remove: true, seal: true, mount: true, container: true, commit: true };
 
 export class Staging {
   readonly path: string;
@@ -117,6 +117,16 @@ export class Staging {
     } finally {
       fs.closeSync(fd);
     }
+  }
+
+  /**
+   * Releases the lock and keeps the directory with its intent, for the next open's sweep to undo:
+   * for an operation that could not undo its own moves and must not delete what it holds.
+   */
+  abandon(): void {
+    if (this.#fd < 0) return;
+    fs.closeSync(this.#fd);
+    this.#fd = -1;
   }
 
   /** Removes the staging dir and releases its lock. Never throws: leftovers are swept later. */

@@ -104,6 +104,11 @@ export class Store {
 
   get root(): string { return this.#ctx.layout.root; }
 
+  /** Sweeps leftovers again, as an open does (for a store kept open across commands). */
+  sweep(): SweptItem[] {
+    return sweepLeftovers(this.#ctx);
+  }
+
   /** The context domain functions work with (for the runtime and other modules of this package). */
   get context(): StoreContext { return this.#ctx; }
 
@@ -214,11 +219,17 @@ export class Store {
     return getLayerChanges(this.#ctx, options);
   }
 
-  /** `container commit`: an upper dir becomes a sealed layer on top of its stack. */
+  /** An upper dir (a `layer mount --writable` one, or a running container's) copied into a sealed layer on top of its stack. */
   async commitUpper(options: CommitUpperOptions): Promise<CreateLayerResult & { stats: CommitUpperResult['stats'] }> {
     const { commitUpper } = await import('./layer-from-upper.js');
     const result = commitUpper(this.#ctx, { ...options, name: options.name === null ? null : validateName(options.name) });
     return { layer: inspectLayer(this.#ctx, result.layer), existed: result.existed, stats: result.stats };
+  }
+
+  /** `container commit`: a container's changes become a sealed layer on top of its stack (container-commit.ts). */
+  async commitContainer(ref: string, name: string | null, options: { signal?: AbortSignal } = {}): Promise<CreateLayerResult & { stats: CommitUpperResult['stats']; moved: boolean }> {
+    const result = await (await this.containers()).commit(ref, name === null ? null : validateName(name), options);
+    return { layer: inspectLayer(this.#ctx, result.layer), existed: result.existed, stats: result.stats, moved: result.moved };
   }
 
   /** `layer export`: the layer's OCI tar (plain, gzip, zstd) to a file or a stream. */

@@ -15,11 +15,24 @@ const ENODATA = 61;
 const ERANGE = 34;
 
 /**
- * Calls a size-query-then-fill function (getxattr, listxattr) until the buffer fits: the value
- * may grow between the two calls, which the kernel reports as ERANGE.
+ * Linux caps an xattr value and a name list at 64 KiB (XATTR_SIZE_MAX, XATTR_LIST_MAX), so one
+ * call into a buffer this size gets any of them: one syscall per read instead of a size query
+ * and a fill (walks list the xattrs of every node; 700 of a commit's 1,300 nodes have some).
+ */
+const SCRATCH = Buffer.alloc(65536);
+
+/**
+ * Calls a getxattr/listxattr-style function into the scratch buffer and copies out what it got;
+ * should a file system ever report ERANGE for 64 KiB, falls back to a size query then a fill,
+ * until the buffer fits (the value may grow between the two calls, reported as ERANGE again).
  * Returns null when the attribute does not exist (ENODATA).
  */
 function readSized(call: (buf: Buffer | null, size: number) => number, context: SysErrorContext): Buffer | null {
+  const first = call(SCRATCH, SCRATCH.length);
+  if (first >= 0) return Buffer.from(SCRATCH.subarray(0, first));
+  const errno = lastErrno();
+  if (errno === ENODATA) return null;
+  if (errno !== ERANGE) throw new SysError(errno, context);
   for (;;) {
     const size = call(null, 0);
     if (size < 0) {

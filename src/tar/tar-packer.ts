@@ -54,8 +54,23 @@ export interface PackStats {
   bytes: number;
 }
 
+/**
+ * Changes a tree in place as it is packed, so that one walk both settles and hashes it (the commit
+ * that moves a container's upper into a layer: changes/settle-upper.ts). Each call comes before
+ * the node's entry is built, and the entry is built from what the call left.
+ */
+export interface PackSettler {
+  /** Any node but a whiteout or a socket (the root too, as "."), with the names of its xattrs. */
+  node(abs: string, rel: string, st: StatxResult, xattrNames: readonly string[]): void;
+  /** A whiteout (0/0 character device): returns its stat as it now is. */
+  whiteout(abs: string, st: StatxResult): StatxResult;
+  /** A socket, which no layer holds (the packer skips them either way). */
+  socket(abs: string): void;
+}
+
 export interface PackOptions {
   xattrs: XattrReader;
+  settle?: PackSettler;
   signal?: AbortSignal;
   /** Called after each chunk with the running totals. */
   onProgress?: (stats: PackStats) => void;
@@ -76,6 +91,7 @@ interface Walk {
   /** The layer root, open: file contents are read through openBeneath from it (see emitFile). */
   rootFd: number;
   xattrs: XattrReader;
+  settle: PackSettler | undefined;
   sink: ChunkSink;
   stats: PackStats;
   /** "dev:ino" of multiply-linked files already written → their tar path. */
@@ -115,7 +131,7 @@ export async function* packLayer(dir: string, opts: PackOptions): AsyncGenerator
  */
 export function* packLayerSync(dir: string, opts: PackOptions): Generator<Buffer, PackStats, undefined> {
   const sink = newSink(opts.chunkSize ?? 1024 * 1024);
-  const w: Walk = { rootFd: -1, xattrs: opts.xattrs, sink, stats: { entries: 0, bytes: 0 }, links: new Map() };
+  const w: Walk = { rootFd: -1, xattrs: opts.xattrs, settle: opts.settle, sink, stats: { entries: 0, bytes: 0 }, links: new Map() };
   const report = (chunk: Buffer): Buffer => {
     opts.signal?.throwIfAborted();
     w.stats.bytes += chunk.length;
@@ -144,7 +160,7 @@ function* walkTree(root: string, w: Walk): Generator<Buffer, void, undefined> {
     throw fromSystemError(err, `pack "${root}"`);
   }
   // An opaque layer root is legal in OCI (".wh..wh..opq" at top level), if unusual.
-  if (readXattrs(w.xattrs, root, '.').opaque) emitMarker(w, '.wh..wh..opq', rootStat);
+  if (readXattrs(w, root, '.', rootStat).opaque) emitMarker(w, '.wh..wh..opq', rootStat);
   const stack: Frame[] = [{ abs: root, rel: '', names: listDir(root, ''), next: 0 }];
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
@@ -157,7 +173,7 @@ function* walkTree(root: string, w: Walk): Generator<Buffer, void, undefined> {
     const rel = top.rel + name;
     const st = statOf(abs, rel);
     if (st.kind === 'dir') {
-      const x = readXattrs(w.xattrs, abs, rel);
+      const x = readXattrs(w, abs, rel, st);
       emit(w, base(`${rel}/`, '5', st, x.exported));
       if (x.opaque) emitMarker(w, `${rel}/.wh..wh..opq`, st);
       stack.push({ abs, rel: `${rel}/`, names: listDir(abs, `${rel}/`), next: 0 });
@@ -171,7 +187,7 @@ function* walkTree(root: string, w: Walk): Generator<Buffer, void, undefined> {
 }
 
 function* emitFile(w: Walk, abs: string, rel: string, st: StatxResult, dirRel: string, name: string): Generator<Buffer, void, undefined> {
-  const x = readXattrs(w.xattrs, abs, rel);
+  const x = readXattrs(w, abs, rel, st);
   if (st.size === 0 && x.whiteout) {
     emitMarker(w, `${dirRel}.wh.${name}`, st);
     return;
@@ -213,11 +229,14 @@ function* emitFile(w: Walk, abs: string, rel: string, st: StatxResult, dirRel: s
 
 function emitSpecial(w: Walk, abs: string, rel: string, st: StatxResult, dirRel: string, name: string): void {
   if (st.kind === 'char' && st.rdev === 0) {
-    emitMarker(w, `${dirRel}.wh.${name}`, st);
+    emitMarker(w, `${dirRel}.wh.${name}`, w.settle?.whiteout(abs, st) ?? st);
     return;
   }
-  if (st.kind === 'socket') return;
-  const x = readXattrs(w.xattrs, abs, rel);
+  if (st.kind === 'socket') {
+    w.settle?.socket(abs);
+    return;
+  }
+  const x = readXattrs(w, abs, rel, st);
   if (st.kind === 'symlink') {
     emit(w, { ...base(rel, '2', st, x.exported), linkpath: readLink(abs, rel) });
   } else if (st.kind === 'fifo') {
@@ -321,13 +340,16 @@ interface NodeXattrs {
 
 const NO_XATTRS: NodeXattrs = { exported: [], opaque: false, whiteout: false };
 
-function readXattrs(reader: XattrReader, abs: string, rel: string): NodeXattrs {
+function readXattrs(w: Walk, abs: string, rel: string, st: StatxResult): NodeXattrs {
+  const reader = w.xattrs;
   let names: string[];
   try {
     names = reader.list(abs);
   } catch (err) {
     throw fromSystemError(err, `list the xattrs of "${rel}"`);
   }
+  // Before any value is read: the settler may remove some (overlay's private ones are never read).
+  w.settle?.node(abs, rel, st, names);
   if (names.length === 0) return NO_XATTRS;
   const out: NodeXattrs = { exported: [], opaque: false, whiteout: false };
   const sorted = names.map((n) => [Buffer.from(n, 'utf8'), n] as const).sort((a, b) => Buffer.compare(a[0], b[0]));

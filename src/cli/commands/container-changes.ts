@@ -15,25 +15,27 @@ export const containerDiff: Command = {
   args: { min: 1, max: 1 },
   async run(env, parsed) {
     return withStore(env, null, async (store) => {
-      const { upper, stack } = await (await store.containers()).layers(parsed.positionals[0] as string);
-      return runContainerDiff(env, store, { upper, stack });
+      return runContainerDiff(env, store, await (await store.containers()).layers(parsed.positionals[0] as string));
     });
   },
 };
 
 export const containerCommit: Command = {
   name: 'container commit',
-  summary: 'Make a container\'s changes a new sealed layer on top of its stack (paused while copied if running)',
+  summary: 'Make a container\'s changes a new sealed layer on top of its stack (moved if stopped, copied while paused if running)',
   usage: 'CONTAINER LAYER_NAME [--json]',
-  details: '  The layer\'s parent is the top of the container\'s stack; files are reflinked where the file system can.',
+  details: [
+    '  The layer\'s parent is the top of the container\'s stack. A container that does not run gives its upper dir',
+    '  to the layer (nothing is copied) and is stacked on it with a fresh upper: what it sees is unchanged, and',
+    '  `container diff` still lists all its changes. A running one is paused while its upper is copied.',
+  ].join('\n'),
   examples: ['shibafu container commit web web-configured', 'shibafu run --layers web-configured ...'],
   options: {},
   args: { min: 2, max: 2 },
   async run(env, parsed) {
     const [ref, name] = parsed.positionals as [string, string];
     return withStore(env, null, async (store) => {
-      const layers = await (await store.containers()).layers(ref);
-      return runContainerCommit(env, store, layers, name);
+      return runContainerCommit(env, store, ref, name);
     });
   },
 };

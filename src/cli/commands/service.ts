@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { str, type Command, type CommandEnv, type Parsed } from '../command.js';
 import { ShibafuError } from '../../errors.js';
-import { openStore } from '../../store/store.js';
+import { openStore, type Store } from '../../store/store.js';
 import { StoreLayout } from '../../store/layout.js';
 import { askService } from '../../service/service-client.js';
 import { hostService } from '../../service/service-host.js';
@@ -116,7 +116,8 @@ export const serviceRun: Command = {
     // Before the thread pool's first use; `service start` sets it in the environment too.
     process.env.UV_THREADPOOL_SIZE ??= THREAD_POOL;
     const root = absoluteRoot(env);
-    openStore({ root }).close();
+    // Opened once and kept: served commands use it (withStore) instead of opening their own.
+    const store = openStore({ root });
     const self = env.io.selfCommand ?? [];
     const build = buildIdentity();
     const host = hostService(root, {
@@ -126,22 +127,26 @@ export const serviceRun: Command = {
           host.close();
           return 'fallback';
         }
-        return serve(call, root, self);
+        return serve(call, root, self, store);
       },
     }, { idleMs: idle });
     const onAbort = (): void => host.close();
     env.io.signal.addEventListener('abort', onAbort, { once: true });
     env.io.stderr.write(`shibafu service: pid ${process.pid}, socket ${host.socketPath}\n`);
-    await host.stopped;
+    try {
+      await host.stopped;
+    } finally {
+      store.close();
+    }
     env.io.signal.removeEventListener('abort', onAbort);
     return 0;
   },
 };
 
-async function serve(call: CommandCall, root: string, self: readonly string[]): Promise<number | 'fallback'> {
+async function serve(call: CommandCall, root: string, self: readonly string[], store: Store): Promise<number | 'fallback'> {
   const { io, finish } = serviceIo(call, self);
   const served = await serveCommandLine([...call.argv], io, (name, commandRoot) =>
-    !NOT_SERVED.has(name.split(' ')[0] as string) && isAbsolute(commandRoot) && resolve(commandRoot) === root);
+    !NOT_SERVED.has(name.split(' ')[0] as string) && isAbsolute(commandRoot) && resolve(commandRoot) === root, () => store);
   if (served === 'fallback') {
     await finish(0);
     return served;

@@ -1,0 +1,102 @@
+/**
+ * Makes a stopped container's upper dir, in place, what a copy of it (copy-overlay-dir.ts) would
+ * be, so that the directory itself can become a layer (container-commit.ts moves it instead of
+ * copying it). It runs inside the walk that hashes the upper (a PackSettler, tar/tar-packer.ts):
+ * one walk, one xattr listing per node. The rules are the copy's:
+ *  - overlay's private xattrs (origin, impure, uuid, ...) are removed; `trusted.overlay.opaque`
+ *    stays where it is "y" (the value that hides the layers below) and goes otherwise;
+ *  - whiteouts become root-owned with mtime 0 (the time a file was deleted is no content, and the
+ *    packer writes it into the tar: a commit that kept it would never reproduce);
+ *  - sockets go (they belong to a process, not to a layer; the copy skips them), their directory
+ *    keeping its mtime;
+ *  - a redirect_dir or metacopy upper is refused (what was settled before the refusal is harmless:
+ *    see below).
+ * None of this changes what the container sees through overlay: the private xattrs only tie the
+ * upper to lower inodes (st_ino of copied-up files), and a whiteout's owner and time are invisible.
+ */
+import * as fs from 'node:fs';
+import { dirname } from 'node:path';
+import { fromSystemError } from '../errors.js';
+import type { StatxResult } from '../sys/statx.js';
+import type { PackSettler } from '../tar/tar-packer.js';
+import { setTimes, newWriteStats, NORMALIZED_WHITEOUT, type WriterPorts } from './node-writer.js';
+import type { CopyOverlayStats } from './copy-overlay-dir.js';
+import { isOverlayXattr, OPAQUE_XATTR, type XattrSource } from './tree-fs.js';
+import { unsupportedOverlayFeature } from './tree-view.js';
+
+/** What the settling needs of the kernel. */
+export interface SettlePorts extends Pick<WriterPorts, 'lutimens'>, Pick<XattrSource, 'lgetxattr'> {
+  lremovexattr(path: string, name: string): void;
+}
+
+/** A settler and the counts a copy would have reported (no bytes copied: `methods` stay 0). */
+export interface UpperSettler extends PackSettler {
+  readonly stats: CopyOverlayStats;
+}
+
+/**
+ * @example
+ * const settler = upperSettler(ctx.ports); hashLayerDir(upper, ctx.ports, signal, settler); settler.stats.whiteouts
+ */
+export function upperSettler(ports: SettlePorts): UpperSettler {
+  const stats: CopyOverlayStats = { ...newWriteStats(), vanished: 0 };
+  const links = new Set<string>();
+  return {
+    stats,
+    node(abs, rel, st, names) {
+      if (names.includes('trusted.overlay.redirect')) throw unsupportedOverlayFeature('commit the upper', rel, 'redirect_dir');
+      // A metacopy file holds no data of its own: as a layer it would be an empty file.
+      if (names.includes('trusted.overlay.metacopy')) throw unsupportedOverlayFeature('commit the upper', rel, 'metacopy');
+      dropPrivateXattrs(ports, abs, names);
+      if (rel === '.') return;
+      if (st.kind === 'dir') {
+        stats.dirs++;
+      } else if (st.kind === 'file' && st.nlink > 1 && links.has(`${st.dev}:${st.ino}`)) {
+        stats.links++;
+      } else {
+        if (st.kind === 'file' && st.nlink > 1) links.add(`${st.dev}:${st.ino}`);
+        stats.files++;
+        if (st.kind === 'file') stats.bytes += st.size;
+      }
+    },
+    whiteout(abs, st) {
+      stats.whiteouts++;
+      return settleWhiteout(ports, abs, st);
+    },
+    socket(abs) {
+      const dir = dirname(abs);
+      const parent = fs.lstatSync(dir, { bigint: true });
+      try {
+        fs.unlinkSync(abs);
+      } catch (err) {
+        throw fromSystemError(err, `remove the socket "${abs}"`);
+      }
+      // The unlink moved the directory's mtime, which its tar entry (already written) carries.
+      setTimes(ports, dir, parent.mtimeNs);
+    },
+  };
+}
+
+/** Removes overlay's private xattrs from one node, keeping an opaque marker whose value is "y". */
+function dropPrivateXattrs(ports: SettlePorts, path: string, names: readonly string[]): void {
+  for (const name of names) {
+    if (!isOverlayXattr(name)) continue;
+    if (name === OPAQUE_XATTR && ports.lgetxattr(path, name)?.toString('latin1') === 'y') continue;
+    try {
+      ports.lremovexattr(path, name);
+    } catch (err) {
+      throw fromSystemError(err, `remove the xattr ${name} of "${path}"`);
+    }
+  }
+}
+
+function settleWhiteout(ports: SettlePorts, path: string, st: StatxResult): StatxResult {
+  const { uid, gid, mtimeNs } = NORMALIZED_WHITEOUT;
+  try {
+    if (st.uid !== uid || st.gid !== gid) fs.lchownSync(path, uid, gid);
+  } catch (err) {
+    throw fromSystemError(err, `settle whiteout "${path}"`);
+  }
+  if (st.mtimeNs !== mtimeNs) setTimes(ports, path, mtimeNs);
+  return { ...st, uid, gid, mtimeNs };
+}

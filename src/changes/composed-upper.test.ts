@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Change } from './change.js';
 import { composedUpperFs } from './composed-upper.js';
-import { FakeTreeFs } from './fake-tree-fs.js';
+import { sampleImage, type FakeTreeFs } from './fake-tree-fs.js';
 import { upperChanges } from './upper-changes.js';
 
 const L = ['/l2', '/l1'];
@@ -16,17 +16,9 @@ function lines(changes: Change[]): string[] {
   return changes.map((c) => `${c.kind} ${c.path} ${c.oldSize ?? '-'}/${c.newSize ?? '-'}`);
 }
 
-/** The image of upper-changes.test.ts: two layers, a whiteout in the upper one. */
+/** The image of upper-changes.test.ts, and the dirs of two committed changesets. */
 function image(): FakeTreeFs {
-  return new FakeTreeFs()
-    .dir('/l1').dir('/l2').dir('/up').dir('/c1').dir('/c2')
-    .file('/l1/etc/passwd', 'root:x:0:0\n')
-    .file('/l1/etc/hosts', '127.0.0.1 localhost\n')
-    .file('/l1/var/cache/a', Buffer.alloc(1000))
-    .file('/l1/var/cache/sub/b', Buffer.alloc(234))
-    .file('/l2/var/cache/c', Buffer.alloc(66))
-    .whiteout('/l2/var/cache/sub')
-    .file('/l1/opt/x', 'x');
+  return sampleImage().dir('/c1').dir('/c2');
 }
 
 /** Changes of `/up` over `/c1` (and `/c2` below it when given) composed, and of `flat` alone. */

@@ -135,3 +135,22 @@ export class FakeTreeFs implements TreeFs {
     }
   }
 }
+
+/**
+ * The image the change-tracking unit tests share: layers /l1 (bottom) and /l2 (over it, with a
+ * whiteout of /var/cache/sub) and an empty upper /up; lowers top first are ['/l2', '/l1'].
+ *
+ * @example
+ * upperChanges(sampleImage().file('/up/new', 'n'), '/up', ['/l2', '/l1'])
+ */
+export function sampleImage(): FakeTreeFs {
+  return new FakeTreeFs()
+    .dir('/l1').dir('/l2').dir('/up')
+    .file('/l1/etc/passwd', 'root:x:0:0\n')
+    .file('/l1/etc/hosts', '127.0.0.1 localhost\n')
+    .file('/l1/var/cache/a', Buffer.alloc(1000))
+    .file('/l1/var/cache/sub/b', Buffer.alloc(234))
+    .file('/l2/var/cache/c', Buffer.alloc(66))
+    .whiteout('/l2/var/cache/sub')
+    .file('/l1/opt/x', 'x');
+}

@@ -1,18 +1,18 @@
 /**
- * Makes a stopped container's upper dir, in place, what a copy of it (copy-overlay-dir.ts) would
- * be, so that the directory itself can become a layer (container-commit.ts moves it instead of
- * copying it). It runs inside the walk that hashes the upper (a PackSettler, tar/tar-packer.ts):
- * one walk, one xattr listing per node. The rules are the copy's:
- *  - overlay's private xattrs (origin, impure, uuid, ...) are removed; `trusted.overlay.opaque`
- *    stays where it is "y" (the value that hides the layers below) and goes otherwise;
+ * Makes a stopped container's upper dir, in place, a layer with the diffId a copy of it
+ * (copy-overlay-dir.ts) would have, so that the directory itself can become the layer
+ * (container-commit.ts moves it instead of copying it). It runs inside the walk that hashes the
+ * upper (a PackSettler, tar/tar-packer.ts): one walk, one xattr listing per node.
  *  - whiteouts become root-owned with mtime 0 (the time a file was deleted is no content, and the
  *    packer writes it into the tar: a commit that kept it would never reproduce);
  *  - sockets go (they belong to a process, not to a layer; the copy skips them), their directory
  *    keeping its mtime;
- *  - a redirect_dir or metacopy upper is refused (what was settled before the refusal is harmless:
- *    see below).
- * None of this changes what the container sees through overlay: the private xattrs only tie the
- * upper to lower inodes (st_ino of copied-up files), and a whiteout's owner and time are invisible.
+ *  - a redirect_dir or metacopy upper is refused.
+ * Overlay's private xattrs (origin, impure, uuid) stay where they are, as containerd's overlay
+ * snapshotter leaves them when it commits an active snapshot: the kernel reads them on upper dirs
+ * only, never on a lower layer, and every reader of layers here (the packer, the diffs, the
+ * copies) skips them. Removing them was one syscall for most nodes of a commit.
+ * None of this changes what the container sees through overlay.
  */
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
@@ -21,13 +21,10 @@ import type { StatxResult } from '../sys/statx.js';
 import type { PackSettler } from '../tar/tar-packer.js';
 import { setTimes, newWriteStats, NORMALIZED_WHITEOUT, type WriterPorts } from './node-writer.js';
 import type { CopyOverlayStats } from './copy-overlay-dir.js';
-import { isOverlayXattr, OPAQUE_XATTR, type XattrSource } from './tree-fs.js';
 import { unsupportedOverlayFeature } from './tree-view.js';
 
 /** What the settling needs of the kernel. */
-export interface SettlePorts extends Pick<WriterPorts, 'lutimens'>, Pick<XattrSource, 'lgetxattr'> {
-  lremovexattr(path: string, name: string): void;
-}
+export type SettlePorts = Pick<WriterPorts, 'lutimens'>;
 
 /** A settler and the counts a copy would have reported (no bytes copied: `methods` stay 0). */
 export interface UpperSettler extends PackSettler {
@@ -43,11 +40,10 @@ export function upperSettler(ports: SettlePorts): UpperSettler {
   const links = new Set<string>();
   return {
     stats,
-    node(abs, rel, st, names) {
+    node(_abs, rel, st, names) {
       if (names.includes('trusted.overlay.redirect')) throw unsupportedOverlayFeature('commit the upper', rel, 'redirect_dir');
       // A metacopy file holds no data of its own: as a layer it would be an empty file.
       if (names.includes('trusted.overlay.metacopy')) throw unsupportedOverlayFeature('commit the upper', rel, 'metacopy');
-      dropPrivateXattrs(ports, abs, names);
       if (rel === '.') return;
       if (st.kind === 'dir') {
         stats.dirs++;
@@ -75,19 +71,6 @@ export function upperSettler(ports: SettlePorts): UpperSettler {
       setTimes(ports, dir, parent.mtimeNs);
     },
   };
-}
-
-/** Removes overlay's private xattrs from one node, keeping an opaque marker whose value is "y". */
-function dropPrivateXattrs(ports: SettlePorts, path: string, names: readonly string[]): void {
-  for (const name of names) {
-    if (!isOverlayXattr(name)) continue;
-    if (name === OPAQUE_XATTR && ports.lgetxattr(path, name)?.toString('latin1') === 'y') continue;
-    try {
-      ports.lremovexattr(path, name);
-    } catch (err) {
-      throw fromSystemError(err, `remove the xattr ${name} of "${path}"`);
-    }
-  }
 }
 
 function settleWhiteout(ports: SettlePorts, path: string, st: StatxResult): StatxResult {

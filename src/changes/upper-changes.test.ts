@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeTreeFs } from './fake-tree-fs.js';
+import { FakeTreeFs, sampleImage } from './fake-tree-fs.js';
 import { upperChanges } from './upper-changes.js';
 import type { Change } from './change.js';
 import type { TreeFs } from './tree-fs.js';
@@ -16,17 +16,7 @@ function lines(changes: Change[]): string[] {
   return changes.map((c) => `${c.kind} ${c.path} ${c.oldSize ?? '-'}/${c.newSize ?? '-'}`);
 }
 
-function image(): FakeTreeFs {
-  return new FakeTreeFs()
-    .dir('/l1').dir('/l2').dir('/up')
-    .file('/l1/etc/passwd', 'root:x:0:0\n')
-    .file('/l1/etc/hosts', '127.0.0.1 localhost\n')
-    .file('/l1/var/cache/a', Buffer.alloc(1000))
-    .file('/l1/var/cache/sub/b', Buffer.alloc(234))
-    .file('/l2/var/cache/c', Buffer.alloc(66))
-    .whiteout('/l2/var/cache/sub')
-    .file('/l1/opt/x', 'x');
-}
+const image = (): FakeTreeFs => sampleImage();
 
 test('an empty upper has no changes', () => {
   assert.deepEqual(upperChanges(image(), '/up', L), []);

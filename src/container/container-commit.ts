@@ -37,7 +37,7 @@ export async function commitContainer(cc: ContainerContext, row: ContainerRow, n
   if (current.state === 'running') return commitPaused(cc, current, name, signal);
   const lock = tryLockContainer(ctx, row.id);
   if (lock === null) {
-    throw new ShibafuError('CONTAINER_IN_USE', `Cannot commit container "${row.name}": another shibafu process is starting it`, {
+    throw new ShibafuError('CONTAINER_IN_USE', `Cannot commit container "${row.name}": another shibafu process is starting or committing it`, {
       hint: 'Retry in a moment.',
     });
   }

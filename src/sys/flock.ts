@@ -5,15 +5,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { check, lastErrno, libc } from './libc.js';
-import { SysError } from './sys-error.js';
+import { ERRNO, SysError } from './sys-error.js';
 
 export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const LOCK_UN = 8;
-
-const EWOULDBLOCK = 11; // == EAGAIN on Linux
-const EINTR = 4;
 
 /**
  * flock(2) on `fd`. Without LOCK_NB, a conflicting lock blocks the whole event loop until it is
@@ -29,7 +26,7 @@ export function flock(fd: number, operation: number): void {
     if (fn(fd, operation) === 0) return;
     const errno = lastErrno();
     // A signal may interrupt a blocking flock; the lock was not taken, so ask again.
-    if (errno !== EINTR) throw new SysError(errno, { syscall: 'flock', path: `fd ${fd}` });
+    if (errno !== ERRNO.EINTR) throw new SysError(errno, { syscall: 'flock', path: `fd ${fd}` });
   }
 }
 
@@ -44,7 +41,7 @@ export function tryLock(fd: number, exclusive: boolean): boolean {
   const ret = libc('flock')(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB);
   if (ret === 0) return true;
   const errno = lastErrno();
-  if (errno === EWOULDBLOCK) return false;
+  if (errno === ERRNO.EAGAIN) return false;
   throw new SysError(errno, { syscall: 'flock', path: `fd ${fd}` });
 }
 

@@ -19,6 +19,15 @@ export function errnoName(errno: number): string {
   return name.startsWith('Unknown') ? `E${Math.abs(errno)}` : name;
 }
 
+/**
+ * The errno numbers native callers branch on (Linux, every architecture Node runs on here), in
+ * one place: EAGAIN is also EWOULDBLOCK.
+ *
+ * @example
+ * if (lastErrno() === ERRNO.EINTR) continue;
+ */
+export const ERRNO = { EINTR: 4, EAGAIN: 11, ERANGE: 34, ENODATA: 61 } as const;
+
 function describe(errno: number): string {
   return getSystemErrorMap().get(-Math.abs(errno))?.[1] ?? `errno ${errno}`;
 }

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { bufferAddress, check, cString, lastErrno, libc } from './libc.js';
-import { SysError } from './sys-error.js';
+import { ERRNO, SysError } from './sys-error.js';
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
@@ -17,8 +17,6 @@ const MSG_DONTWAIT = 0x40;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
-const EAGAIN = 11;
-const EINTR = 4;
 /** sizeof(struct sockaddr_un) and its path field (108 bytes, NUL included). */
 const SUN_PATH_MAX = 108;
 /** Room for up to 16 descriptors in one control message: CMSG_SPACE(16 * 4). */
@@ -65,8 +63,8 @@ function nonBlocking(call: () => number, syscall: string, fd: number): number | 
     const ret = call();
     if (ret >= 0) return ret;
     const errno = lastErrno();
-    if (errno === EAGAIN) return null;
-    if (errno !== EINTR) throw new SysError(errno, { syscall, path: `socket fd ${fd}` });
+    if (errno === ERRNO.EAGAIN) return null;
+    if (errno !== ERRNO.EINTR) throw new SysError(errno, { syscall, path: `socket fd ${fd}` });
   }
 }
 

@@ -4,15 +4,14 @@
  * and layers carry file capabilities and ACLs (`security.capability`, `system.posix_acl_access`).
  */
 import { check, cString, lastErrno, libc } from './libc.js';
-import { SysError, type SysErrorContext } from './sys-error.js';
+import { ERRNO, SysError, type SysErrorContext } from './sys-error.js';
 
 /** setxattr flag: fail with EEXIST if the attribute exists. */
 export const XATTR_CREATE = 1;
 /** setxattr flag: fail with ENODATA if the attribute does not exist. */
 export const XATTR_REPLACE = 2;
 
-const ENODATA = 61;
-const ERANGE = 34;
+const { ENODATA, ERANGE } = ERRNO;
 
 /**
  * Linux caps an xattr value and a name list at 64 KiB (XATTR_SIZE_MAX, XATTR_LIST_MAX), so one

@@ -51,7 +51,16 @@ export function composedUpperFs(base: TreeFs, changesets: readonly string[]): Tr
     return slash < 0 ? '' : rel.slice(0, slash);
   };
 
+  // The walk asks about one path several times (lstat, xattrs, content): one lookup each.
+  const nodes = new Map<string, Found | null>();
   const node = (rel: string): Found | null => {
+    const known = nodes.get(rel);
+    if (known !== undefined) return known;
+    const found = lookup(rel);
+    nodes.set(rel, found);
+    return found;
+  };
+  const lookup = (rel: string): Found | null => {
     if (rel === '') {
       const info = base.lstat(top);
       return info === null ? null : { at: 0, path: top, info };

@@ -11,14 +11,13 @@
  * waits for `container rm`.
  */
 import { containerById, stackCommittedLayer, type ContainerRow } from '../db/container-queries.js';
-import { layerById, type LayerRow } from '../db/layer-queries.js';
 import { ShibafuError, isShibafuError } from '../errors.js';
 import { commitUpper, commitUpperByMove, type CommitUpperResult } from '../store/layer-from-upper.js';
 import type { StoreContext } from '../store/store-context.js';
 import { parseStoredConfig } from './container-config.js';
 import type { ContainerContext } from './container-context.js';
 import { tryLockContainer } from './container-lock.js';
-import { isContainerMounted, mountContainer } from './container-mount.js';
+import { containerStack, isContainerMounted, mountContainer } from './container-mount.js';
 import { reconcile } from './container-state.js';
 
 export interface ContainerCommitResult extends CommitUpperResult {
@@ -43,7 +42,8 @@ export async function commitContainer(cc: ContainerContext, row: ContainerRow, n
   }
   try {
     if (lock.fd < 0) throw new ShibafuError('CONTAINER_NOT_FOUND', `Cannot commit container "${row.name}": it was removed meanwhile`);
-    const stack = stackOf(ctx, current);
+    // The whole stack, its own committed layers included: the top is the parent.
+    const stack = containerStack(ctx, current);
     const mounted = isContainerMounted(ctx, current);
     if (mounted && !unmountNow(ctx, current)) {
       // Something holds its root (a shell whose cwd is in merged/): its upper cannot move under it.
@@ -68,15 +68,10 @@ async function commitPaused(cc: ContainerContext, row: ContainerRow, name: strin
   const runtime = cc.runtime(parseStoredConfig(row.config).runtime);
   await runtime.pause(row.id);
   try {
-    return { ...commitUpper(ctx, { upper: ctx.layout.containerUpper(row.id), stack: stackOf(ctx, row), name, ...signal }), moved: false };
+    return { ...commitUpper(ctx, { upper: ctx.layout.containerUpper(row.id), stack: containerStack(ctx, row), name, ...signal }), moved: false };
   } finally {
     await runtime.resume(row.id);
   }
-}
-
-/** The container's whole stack, bottom first (its own committed layers included: the top is the parent). */
-function stackOf(ctx: StoreContext, row: ContainerRow): LayerRow[] {
-  return ctx.db.read(() => row.layerIds.map((id) => layerById(ctx.db, id)).filter((l): l is LayerRow => l !== undefined));
 }
 
 /** One plain unmount: false when the mount is busy (no lazy detach: the upper is about to move). */

@@ -41,6 +41,16 @@ export function mountContainer(ctx: StoreContext, row: ContainerRow, options: { 
   });
 }
 
+/**
+ * The container's stack as stored, bottom first; a layer whose row is gone is left out.
+ *
+ * @example
+ * containerStack(ctx, row).at(-1) // the top layer: the parent of the container's next commit
+ */
+export function containerStack(ctx: StoreContext, row: ContainerRow): LayerRow[] {
+  return ctx.db.read(() => row.layerIds.map((id) => layerById(ctx.db, id)).filter((l): l is LayerRow => l !== undefined));
+}
+
 /** Whether the container's stack is mounted. */
 export function isContainerMounted(ctx: StoreContext, row: { id: string }): boolean {
   return ctx.ports.isOverlayMounted(ctx.layout.containerMerged(row.id));

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { allContainers, containerById, type ContainerRow } from '../db/container-queries.js';
-import { layerById, type LayerRow } from '../db/layer-queries.js';
+import type { LayerRow } from '../db/layer-queries.js';
 import { isShibafuError } from '../errors.js';
 import type { RunOutcome } from '../runtime/oci-runtime.js';
 import type { StoreContext } from '../store/store-context.js';
@@ -13,7 +13,7 @@ import { parseStoredConfig, type ContainerConfig } from './container-config.js';
 import { commitContainer, type ContainerCommitResult } from './container-commit.js';
 import { containerContext, type ContainerContext } from './container-context.js';
 import { createContainer, discardContainer } from './container-create.js';
-import { isContainerMounted } from './container-mount.js';
+import { containerStack, isContainerMounted } from './container-mount.js';
 import { removeContainer } from './container-remove.js';
 import { resolveContainer } from './container-resolve.js';
 import { startAttached, startDetached, type AttachOptions, type DetachedOptions } from './container-start.js';
@@ -128,7 +128,7 @@ export function containersFacade(ctx: StoreContext, sealedLayer: (ref: string) =
     logs: (ref, options = {}) => followLog(cc, find(ref), options),
     layers(ref) {
       const row = find(ref);
-      const layers = ctx.db.read(() => row.layerIds.map((id) => layerById(ctx.db, id)).filter((l): l is LayerRow => l !== undefined));
+      const layers = containerStack(ctx, row);
       return Promise.resolve({
         upper: ctx.layout.containerUpper(row.id), stack: layers.slice(0, row.imageLayers), committed: layers.slice(row.imageLayers),
       });

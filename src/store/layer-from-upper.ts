@@ -1,14 +1,17 @@
 /**
- * Commit: a container's writable upper dir becomes a new sealed layer on top of its stack. The
- * upper is copied into a staging dir (reflinks where the file system has them, else
- * copy_file_range: in the kernel, not through our buffers), overlay's private xattrs dropped,
- * whiteouts (root-owned, mtime 0: their creation time is no content) and opaque dirs kept; the diffId is the deterministic tar of the staged copy streamed
- * through sha256 (never written anywhere); then one syncfs and commitStagedLayer.
+ * Commit: a container's writable upper dir becomes a new sealed layer on top of its stack, in one
+ * of two ways (container-commit.ts picks).
  *
- * The staged copy, not the upper, is what gets hashed and stored, so the layer is consistent with
- * its diffId even when the container keeps writing. What the layer captures of files written
- * during the copy is not defined: pause the container first for an exact snapshot, as
- * `podman commit` does by default (docs/changes.md).
+ * `commitUpper` copies the upper into a staging dir (reflinks where the file system has them, else
+ * copy_file_range: in the kernel, not through our buffers), overlay's private xattrs dropped,
+ * whiteouts (root-owned, mtime 0: their creation time is no content) and opaque dirs kept; the
+ * diffId is the deterministic tar of the staged copy streamed through sha256 (never written
+ * anywhere); then one syncfs and commitStagedLayer. The staged copy, not the upper, is what gets
+ * hashed and stored, so the layer is consistent with its diffId even when the container keeps
+ * writing; pause it first for an exact snapshot, as `podman commit` does by default.
+ *
+ * `commitUpperByMove` takes the upper of a container that does not run as the layer itself.
+ * (docs/changes.md)
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +20,7 @@ import { layerByChainId, layerById, type LayerRow } from '../db/layer-queries.js
 import { ShibafuError } from '../errors.js';
 import { copyOverlayDir, type CopyOverlayStats } from '../changes/copy-overlay-dir.js';
 import { upperSettler } from '../changes/settle-upper.js';
-import { nodeTreeFs, publicXattrs } from '../changes/tree-fs.js';
+import { nodeTreeFs, publicXattrs, type TreeFs } from '../changes/tree-fs.js';
 import { setTimes } from '../changes/node-writer.js';
 import { asChainId, chainIdOf } from '../ids.js';
 import { fsyncDir } from '../sys/sync.js';
@@ -178,7 +181,7 @@ export function undoUpperMove(ctx: StoreContext, stagingPath: string, intent: St
 }
 
 /** Makes `to` an empty directory with `from`'s owner, mode, public xattrs and mtime. */
-function cloneRootDir(ctx: StoreContext, treeFs: ReturnType<typeof nodeTreeFs>, from: string, to: string): void {
+function cloneRootDir(ctx: StoreContext, treeFs: TreeFs, from: string, to: string): void {
   const info = treeFs.lstat(from);
   if (info?.kind !== 'dir') throw new ShibafuError('SOURCE_NOT_FOUND', `Cannot commit "${from}": it is not a directory`);
   fs.mkdirSync(to);

@@ -79,4 +79,32 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE containers ADD COLUMN image_layers INTEGER;
   `,
+  // 4: the snapshotter's metadata (src/snapshots/): one row per snapshot of the store's one
+  // storage driver, recorded in store_config when the store was created. AUTOINCREMENT: a row id
+  // names the snapshot's directory (or subvolume, or dataset), and must never name two snapshots,
+  // even across a crash that left the old one's directory for the sweep.
+  `
+  CREATE TABLE store_config (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  CREATE TABLE snapshots (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    key       TEXT NOT NULL UNIQUE,        -- the key of an active snapshot or view, a committed one's name
+    kind      TEXT NOT NULL CHECK (kind IN ('active', 'view', 'committed')),
+    parent_id INTEGER REFERENCES snapshots(id),
+    created   TEXT NOT NULL,
+    labels    TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX snapshots_parent ON snapshots(parent_id);
+  -- An overlay stack of several unrelated chains: every chain's top, bottom first (parent_id is
+  -- the last). Absent for a snapshot on one chain.
+  CREATE TABLE snapshot_parents (
+    snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,
+    parent_id   INTEGER NOT NULL REFERENCES snapshots(id),
+    PRIMARY KEY (snapshot_id, position)
+  );
+  CREATE INDEX snapshot_parents_parent ON snapshot_parents(parent_id);
+  `,
 ];

@@ -28,13 +28,14 @@ export interface SweptItem {
  * const swept = sweepLeftovers(ctx); // [] on a clean store
  */
 export function sweepLeftovers(ctx: StoreContext): SweptItem[] {
-  const stale = findStaleStaging(ctx.layout, ctx.ports);
+  // The snapshot drivers' staging dirs (snapshot-*) are their own sweep's (src/snapshots/snapshot-sweep.ts).
+  const stale = findStaleStaging(ctx.layout, ctx.ports, (kind) => !kind.startsWith('snapshot-'));
   if (stale.length === 0) return [];
   const swept: SweptItem[] = [];
   for (const s of stale) {
     try {
       const intent = s.intent;
-      const restored = intent !== null && ctx.db.immediate(() => undoIntent(ctx, s.path, intent));
+      const restored = intent !== null && ctx.db.immediate(() => undoIntent(ctx, s.path, intent as StagingIntent));
       fs.rmSync(s.path, { recursive: true, force: true });
       swept.push({ path: s.path, kind: intent?.kind ?? s.kind, action: restored ? 'restored' : 'removed' });
     } finally {

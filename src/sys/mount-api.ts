@@ -27,6 +27,9 @@ export const MS_RDONLY = 0x1;
 export const MS_NOSUID = 0x2;
 export const MS_NODEV = 0x4;
 export const MS_NOEXEC = 0x8;
+export const MS_REMOUNT = 0x20;
+export const MS_BIND = 0x1000;
+export const MS_REC = 0x4000;
 /** umount2(2) flags. */
 export const MNT_FORCE = 0x1;
 export const MNT_DETACH = 0x2;

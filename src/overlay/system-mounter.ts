@@ -1,0 +1,126 @@
+/**
+ * The Mounter that performs the snapshotters' mounts (src/snapshots/mount.ts) on the real kernel,
+ * and the MountTable that tells whether a snapshot's directory is in a live mount. The mount API
+ * for overlay is decided once, when the mounter is made: the new one (`lowerdir+` per layer,
+ * no page limit) where the kernel has it, else mount(2).
+ */
+import { realpathSync, statSync } from 'node:fs';
+import { ShibafuError } from '../errors.js';
+import type { Mount, Mounter, MountTable } from '../snapshots/mount.js';
+import { mount as sysMount, MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT } from '../sys/mount-api.js';
+import { mountAt, readMountInfo, unescapeMountField, type MountInfoEntry } from '../sys/mount-info.js';
+import { fromSystemError } from '../errors.js';
+import { devMajor, devMinor } from '../sys/mknod.js';
+import { mountOverlay, unmountOverlay, type MountApi } from './mount-overlay.js';
+import { planOverlayMount } from './plan-overlay-mount.js';
+import { probeOverlay } from './probe-overlay.js';
+
+export interface SystemMounterOptions {
+  /** An always-empty dir: the second lower of a read-only one-layer overlay (the kernel needs two). */
+  readonly emptyDir: string;
+  readonly api?: MountApi;
+  /** Mounts a fuse-overlayfs mount (the fuse-overlayfs driver's program runner). */
+  readonly fuseOverlay?: (m: Extract<Mount, { type: 'fuse-overlayfs' }>, target: string) => void;
+}
+
+/**
+ * @example
+ * const mounter = systemMounter({ emptyDir: layout.empty });
+ * mounter.mount(snapshotter.prepare('c1', top), '/var/lib/shibafu/containers/c1/merged');
+ */
+export function systemMounter(options: SystemMounterOptions): Mounter & MountTable {
+  let api: 'new' | 'legacy' | undefined = options.api === 'new' || options.api === 'legacy' ? options.api : undefined;
+  const decided = (): 'new' | 'legacy' => (api ??= probeOverlay().lowerdirPlus ? 'new' : 'legacy');
+  return {
+    mount(mounts: readonly Mount[], target: string): void {
+      for (const m of mounts) {
+        switch (m.type) {
+          case 'overlay': {
+            const plan = planOverlayMount({
+              lowers: m.lowers, target, emptyDir: options.emptyDir,
+              ...(m.upper !== undefined ? { upper: m.upper, work: m.work } : {}),
+              options: { volatile: m.volatile === true, readonly: m.upper === undefined },
+            });
+            mountOverlay(plan, { api: decided() });
+            break;
+          }
+          case 'bind':
+            bindMount(m.source, target, m.readonly);
+            break;
+          case 'fuse-overlayfs':
+            if (options.fuseOverlay === undefined) {
+              throw new ShibafuError('UNSUPPORTED', `Cannot mount at "${target}" with fuse-overlayfs: this mounter was made without its program runner`);
+            }
+            options.fuseOverlay(m, target);
+            break;
+        }
+      }
+    },
+    unmount: (target, opts = {}) => unmountOverlay(target, { detach: opts.lazy === true }),
+    isMounted: (target) => mountAt(target) !== undefined,
+    isInUse: (dir) => dirInUse(dir, readMountInfo()),
+  };
+}
+
+function bindMount(source: string, target: string, readonly: boolean): void {
+  try {
+    sysMount(source, target, 'none', MS_BIND | MS_REC, null);
+    // A bind mount takes MS_RDONLY only on a remount of itself (mount(2), "Creating a bind mount").
+    if (readonly) sysMount('none', target, 'none', MS_REMOUNT | MS_BIND | MS_RDONLY, null);
+  } catch (err) {
+    throw fromSystemError(err, `bind-mount "${source}" at "${target}"`);
+  }
+}
+
+/**
+ * Whether `dir` is the upper, work dir or a lower of a live overlay, or the root of a bind mount
+ * (a bind of a subvolume or dataset shows its path within its file system as the mount's root).
+ */
+export function dirInUse(dir: string, entries: readonly MountInfoEntry[]): boolean {
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch {
+    return false;
+  }
+  for (const e of entries) {
+    if (e.fsType === 'overlay' && overlayDirs(e.superOptions).includes(real)) return true;
+  }
+  // A bind: the same device, and a mount root that is dir's path inside its file system.
+  const holder = mountAt(real, entries) ?? containingMount(real, entries);
+  if (holder === undefined) return false;
+  const inFs = `${holder.root === '/' ? '' : holder.root}${real.slice(holder.mountPoint === '/' ? 0 : holder.mountPoint.length)}` || '/';
+  let dev: string;
+  try {
+    const st = statSync(real);
+    dev = `${devMajor(st.dev)}:${devMinor(st.dev)}`;
+  } catch {
+    return false;
+  }
+  return entries.some((e) => e.majorMinor === dev && e.root === inFs && e.mountPoint !== real);
+}
+
+function containingMount(path: string, entries: readonly MountInfoEntry[]): MountInfoEntry | undefined {
+  let best: MountInfoEntry | undefined;
+  for (const e of entries) {
+    const mp = e.mountPoint;
+    if (path === mp || path.startsWith(mp === '/' ? '/' : `${mp}/`)) {
+      if (best === undefined || mp.length >= best.mountPoint.length) best = e;
+    }
+  }
+  return best;
+}
+
+/** upperdir, workdir and every lowerdir named in an overlay's super options. */
+function overlayDirs(superOptions: string): string[] {
+  const dirs: string[] = [];
+  for (const opt of superOptions.split(',')) {
+    const eq = opt.indexOf('=');
+    if (eq < 0) continue;
+    const key = opt.slice(0, eq);
+    const value = unescapeMountField(opt.slice(eq + 1));
+    if (key === 'upperdir' || key === 'workdir' || key === 'lowerdir+' || key === 'datadir+') dirs.push(value);
+    else if (key === 'lowerdir') dirs.push(...value.split(/(?<!\\):/).map((d) => d.replace(/\\:/g, ':')));
+  }
+  return dirs;
+}

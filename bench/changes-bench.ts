@@ -30,6 +30,7 @@ import { expandStack } from '../src/store/layer-mounts.js';
 import { getLayerChanges } from '../src/store/layer-changes.js';
 import { commitUpper } from '../src/store/layer-from-upper.js';
 import { changeTotals } from '../src/changes/change.js';
+import { containersOf } from '../src/index.js';
 
 /** A row of this benchmark (bench/report.ts's Row, whose `bench` union needs 'changes' added). */
 export type ChangesRow = Omit<Row, 'bench'> & { readonly bench: 'changes' };
@@ -211,7 +212,7 @@ async function timeShibafu(ctx: BenchContext, store: Store, c: ShibafuContainer,
     const diffIn = timed(none, inProcess(() => getLayerChanges(store.context, { upper: c.upper, stack: c.stack })));
     const diffCmd = timed(none, command(nodeCli, 'container', 'diff', 'c'));
     const copyIn = timed(touch, inProcess(() => commitUpper(store.context, { upper: c.upper, stack: c.stack, name: `copy-${copies}` })));
-    const containers = await store.containers();
+    const containers = await containersOf(store);
     const commitIn: number[] = [];
     // One untimed commit first, as for the service below: the JIT's first pass over the code.
     for (let i = -1; i < ctx.runs; i++) {

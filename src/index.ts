@@ -7,7 +7,44 @@
  * await store.createLayer({ name: 'base', source: 'rootfs.tar.gz' });
  * await store.mountLayers({ layers: ['base'], target: '/mnt/base' });
  */
-export { openStore, Store } from './store/store.js';
+import { CONTAINER_UNDOERS } from './container/container-intents.js';
+import type { Containers } from './container/containers.js';
+import { Store, type OpenStoreOptions } from './store/store.js';
+
+export { Store } from './store/store.js';
+
+/**
+ * Opens (creating if needed) the store at `root`, sweeping what interrupted operations left,
+ * containers' included.
+ *
+ * @example
+ * const store = openStore({ root: '/var/lib/shibafu' });
+ * try { console.log(store.listLayers()); } finally { store.close(); }
+ */
+export function openStore(options: OpenStoreOptions): Store {
+  return Store.open({ ...options, undoers: { ...CONTAINER_UNDOERS, ...options.undoers } });
+}
+
+const CONTAINERS = new WeakMap<Store, Containers>();
+
+/**
+ * The containers on a store's layers: create, run, start, stop, rm, ps, inspect, logs, diff,
+ * commit. Loaded when first asked for, so commands that never touch a container do not pay for
+ * the runtime.
+ *
+ * @example
+ * const containers = await containersOf(store);
+ * await containers.run({ layers: ['base'], config: containerConfig({ args: ['true'] }) });
+ */
+export async function containersOf(store: Store): Promise<Containers> {
+  let containers = CONTAINERS.get(store);
+  if (containers === undefined) {
+    const { containersFacade } = await import('./container/containers.js');
+    containers = containersFacade(store.context, (ref) => store.sealedLayer(ref));
+    CONTAINERS.set(store, containers);
+  }
+  return containers;
+}
 export type { OpenStoreOptions, CreateLayerOptions, CreateLayerResult, MountLayersOptions } from './store/store.js';
 export type { LayerSummary, LayerDetails } from './store/layer-views.js';
 export type { MountView } from './store/layer-mounts.js';
@@ -18,8 +55,10 @@ export type { ImportLimits } from './store/store-context.js';
 export { DEFAULT_LIMITS } from './store/store-context.js';
 export type { ImportProgress } from './store/layer-import.js';
 export type { CopyStats } from './store/copy-tree.js';
-export { DEFAULT_ROOT } from './store/layout.js';
-export { ShibafuError, ERROR_CODES, isShibafuError } from './errors.js';
+export { DEFAULT_ROOT, StoreLayout } from './store/layout.js';
+export type { LayerRow } from './db/layer-queries.js';
+export type { Compression } from './tar/layer-source.js';
+export { ShibafuError, ERROR_CODES, isShibafuError, fromSystemError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { chainIdOf, sha256Digest, parseDigest, asDiffId, asChainId, shortId } from './ids.js';
 export type { Digest, DiffId, ChainId } from './ids.js';
@@ -34,9 +73,10 @@ export type { CommitUpperOptions } from './store/layer-from-upper.js';
 export type { CopyOverlayStats } from './changes/copy-overlay-dir.js';
 export type { ExportOptions, ExportResult, ExportTarget } from './store/layer-export.js';
 export type { Containers, CreateOptions as CreateContainerOptions, RunResult } from './container/containers.js';
+export type { ContainerCommitResult } from './container/container-commit.js';
 export type { ContainerView } from './container/container-views.js';
 export type { AttachOptions } from './container/container-start.js';
-export { containerConfig, parseVolume, parseEnvFile } from './container/container-config.js';
+export { containerConfig, expandEnvEntry, parseVolume, parseEnvFile } from './container/container-config.js';
 export type { ContainerConfig, NetworkMode } from './container/container-config.js';
 export type { ContainerId, ContainerState } from './db/container-queries.js';
 export { buildRuntimeSpec, containerEnv, DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from './runtime/runtime-spec.js';

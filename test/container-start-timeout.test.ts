@@ -15,6 +15,7 @@ import { startDetached } from '../src/container/container-start.js';
 import { processAlive } from '../src/sys/child-process.js';
 import { TarBuilder } from './helpers/tar-builder.js';
 import { makeTempStore, needsRoot } from './helpers/temp-store.js';
+import { containersOf } from '../src/index.js';
 
 /** Alive and not a zombie (an orphan killed here is reaped by PID 1, which may be slow to). */
 function running(pid: number): boolean {
@@ -34,7 +35,7 @@ test('a runtime that does not start the container in time: RUNTIME_FAILED, kille
   const runtime = join(ts.inputs, 'hanging-runtime');
   writeFileSync(runtime, `#!/bin/sh\necho $$ > ${pidOf}\nexec sleep 600\n`);
   chmodSync(runtime, 0o755);
-  const containers = await ts.store.containers();
+  const containers = await containersOf(ts.store);
   const view = await containers.create({ layers: ['base'], name: 'stuck', config: containerConfig({ args: ['/bin/true'], runtime }) });
   const cc = containerContext(ts.store.context);
   const row = resolveContainer(ts.store.context.db, view.id);

@@ -2,7 +2,7 @@
  * The shape of one CLI command: parse → run (typed data) → render (table or --json).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ShibafuError } from '../errors.js';
+import { ShibafuError, type Store } from '../index.js';
 import type { CliIo } from './io.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -12,7 +12,6 @@ export interface Parsed {
   readonly positionals: string[];
 }
 
-import type { Store } from '../store/store.js';
 
 export interface CommandEnv {
   readonly io: CliIo;

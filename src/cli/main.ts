@@ -2,9 +2,7 @@
  * The `shibafu` command line: `main(argv, io)` returns the exit status (tests call it directly).
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_ROOT } from '../store/layout.js';
-import { ShibafuError } from '../errors.js';
-import type { Store } from '../store/store.js';
+import { DEFAULT_ROOT, ShibafuError, type Store } from '../index.js';
 import { parseCommand, flag, str, type Command, type CommandEnv } from './command.js';
 import { print, type CliIo } from './io.js';
 import { reportError } from './render.js';

@@ -3,10 +3,7 @@
  * changes (`container commit`, `layer diff-create`, `layer apply`). Human form: podman's
  * `KIND /path` lines, sizes in a column after them; `--json`: the Change objects as they are.
  */
-import type { Change } from '../changes/change.js';
-import type { LayerRow } from '../db/layer-queries.js';
-import { shortId, type ChainId } from '../ids.js';
-import type { CreateLayerResult, Store } from '../store/store.js';
+import { type ChainId, type Change, containersOf, type CreateLayerResult, type LayerRow, shortId, type Store } from '../index.js';
 import type { CommandEnv } from './command.js';
 import { humanSize, printJson } from './render.js';
 import { print } from './io.js';
@@ -100,7 +97,7 @@ export async function runContainerDiff(env: CommandEnv, store: Store, container:
  * return withStore(env, null, (store) => runContainerCommit(env, store, 'web', 'web-v2'));
  */
 export async function runContainerCommit(env: CommandEnv, store: Store, ref: string, name: string): Promise<number> {
-  const result = await store.commitContainer(ref, name, { signal: env.io.signal });
+  const result = await (await containersOf(store)).commit(ref, name, { signal: env.io.signal });
   printLayerMade(env, result, 'committed', { stats: result.stats, moved: result.moved });
   return 0;
 }

@@ -1,7 +1,7 @@
 /**
  * Human output: tables, sizes, times, errors. Machine output is `--json` and never goes through here.
  */
-import { ShibafuError, isShibafuError } from '../errors.js';
+import { isShibafuError, ShibafuError } from '../index.js';
 import { print, type CliIo } from './io.js';
 
 /** 1536 → "1.5 KiB" (binary units, as `du -h` and podman show). */

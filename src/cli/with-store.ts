@@ -4,7 +4,7 @@
  * checkpoint with its fsyncs at every close; each command still sweeps tmp/ first, as an open
  * does, for what a killed process outside the service left.
  */
-import { openStore, type Store } from '../store/store.js';
+import { openStore, type Store } from '../index.js';
 import type { CommandEnv, Parsed } from './command.js';
 import { int } from './command.js';
 

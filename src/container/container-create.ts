@@ -12,7 +12,7 @@ import { containerById, deleteContainer, insertContainer, nameTaken, type Contai
 import { existingLayerIds, type LayerRow } from '../db/layer-queries.js';
 import { ShibafuError } from '../errors.js';
 import { expandStack } from '../store/layer-mounts.js';
-import { Staging } from '../store/staging.js';
+import { Staging, type StagingIntent } from '../store/staging.js';
 import type { StoreContext } from '../store/store-context.js';
 import { fsyncDir } from '../sys/sync.js';
 import { containerSpec, writeBundle } from './container-bundle.js';
@@ -66,7 +66,7 @@ function insertStaged(ctx: StoreContext, id: ContainerId, stack: readonly LayerR
       if (existingLayerIds(ctx.db, stack.map((l) => l.id)).size !== new Set(stack.map((l) => l.id)).size) {
         throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot create the container: a layer of its stack was removed meanwhile');
       }
-      stage.setIntent({ kind: 'container', target: ctx.layout.containerDir(id), containerId: id }, durability);
+      stage.setIntent<StagingIntent>({ kind: 'container', target: ctx.layout.containerDir(id), containerId: id }, durability);
       fs.renameSync(dir, ctx.layout.containerDir(id));
       if (durability.durable) fsyncDir(ctx.layout.containers);
       insertContainer(ctx.db, { id, name, command: options.config.args, config: JSON.stringify(options.config), created: ctx.now(), layerIds: stack.map((l) => l.id) });
@@ -118,7 +118,7 @@ export async function discardContainer(ctx: StoreContext, containerId: Container
   try {
     ctx.db.immediate(() => {
       const dir = ctx.layout.containerDir(containerId);
-      stage.setIntent({ kind: 'remove', target: dir, containerId }, durability);
+      stage.setIntent<StagingIntent>({ kind: 'remove', target: dir, containerId }, durability);
       deleteContainer(ctx.db, containerId);
       // Moved in the transaction, deleted after it: a crash in between leaves only tmp/ to sweep.
       if (fs.existsSync(dir)) fs.renameSync(dir, stage.sub('layer'));

@@ -10,6 +10,8 @@ import { isShibafuError } from '../errors.js';
 import type { RunOutcome } from '../runtime/oci-runtime.js';
 import type { StoreContext } from '../store/store-context.js';
 import { parseStoredConfig, type ContainerConfig } from './container-config.js';
+import { validateName } from '../store/layer-resolver.js';
+import { inspectLayer, type LayerDetails } from '../store/layer-views.js';
 import { commitContainer, type ContainerCommitResult } from './container-commit.js';
 import { containerContext, type ContainerContext } from './container-context.js';
 import { createContainer, discardContainer } from './container-create.js';
@@ -62,13 +64,23 @@ export interface Containers {
    */
   layers(ref: string): Promise<ContainerLayers>;
   /** `container commit` (container-commit.ts): moves a stopped container's upper, copies a running one's. */
-  commit(ref: string, name: string | null, options?: { signal?: AbortSignal }): Promise<ContainerCommitResult>;
+  commit(ref: string, name: string | null, options?: { signal?: AbortSignal }): Promise<ContainerCommitted>;
 }
 
 export interface ContainerLayers {
   readonly upper: string;
   readonly stack: LayerRow[];
   readonly committed: LayerRow[];
+}
+
+/** A container commit as callers see it: the new layer's details, the copy's figures, moved or copied. */
+export interface ContainerCommitted {
+  readonly layer: LayerDetails;
+  /** True when the same content on the same parent was already stored: only the name was added. */
+  readonly existed: boolean;
+  readonly stats: ContainerCommitResult['stats'];
+  /** True when a stopped container's upper was moved into the layer (not copied). */
+  readonly moved: boolean;
 }
 
 /**
@@ -133,7 +145,10 @@ export function containersFacade(ctx: StoreContext, sealedLayer: (ref: string) =
         upper: ctx.layout.containerUpper(row.id), stack: layers.slice(0, row.imageLayers), committed: layers.slice(row.imageLayers),
       });
     },
-    commit: (ref, name, options = {}) => commitContainer(cc, find(ref), name, options),
+    commit: async (ref, name, options = {}) => {
+      const result = await commitContainer(cc, find(ref), name === null ? null : validateName(name), options);
+      return { layer: inspectLayer(ctx, result.layer), existed: result.existed, stats: result.stats, moved: result.moved };
+    },
   };
 }
 

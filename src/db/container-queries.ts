@@ -94,11 +94,6 @@ export function allContainers(db: Db): ContainerRow[] {
 }
 
 /** Containers whose stack includes the layer, running or not. */
-export function containersUsing(db: Db, layerId: number): { id: ContainerId; name: string }[] {
-  return db.stmt(`SELECT DISTINCT c.id, c.name FROM containers c JOIN container_layers cl ON cl.container_id = c.id WHERE cl.layer_id = ? ORDER BY c.created`)
-    .all(layerId) as { id: ContainerId; name: string }[];
-}
-
 export function nameTaken(db: Db, name: string): boolean {
   return db.stmt('SELECT 1 FROM containers WHERE name = ?').get(name) !== undefined;
 }

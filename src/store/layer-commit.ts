@@ -6,9 +6,10 @@
 import * as fs from 'node:fs';
 import { insertSealedLayer, layerByChainId, layerById, nameTarget, upsertName, type LayerRow, type LayerSource } from '../db/layer-queries.js';
 import { ShibafuError } from '../errors.js';
-import { chainIdOf, type DiffId, type Digest } from '../ids.js';
+import { asChainId, chainIdOf, type DiffId, type Digest } from '../ids.js';
 import { fsyncDir } from '../sys/sync.js';
 import type { Staging, StagingIntent } from './staging.js';
+import type { IntentUndo } from './store-intents.js';
 import type { StoreContext } from './store-context.js';
 
 export interface StagedLayer {
@@ -68,7 +69,7 @@ export function commitStagedLayer(ctx: StoreContext, stage: Staging, staged: Sta
       hooks?.afterPublish(existing);
       return { layer: existing, existed: true };
     }
-    if (hooks === undefined) stage.setIntent({ kind: 'import', target, chainId });
+    if (hooks === undefined) stage.setIntent<StagingIntent>({ kind: 'import', target, chainId });
     // Holding the write lock, a directory without a row is a leftover of a killed process.
     fs.rmSync(target, { recursive: true, force: true });
     fs.renameSync(staged.dir, target);
@@ -96,6 +97,15 @@ export function makeStagedLayerDir(ctx: StoreContext, stage: Staging): { layerDi
   fs.mkdirSync(diffDir, 0o755);
   return { layerDir, diffDir };
 }
+
+/**
+ * The sweep's undo of an `import` (and of any staged layer published under layers/<hex>): the
+ * directory whose row never committed is a leftover.
+ */
+export const undoImport: IntentUndo<Extract<StagingIntent, { kind: 'import' }>> = (ctx, _stagingPath, intent) => {
+  if (layerByChainId(ctx.db, asChainId(intent.chainId)) === undefined) fs.rmSync(intent.target, { recursive: true, force: true });
+  return false;
+};
 
 /** A name may be reused only for the layer it already names. */
 export function assertNameFree(ctx: StoreContext, name: string, chainId: string | null): void {

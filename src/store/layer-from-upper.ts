@@ -155,9 +155,8 @@ export function commitUpperByMove(ctx: StoreContext, options: MoveUpperOptions):
  * transaction <stage>/layer → layers/<chainId>. So while <stage>/layer exists the old upper is in
  * it or still in place; once it is gone, the old upper is in layers/<chainId>, which then has no row.
  */
-export function undoUpperMove(ctx: StoreContext, stagingPath: string, intent: StagingIntent): boolean {
+export function undoUpperMove(ctx: StoreContext, stagingPath: string, intent: Extract<StagingIntent, { kind: 'commit' }>): boolean {
   const { containerId, chainId, source } = intent;
-  if (containerId === undefined || chainId === undefined || source === undefined) return false;
   const row = containerById(ctx.db, containerId);
   if (row === undefined) return false;
   const top = row.layerIds.at(-1);

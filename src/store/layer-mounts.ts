@@ -14,7 +14,8 @@ import { ShibafuError, errnoCode } from '../errors.js';
 import { digestHex } from '../ids.js';
 import { ancestry } from './layer-views.js';
 import type { MountApi, OverlayRequest } from './ports.js';
-import { Staging, stagingOwnerAlive } from './staging.js';
+import { Staging, stagingOwnerAlive, type StagingIntent } from './staging.js';
+import type { IntentUndo } from './store-intents.js';
 import type { StoreContext } from './store-context.js';
 
 /** Mount records do not outlive a reboot, so their commits skip the WAL fsync (Db.immediate). */
@@ -126,7 +127,7 @@ export function mountStack(ctx: StoreContext, stack: readonly MountLayer[], targ
       }
       // The intent outlives the record's 'mounting' state: a sweeper finding this staging dir
       // stale undoes a half-made mount (unmount, drop the record and the upper).
-      stage.setIntent({ kind: 'mount', target: dir, mountId }, NOT_DURABLE);
+      stage.setIntent<StagingIntent>({ kind: 'mount', target: dir, mountId }, NOT_DURABLE);
       // The record's foreign keys check, under this write lock, that no layer was removed since
       // the stack was read; a remover that comes later sees the record. Checked before the upper
       // leaves tmp/, so a refused mount leaves nothing outside it.
@@ -307,6 +308,12 @@ export function undoHalfMount(ctx: StoreContext, mountId: string): void {
   if (ctx.ports.isOverlayMounted(row.target)) ctx.ports.unmount(row.target, true);
   dropMountRecord(ctx, row.id);
 }
+
+/** The sweep's undo of a `mount`: a mount whose owner died half-way is undone (undoHalfMount). */
+export const undoMount: IntentUndo<Extract<StagingIntent, { kind: 'mount' }>> = (ctx, _stagingPath, intent) => {
+  undoHalfMount(ctx, intent.mountId);
+  return false;
+};
 
 export function listMounts(ctx: StoreContext): MountView[] {
   return ctx.db.read(() => allMounts(ctx.db).map((m) => toView(ctx, m, ctx.ports.isOverlayMounted(m.target))));

@@ -1,17 +1,20 @@
 /**
- * Removing layers and names. A layer in use (by a child layer, a mount or a container) is never
- * removed; the check and the removal happen in one write transaction, so a concurrent `layer
+ * Removing layers and names. A layer in use (db/layer-users.ts: a child layer, a container or a
+ * live mount) is never removed; the check and the removal happen in one write transaction, so a concurrent `layer
  * create --parent` or mount cannot slip in between.
  */
 import * as fs from 'node:fs';
+import { join } from 'node:path';
 import {
-  childrenOf, deleteLayerRow, deleteName, deleteNamesOf, namesOf, upsertName, type LayerRow,
+  deleteLayerRow, deleteName, deleteNamesOf, layerByChainId, namesOf, openTokenExists, upsertName, type LayerRow,
 } from '../db/layer-queries.js';
-import { containersUsing } from '../db/container-queries.js';
+import { containerExists } from '../db/container-queries.js';
+import { layerUsers } from '../db/layer-users.js';
 import { ShibafuError } from '../errors.js';
-import { shortId } from '../ids.js';
+import { asChainId, shortId } from '../ids.js';
 import { liveMountsUsing, removeLayerLink } from './layer-mounts.js';
-import { Staging } from './staging.js';
+import { Staging, type StagingIntent } from './staging.js';
+import type { IntentUndo } from './store-intents.js';
 import type { StoreContext } from './store-context.js';
 
 export interface RemoveResult {
@@ -38,7 +41,7 @@ export function removeLayer(ctx: StoreContext, ref: string, layer: LayerRow): Re
       }
       assertUnused(ctx, layer, names);
       const dir = layer.chainId !== null ? ctx.layout.layerDir(layer.chainId) : ctx.layout.openLayerDir(layer.openToken ?? '');
-      stage.setIntent({ kind: 'remove', target: dir, chainId: layer.chainId ?? undefined, openToken: layer.openToken ?? undefined });
+      stage.setIntent<StagingIntent>({ kind: 'remove', target: dir, ...(layer.chainId === null ? {} : { chainId: layer.chainId }), ...(layer.openToken === null ? {} : { openToken: layer.openToken }) });
       if (fs.existsSync(dir)) fs.renameSync(dir, stage.sub('layer'));
       deleteNamesOf(ctx.db, layer.id);
       deleteLayerRow(ctx.db, layer.id);
@@ -53,15 +56,15 @@ export function removeLayer(ctx: StoreContext, ref: string, layer: LayerRow): Re
 
 function assertUnused(ctx: StoreContext, layer: LayerRow, names: string[]): void {
   const label = names.length > 0 ? `"${names[0]}"` : layer.chainId === null ? `#${layer.id}` : shortId(layer.chainId);
-  const children = childrenOf(ctx.db, layer.id);
+  const users = layerUsers(ctx.db, layer.id);
+  const { children, containers } = users;
   if (children.length > 0) {
-    const shown = children.slice(0, 3).map((c) => namesOf(ctx.db, c.id)[0] ?? (c.chainId === null ? `#${c.id}` : shortId(c.chainId)));
+    const shown = children.slice(0, 3).map((c) => (c.chainId !== null && c.label === c.chainId ? shortId(c.chainId) : c.label));
     throw new ShibafuError('LAYER_IN_USE', `Cannot remove layer ${label}: ${children.length} child layer${children.length > 1 ? 's' : ''} use${children.length > 1 ? '' : 's'} it (${shown.join(', ')})`, {
       hint: 'Remove the child layers first.',
       details: { children: children.map((c) => c.chainId) },
     });
   }
-  const containers = containersUsing(ctx.db, layer.id);
   if (containers.length > 0) {
     const shown = containers.slice(0, 3).map((c) => c.name).join(', ') + (containers.length > 3 ? ', ...' : '');
     throw new ShibafuError('LAYER_IN_USE', `Cannot remove layer ${label}: ${containers.length} container${containers.length > 1 ? 's' : ''} use${containers.length > 1 ? '' : 's'} it (${shown})`, {
@@ -69,7 +72,9 @@ function assertUnused(ctx: StoreContext, layer: LayerRow, names: string[]): void
       details: { containers: containers.map((c) => ({ id: c.id, name: c.name })) },
     });
   }
-  const mounts = liveMountsUsing(ctx, layer.id);
+  // A mount record outlives its mount after a reboot or an umount(8): only live ones count, and
+  // stale ones are pruned on the way.
+  const mounts = users.mounts.length === 0 ? [] : liveMountsUsing(ctx, layer.id);
   if (mounts.length > 0) {
     throw new ShibafuError('LAYER_IN_USE', `Cannot remove layer ${label}: ${mounts.length} mount${mounts.length > 1 ? 's' : ''} use${mounts.length > 1 ? '' : 's'} it (${mounts.map((m) => m.target).join(', ')})`, {
       hint: `Unmount first: shibafu layer umount ${mounts[0]?.target ?? 'TARGET'}`,
@@ -88,3 +93,20 @@ export function untag(ctx: StoreContext, name: string): void {
   const removed = ctx.db.immediate(() => deleteName(ctx.db, name));
   if (!removed) throw new ShibafuError('NAME_NOT_FOUND', `Cannot remove name "${name}": no layer has it`, { hint: 'See `shibafu layer list`.' });
 }
+
+/**
+ * The sweep's undo of a `remove` (a layer's, an open layer's or a container's): the directory was
+ * moved into the staging dir in the transaction that deletes its row; if that transaction never
+ * committed, the row is still there and the directory goes back.
+ */
+export const undoRemove: IntentUndo<Extract<StagingIntent, { kind: 'remove' }>> = (ctx, stagingPath, intent) => {
+  const moved = join(stagingPath, 'layer');
+  const rowExists = intent.chainId !== undefined ? layerByChainId(ctx.db, asChainId(intent.chainId)) !== undefined
+    : intent.openToken !== undefined ? openTokenExists(ctx.db, intent.openToken)
+      : intent.containerId !== undefined ? containerExists(ctx.db, intent.containerId) : false;
+  if (rowExists && fs.existsSync(moved) && !fs.existsSync(intent.target)) {
+    fs.renameSync(moved, intent.target);
+    return true;
+  }
+  return false;
+};

@@ -8,16 +8,17 @@ import * as fs from 'node:fs';
 import { randomBytes } from '../sys/random.js';
 import { basename, join } from 'node:path';
 import {
-  deleteLayerRow, insertOpenLayer, layerByChainId, layerById, markSealed, namesOf, upsertName, type LayerRow,
+  deleteLayerRow, insertOpenLayer, layerByChainId, layerById, markSealed, namesOf, openTokenExists, upsertName, type LayerRow,
 } from '../db/layer-queries.js';
 import { ShibafuError, errnoCode } from '../errors.js';
-import { chainIdOf } from '../ids.js';
+import { asChainId, chainIdOf } from '../ids.js';
 import { splitArchivePath } from '../tar/path-safety.js';
 import { fsyncDir } from '../sys/sync.js';
 import { assertNameFree, type CommitResult } from './layer-commit.js';
 import { copyTree, mergeStagedTree, type CopyStats } from './copy-tree.js';
 import { hashLayerDir } from './layer-hash.js';
-import { Staging } from './staging.js';
+import { Staging, type StagingIntent } from './staging.js';
+import type { IntentUndo } from './store-intents.js';
 import type { StoreContext } from './store-context.js';
 
 /**
@@ -39,7 +40,7 @@ export function createOpenLayer(ctx: StoreContext, name: string, parent: LayerRo
       if (parent !== null && layerById(ctx.db, parent.id) === undefined) {
         throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot create layer: its parent was removed meanwhile');
       }
-      stage.setIntent({ kind: 'open', target, openToken: token });
+      stage.setIntent<StagingIntent>({ kind: 'open', target, openToken: token });
       fs.renameSync(staged, target);
       fsyncDir(ctx.layout.open);
       const id = insertOpenLayer(ctx.db, { parentId: parent?.id ?? null, openToken: token, created: ctx.now() });
@@ -159,12 +160,12 @@ export async function sealLayer(ctx: StoreContext, layer: LayerRow): Promise<Com
         const existing = layerByChainId(ctx.db, chainId);
         if (existing !== undefined) {
           for (const name of namesOf(ctx.db, layer.id)) upsertName(ctx.db, name, existing.id, ctx.now());
-          stage.setIntent({ kind: 'remove', target: dir, openToken: token ?? undefined });
+          stage.setIntent<StagingIntent>({ kind: 'remove', target: dir, ...(token === null ? {} : { openToken: token }) });
           fs.renameSync(dir, stage.sub('layer'));
           deleteLayerRow(ctx.db, layer.id);
           return { layer: existing, existed: true };
         }
-        stage.setIntent({ kind: 'seal', target, source: dir, chainId });
+        stage.setIntent<StagingIntent>({ kind: 'seal', target, source: dir, chainId });
         fs.rmSync(target, { recursive: true, force: true });
         fs.renameSync(dir, target);
         fsyncDir(ctx.layout.layers);
@@ -176,3 +177,19 @@ export async function sealLayer(ctx: StoreContext, layer: LayerRow): Promise<Com
     }
   });
 }
+
+/** The sweep's undo of an `open`: an open layer dir whose row never committed is a leftover. */
+export const undoOpen: IntentUndo<Extract<StagingIntent, { kind: 'open' }>> = (ctx, _stagingPath, intent) => {
+  if (!openTokenExists(ctx.db, intent.openToken)) fs.rmSync(intent.target, { recursive: true, force: true });
+  return false;
+};
+
+/** The sweep's undo of a `seal`: open/<token> renamed to layers/<hex> while the row still says open goes back. */
+export const undoSeal: IntentUndo<Extract<StagingIntent, { kind: 'seal' }>> = (ctx, _stagingPath, intent) => {
+  const sealed = layerByChainId(ctx.db, asChainId(intent.chainId)) !== undefined;
+  if (!sealed && fs.existsSync(intent.target) && !fs.existsSync(intent.source)) {
+    fs.renameSync(intent.target, intent.source);
+    return true;
+  }
+  return false;
+};

@@ -2,17 +2,17 @@
  * Sweeps what interrupted operations left behind, when the store opens. Every decision is taken
  * inside a write transaction, because the only writers that move directories into layers/ or out of
  * it do so inside one too: holding the write lock, a directory without its row can only be a
- * leftover.
+ * leftover. Each kind of intent is undone by the undo its owner registered (store-intents.ts).
  */
 import * as fs from 'node:fs';
-import { join } from 'node:path';
-import { layerByChainId, mountExists, openTokenExists } from '../db/layer-queries.js';
-import { asChainId } from '../ids.js';
+import { undoImport } from './layer-commit.js';
 import { undoUpperMove } from './layer-from-upper.js';
-import { undoHalfMount } from './layer-mounts.js';
-import { containerExists } from '../db/container-queries.js';
-import { findStaleStaging, type StagingIntent } from './staging.js';
+import { undoMount } from './layer-mounts.js';
+import { undoRemove } from './layer-remove.js';
+import { undoOpen, undoSeal } from './open-layer.js';
+import { findStaleStaging } from './staging.js';
 import type { StoreContext } from './store-context.js';
+import type { IntentUndo, IntentUndoers, StoreIntent } from './store-intents.js';
 
 export interface SweptItem {
   readonly path: string;
@@ -21,21 +21,37 @@ export interface SweptItem {
   readonly action: 'removed' | 'restored';
 }
 
+/** The undo of each operation the store itself owns; others (containers) are passed to the sweep. */
+export const STORE_UNDOERS: IntentUndoers = {
+  import: undoImport,
+  open: undoOpen,
+  seal: undoSeal,
+  remove: undoRemove,
+  mount: undoMount,
+  commit: undoUpperMove,
+};
+
 /**
  * Finds stale staging dirs and undoes their intent. Returns what it did so the CLI can say so.
+ * A dir whose kind has no undo here (its owner was not registered by this opener) is left for a
+ * sweep that knows it: removing it could lose what its undo would restore.
  *
  * @example
- * const swept = sweepLeftovers(ctx); // [] on a clean store
+ * const swept = sweepLeftovers(ctx, { container: undoContainerCreate }); // [] on a clean store
  */
-export function sweepLeftovers(ctx: StoreContext): SweptItem[] {
+export function sweepLeftovers(ctx: StoreContext, extra: IntentUndoers = {}): SweptItem[] {
   // The snapshot drivers' staging dirs (snapshot-*) are their own sweep's (src/snapshots/snapshot-sweep.ts).
   const stale = findStaleStaging(ctx.layout, ctx.ports, (kind) => !kind.startsWith('snapshot-'));
   if (stale.length === 0) return [];
+  const undoers: IntentUndoers = { ...STORE_UNDOERS, ...extra };
   const swept: SweptItem[] = [];
   for (const s of stale) {
     try {
-      const intent = s.intent;
-      const restored = intent !== null && ctx.db.immediate(() => undoIntent(ctx, s.path, intent as StagingIntent));
+      const intent = s.intent as StoreIntent | null;
+      // No intent: the operation died before it touched anything outside tmp/.
+      const undo = intent === null ? undefined : undoers[intent.kind] as IntentUndo | undefined;
+      if (intent !== null && undo === undefined) continue;
+      const restored = intent !== null && undo !== undefined && ctx.db.immediate(() => undo(ctx, s.path, intent));
       fs.rmSync(s.path, { recursive: true, force: true });
       swept.push({ path: s.path, kind: intent?.kind ?? s.kind, action: restored ? 'restored' : 'removed' });
     } finally {
@@ -43,46 +59,4 @@ export function sweepLeftovers(ctx: StoreContext): SweptItem[] {
     }
   }
   return swept;
-}
-
-/** Returns true when an interrupted operation was rolled back rather than deleted. */
-function undoIntent(ctx: StoreContext, stagingPath: string, intent: StagingIntent): boolean {
-  if (intent.target === undefined) return false;
-  if (intent.kind === 'remove') {
-    // The directory was moved into staging but the transaction that drops its row never committed.
-    const moved = join(stagingPath, 'layer');
-    if (rowExists(ctx, intent) && fs.existsSync(moved) && !fs.existsSync(intent.target)) {
-      fs.renameSync(moved, intent.target);
-      return true;
-    }
-    return false;
-  }
-  if (intent.kind === 'seal') {
-    // open/<token> was renamed to layers/<hex> but the row still says "open": move it back.
-    const sealed = intent.chainId !== undefined && layerByChainId(ctx.db, asChainId(intent.chainId)) !== undefined;
-    if (!sealed && intent.source !== undefined && fs.existsSync(intent.target) && !fs.existsSync(intent.source)) {
-      fs.renameSync(intent.target, intent.source);
-      return true;
-    }
-    return false;
-  }
-  if (intent.kind === 'commit') {
-    // A commit that moved a container's upper: put it back unless the container was re-based.
-    return undoUpperMove(ctx, stagingPath, intent);
-  }
-  if (intent.kind === 'mount' && intent.mountId !== undefined) {
-    undoHalfMount(ctx, intent.mountId);
-    return false;
-  }
-  // import / open / container: the target was filled but the row that shows it never committed.
-  if (!rowExists(ctx, intent)) fs.rmSync(intent.target, { recursive: true, force: true });
-  return false;
-}
-
-function rowExists(ctx: StoreContext, intent: StagingIntent): boolean {
-  if (intent.chainId !== undefined) return layerByChainId(ctx.db, asChainId(intent.chainId)) !== undefined;
-  if (intent.openToken !== undefined) return openTokenExists(ctx.db, intent.openToken);
-  if (intent.mountId !== undefined) return mountExists(ctx.db, intent.mountId);
-  if (intent.containerId !== undefined) return containerExists(ctx.db, intent.containerId);
-  return false;
 }

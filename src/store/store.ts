@@ -5,7 +5,6 @@
 import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Db } from '../db/db.js';
-import type { Containers } from '../container/containers.js';
 import { ShibafuError, fromSystemError } from '../errors.js';
 import type { LayerRow } from '../db/layer-queries.js';
 import type { CopyStats } from './copy-tree.js';
@@ -18,6 +17,7 @@ import { inspectLayer, listLayers, type LayerDetails, type LayerSummary } from '
 import type { MountApi, StorePorts } from './ports.js';
 import { realPorts } from './real-ports.js';
 import { sweepLeftovers, type SweptItem } from './recovery.js';
+import type { IntentUndoers } from './store-intents.js';
 import { DEFAULT_LIMITS, type ImportLimits, type StoreContext } from './store-context.js';
 import type { Change } from '../changes/change.js';
 import type { GetLayerChangesOptions } from './layer-changes.js';
@@ -30,6 +30,11 @@ export interface OpenStoreOptions {
   /** Kernel ports; the real ones by default. */
   readonly ports?: StorePorts;
   readonly now?: () => string;
+  /**
+   * The undo of staged operations the store does not own (the containers' own, registered by
+   * index.ts's openStore), for the sweep of leftovers (recovery.ts).
+   */
+  readonly undoers?: IntentUndoers;
 }
 
 export interface CreateLayerOptions {
@@ -57,7 +62,8 @@ export interface MountLayersOptions {
 }
 
 /**
- * Opens (creating if needed) the store at `root`, sweeping what interrupted operations left.
+ * Opens (creating if needed) the store at `root`, sweeping what interrupted operations of the
+ * store left (index.ts's openStore adds the containers' undo: prefer that one).
  *
  * @example
  * const store = openStore({ root: '/var/lib/shibafu' });
@@ -72,8 +78,11 @@ export class Store {
   /** What the open swept (leftovers of killed processes); empty on a clean store. */
   readonly swept: readonly SweptItem[];
 
-  private constructor(ctx: StoreContext, swept: SweptItem[]) {
+  readonly #undoers: IntentUndoers;
+
+  private constructor(ctx: StoreContext, undoers: IntentUndoers, swept: SweptItem[]) {
     this.#ctx = ctx;
+    this.#undoers = undoers;
     this.swept = swept;
   }
 
@@ -95,7 +104,8 @@ export class Store {
       now: options.now ?? (() => new Date().toISOString()),
     };
     try {
-      return new Store(ctx, sweepLeftovers(ctx));
+      const undoers = options.undoers ?? {};
+      return new Store(ctx, undoers, sweepLeftovers(ctx, undoers));
     } catch (err) {
       db.close();
       throw err;
@@ -106,7 +116,7 @@ export class Store {
 
   /** Sweeps leftovers again, as an open does (for a store kept open across commands). */
   sweep(): SweptItem[] {
-    return sweepLeftovers(this.#ctx);
+    return sweepLeftovers(this.#ctx, this.#undoers);
   }
 
   /** The context domain functions work with (for the runtime and other modules of this package). */
@@ -179,20 +189,6 @@ export class Store {
     return layer.state === 'open' ? (await sealOpen(this.#ctx, layer)).layer : layer;
   }
 
-  /**
-   * Containers on this store's layers: create, run, start, stop, rm, ps, inspect, logs. Loaded
-   * when first asked for, so commands that never touch a container do not pay for the runtime.
-   */
-  async containers(): Promise<Containers> {
-    if (this.#containers === undefined) {
-      const { containersFacade } = await import('../container/containers.js');
-      this.#containers = containersFacade(this.#ctx, (ref) => this.sealedLayer(ref));
-    }
-    return this.#containers;
-  }
-
-  #containers: Containers | undefined;
-
   /** `layer mount`: each named layer brings its ancestors; open layers are sealed first. */
   async mountLayers(options: MountLayersOptions): Promise<MountView> {
     const named: LayerRow[] = [];
@@ -224,12 +220,6 @@ export class Store {
     const { commitUpper } = await import('./layer-from-upper.js');
     const result = commitUpper(this.#ctx, { ...options, name: options.name === null ? null : validateName(options.name) });
     return { layer: inspectLayer(this.#ctx, result.layer), existed: result.existed, stats: result.stats };
-  }
-
-  /** `container commit`: a container's changes become a sealed layer on top of its stack (container-commit.ts). */
-  async commitContainer(ref: string, name: string | null, options: { signal?: AbortSignal } = {}): Promise<CreateLayerResult & { stats: CommitUpperResult['stats']; moved: boolean }> {
-    const result = await (await this.containers()).commit(ref, name === null ? null : validateName(name), options);
-    return { layer: inspectLayer(this.#ctx, result.layer), existed: result.existed, stats: result.stats, moved: result.moved };
   }
 
   /** `layer export`: the layer's OCI tar (plain, gzip, zstd) to a file or a stream. */

@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { runContainerCommit, runContainerDiff } from '../render-changes.js';
 import { withStore } from '../with-store.js';
+import { containersOf } from '../../index.js';
 
 export const containerDiff: Command = {
   name: 'container diff',
@@ -15,7 +16,7 @@ export const containerDiff: Command = {
   args: { min: 1, max: 1 },
   async run(env, parsed) {
     return withStore(env, null, async (store) => {
-      return runContainerDiff(env, store, await (await store.containers()).layers(parsed.positionals[0] as string));
+      return runContainerDiff(env, store, await (await containersOf(store)).layers(parsed.positionals[0] as string));
     });
   },
 };

@@ -7,12 +7,9 @@ import { createRequire } from 'node:module';
 import type { StdioOptions } from 'node:child_process';
 import type { OptionSpec, Parsed, CommandEnv } from '../command.js';
 import { flag, list, str } from '../command.js';
-import { ShibafuError, fromSystemError } from '../../errors.js';
-import { containerConfig, expandEnvEntry, parseEnvFile, parseVolume, type ContainerConfig } from '../../container/container-config.js';
-import type { AttachOptions } from '../../container/container-start.js';
+import { type AttachOptions, containerConfig, type ContainerConfig, type Containers, containersOf, expandEnvEntry, fromSystemError, parseEnvFile, parseVolume, ShibafuError } from '../../index.js';
 import { reportError } from '../render.js';
 import { withStore } from '../with-store.js';
-import type { Containers } from '../../container/containers.js';
 
 export const CONTAINER_OPTIONS: OptionSpec = {
   layers: { type: 'string' },
@@ -156,5 +153,5 @@ export function runFailure(env: CommandEnv, err: unknown): number {
  * const views = await withContainers(env, (containers) => containers.list({ all: true }));
  */
 export function withContainers<T>(env: CommandEnv, fn: (containers: Containers) => Promise<T> | T): Promise<T> {
-  return withStore(env, null, async (store) => fn(await store.containers()));
+  return withStore(env, null, async (store) => fn(await containersOf(store)));
 }

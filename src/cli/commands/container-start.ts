@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { flag } from '../command.js';
 import { printJson } from '../render.js';
-import { ShibafuError } from '../../errors.js';
+import { ShibafuError } from '../../index.js';
 import { attachOptions, runFailure, withContainers } from './container-options.js';
 import { print } from '../io.js';
 

@@ -2,7 +2,7 @@ import { withContainers } from './container-options.js';
 import type { Command } from '../command.js';
 import { str } from '../command.js';
 import { printJson } from '../render.js';
-import { ShibafuError } from '../../errors.js';
+import { ShibafuError } from '../../index.js';
 import { print } from '../io.js';
 
 export const containerStop: Command = {

@@ -5,7 +5,7 @@ import { printJson } from '../render.js';
 import { DEFAULT_COW_SIZE, runCowDemo } from '../../demo/cow-demo.js';
 import { SILENT_OUTPUT, type DemoDirs, type DemoOutput } from '../../demo/demo-output.js';
 import { runOverlayDemo } from '../../demo/overlay-demo.js';
-import { DEFAULT_ROOT } from '../../store/layout.js';
+import { DEFAULT_ROOT } from '../../index.js';
 
 const COMMON_DETAILS = [
   '  --root DIR   work in this store (the demo\'s layers get unique names and are removed after);',

@@ -2,8 +2,7 @@ import type { Command } from '../command.js';
 import { str } from '../command.js';
 import { humanSize, printJson, progress } from '../render.js';
 import { withStore } from '../with-store.js';
-import { shortId } from '../../ids.js';
-import { ShibafuError } from '../../errors.js';
+import { ShibafuError, shortId } from '../../index.js';
 import { print } from '../io.js';
 
 export const layerCreate: Command = {

@@ -2,7 +2,7 @@ import type { Command } from '../command.js';
 import { str } from '../command.js';
 import { printChanges, printLayerMade } from '../render-changes.js';
 import { withStore } from '../with-store.js';
-import { ShibafuError } from '../../errors.js';
+import { ShibafuError } from '../../index.js';
 
 /** `a,b` → ['a', 'b']: a stack, as `layer mount` takes it. */
 function stack(refs: string): string[] {

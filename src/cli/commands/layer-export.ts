@@ -2,8 +2,7 @@ import type { Command } from '../command.js';
 import { str } from '../command.js';
 import { humanSize, printJson, progress } from '../render.js';
 import { withStore } from '../with-store.js';
-import { ShibafuError } from '../../errors.js';
-import type { Compression } from '../../tar/layer-source.js';
+import { type Compression, ShibafuError } from '../../index.js';
 import { print } from '../io.js';
 
 export const layerExport: Command = {

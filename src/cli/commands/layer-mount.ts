@@ -2,8 +2,7 @@ import type { Command } from '../command.js';
 import { flag, str } from '../command.js';
 import { printJson, table, ago } from '../render.js';
 import { withStore } from '../with-store.js';
-import { ShibafuError } from '../../errors.js';
-import { shortId, type ChainId } from '../../ids.js';
+import { type ChainId, ShibafuError, shortId } from '../../index.js';
 import { print } from '../io.js';
 
 export const layerMount: Command = {

@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { printJson } from '../render.js';
 import { withStore } from '../with-store.js';
-import { shortId, type ChainId } from '../../ids.js';
+import { type ChainId, shortId } from '../../index.js';
 import { print } from '../io.js';
 
 export const layerRm: Command = {

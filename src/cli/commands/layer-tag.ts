@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { printJson } from '../render.js';
 import { withStore } from '../with-store.js';
-import { shortId } from '../../ids.js';
+import { shortId } from '../../index.js';
 import { print } from '../io.js';
 
 export const layerTag: Command = {

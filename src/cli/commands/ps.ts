@@ -2,8 +2,7 @@ import { withContainers } from './container-options.js';
 import type { Command, CommandEnv, Parsed } from '../command.js';
 import { flag } from '../command.js';
 import { ago, printJson, table } from '../render.js';
-import { shortId, type ChainId } from '../../ids.js';
-import type { ContainerView } from '../../container/container-views.js';
+import { type ChainId, type ContainerView, shortId } from '../../index.js';
 import { print } from '../io.js';
 
 const PS_OPTIONS = { all: { type: 'boolean', short: 'a' }, quiet: { type: 'boolean', short: 'q' } } as const;

@@ -1,6 +1,6 @@
 import type { Command } from '../command.js';
 import { flag } from '../command.js';
-import { ShibafuError } from '../../errors.js';
+import { ShibafuError } from '../../index.js';
 import { CONTAINER_OPTIONS, CONTAINER_OPTIONS_HELP, attachOptions, parseContainerOptions, runFailure, withContainers } from './container-options.js';
 import { print } from '../io.js';
 

@@ -4,10 +4,10 @@
  * serves point lookups ("what did the image have at /etc/passwd?"), so listing a container's
  * changes costs lookups for the changed paths only, never a walk of the image.
  */
-import { ShibafuError } from '../errors.js';
 import { nodeBytes } from './change.js';
 import type { Located } from './node-compare.js';
-import { isOpaque, isWhiteout, type TreeFs } from './tree-fs.js';
+import { isWhiteout } from '../format/overlay-format.js';
+import { isOpaqueDir, type TreeFs } from './tree-fs.js';
 
 /**
  * A merged tree. Paths are relative to its root, without a leading slash ('' is the root).
@@ -91,7 +91,7 @@ export function stackView(fs: TreeFs, layers: readonly string[]): TreeView {
   const rootLayers: number[] = [];
   for (let i = 0; i < layers.length; i++) {
     rootLayers.push(i);
-    if (isOpaque(fs, layers[i] as string)) break;
+    if (isOpaqueDir(fs, layers[i] as string)) break;
   }
   dirs.set('', rootLayers);
 
@@ -114,7 +114,7 @@ export function stackView(fs: TreeFs, layers: readonly string[]): TreeView {
         if (info === null) continue;
         if (isWhiteout(info) || info.kind !== 'dir') break;
         found.push(i);
-        if (isOpaque(fs, at(i, rel))) break;
+        if (isOpaqueDir(fs, at(i, rel))) break;
       }
       result = found.length > 0 ? found : null;
     }
@@ -189,17 +189,4 @@ export function subtreeBytes(view: TreeView, rel: string, signal?: AbortSignal):
     }
   }
   return total;
-}
-
-/**
- * The error for overlay features shibafu never mounts with, whose on-disk state it cannot read right.
- *
- * @example
- * throw unsupportedOverlayFeature('list the changes', 'var/moved', 'redirect_dir');
- */
-export function unsupportedOverlayFeature(what: string, rel: string, feature: 'redirect_dir' | 'metacopy'): ShibafuError {
-  return new ShibafuError('UNSUPPORTED', `Cannot ${what}: "/${rel}" was written with overlay's ${feature} feature, which shibafu does not support`, {
-    hint: 'shibafu mounts uppers without redirect_dir and metacopy (renamed directories are copied, chmod copies up the file); this upper was written by another overlay mount. Compare the merged trees with `shibafu layer diff` instead.',
-    details: { path: `/${rel}`, feature },
-  });
 }

@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
+import { markOpaque, markWhiteout } from '../format/overlay-format.js';
 import type { ApplyOp, Attrs } from './apply-op.js';
 import { BATCH_BYTES, BackgroundFailure, BackgroundFiles } from './background-files.js';
 
@@ -42,8 +43,6 @@ export interface ApplyStats {
   background: number;
 }
 
-const OPAQUE_XATTR = 'trusted.overlay.opaque';
-const OPAQUE_VALUE = Buffer.from('y');
 // Created 0600 and chmod-ed after chown: chown clears setuid/setgid, and a file must never be
 // briefly readable by others before its real mode is in place. The exception, a file that is born
 // with its final owner and has no special bits, is created with its final mode (#openFile).
@@ -425,7 +424,7 @@ export class LayerApplier {
       return;
     }
     try {
-      this.#ports.mknod(this.#abs(key), 'char', 0, 0, 0);
+      markWhiteout(this.#ports, this.#abs(key));
       this.#whiteouts.add(key);
     } catch (err) {
       // Something of this layer already stands there: whiteouts only hide lower layers, so it stays.
@@ -437,7 +436,7 @@ export class LayerApplier {
   #makeOpaque(key: string): void {
     if (this.#opaque.has(key)) return;
     try {
-      this.#ports.lsetxattr(this.#abs(key), OPAQUE_XATTR, OPAQUE_VALUE);
+      markOpaque(this.#ports, this.#abs(key));
     } catch (err) {
       throw fromSystemError(err, `mark "${key}" opaque`);
     }

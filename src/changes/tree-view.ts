@@ -6,6 +6,7 @@
  */
 import { nodeBytes } from './change.js';
 import type { Located } from './node-compare.js';
+import type { LayerFormat } from '../format/layer-format.js';
 import { isWhiteout } from '../format/overlay-format.js';
 import { isOpaqueDir, type TreeFs } from './tree-fs.js';
 
@@ -72,6 +73,19 @@ export function dirView(fs: TreeFs, root: string): TreeView {
       return fs.readdir(abs(rel)).sort(compareNames);
     },
   };
+}
+
+/**
+ * The merged tree of a stack of layer directories (`layers` TOP first) in `format`: overlay's
+ * merge rules (stackView), or, for the dir format, the top layer alone, which holds the full tree.
+ *
+ * @example
+ * const image = layersView(treeFs, DIR_LAYER_FORMAT, [topSnapshot, parentSnapshot]); // = dirView(topSnapshot)
+ */
+export function layersView(fs: TreeFs, format: LayerFormat, layers: readonly string[]): TreeView {
+  if (format.kind === 'overlay') return stackView(fs, layers);
+  const top = layers[0];
+  return top === undefined ? { lookup: () => null, list: () => [] } : dirView(fs, top);
 }
 
 /**

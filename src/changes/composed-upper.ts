@@ -13,7 +13,8 @@
  *    image's entries), as overlay's own view of the stack would hide them.
  * Paths outside the top changeset pass through, so the image's lookups use the same port.
  */
-import { isOpaque, isWhiteout, OPAQUE_XATTR, type NodeInfo, type TreeFs } from './tree-fs.js';
+import { isWhiteout, OPAQUE_VALUE, OPAQUE_XATTR } from '../format/overlay-format.js';
+import { isOpaqueDir, type NodeInfo, type TreeFs } from './tree-fs.js';
 
 interface Found {
   /** Index of the changeset that holds the node. */
@@ -28,7 +29,7 @@ interface ComposedDir {
   readonly opaque: boolean;
 }
 
-const OPAQUE_YES = Buffer.from('y');
+const OPAQUE_YES = Buffer.from(OPAQUE_VALUE);
 
 /**
  * A TreeFs in which the directory `changesets[0]` shows all of `changesets` (top first) composed.
@@ -82,7 +83,7 @@ export function composedUpperFs(base: TreeFs, changesets: readonly string[]): Tr
     let result: ComposedDir | null = null;
     if (found !== null && found.info.kind === 'dir') {
       const parts = [found.at];
-      let opaque = isOpaque(base, found.path);
+      let opaque = isOpaqueDir(base, found.path);
       // The candidates below: the root has all changesets; any other dir what its parent has.
       const below = rel === '' ? changesets.map((_, i) => i) : (dir(parentOf(rel)) as ComposedDir).parts;
       for (const i of below) {
@@ -95,7 +96,7 @@ export function composedUpperFs(base: TreeFs, changesets: readonly string[]): Tr
           break;
         }
         parts.push(i);
-        opaque = isOpaque(base, at(i, rel));
+        opaque = isOpaqueDir(base, at(i, rel));
       }
       result = { parts, opaque };
     }

@@ -14,8 +14,8 @@ import { errnoCode } from '../errors.js';
 import {
   finishDirs, newWriteStats, NORMALIZED_WHITEOUT, writeDir, writeNode, writeWhiteout, type PendingDir, type WriteStats, type WriterPorts,
 } from './node-writer.js';
-import { isOpaque, isOverlayXattr, isWhiteout, OPAQUE_XATTR, publicXattrs, type NodeInfo, type TreeFs } from './tree-fs.js';
-import { unsupportedOverlayFeature } from './tree-view.js';
+import { isOpaqueValue, isOverlayPrivateXattr, isWhiteout, opaqueXattrIn, refuseUnreadableOverlay } from '../format/overlay-format.js';
+import { publicXattrs, type NodeInfo, type TreeFs } from './tree-fs.js';
 
 export interface CopyOverlayOptions {
   /**
@@ -90,13 +90,12 @@ function copyEntry(c: Copy, from: string, to: string, rel: string, info: NodeInf
     return;
   }
   const names = c.fs.xattrNames(from);
-  if (names.includes('trusted.overlay.redirect')) throw unsupportedOverlayFeature(`copy "${c.src}"`, rel, 'redirect_dir');
   // A metacopy file holds no data of its own: copying it would store an empty file.
-  if (names.includes('trusted.overlay.metacopy')) throw unsupportedOverlayFeature(`copy "${c.src}"`, rel, 'metacopy');
-  const xattrs = names.some((n) => !isOverlayXattr(n)) ? publicXattrs(c.fs, from) : [];
+  refuseUnreadableOverlay(names, `copy "${c.src}"`, rel);
+  const xattrs = names.some((n) => !isOverlayPrivateXattr(n)) ? publicXattrs(c.fs, from) : [];
   if (info.kind === 'dir') {
     writeDir(to, c.stats);
-    c.dirs.push({ path: to, info, xattrs, opaque: names.includes(OPAQUE_XATTR) && isOpaque(c.fs, from) });
+    c.dirs.push({ path: to, info, xattrs, opaque: isOpaqueListed(c.fs, from, names) });
     copyEntries(c, from, to, rel);
     return;
   }
@@ -111,4 +110,10 @@ function copyEntry(c: Copy, from: string, to: string, rel: string, info: NodeInf
     c.links.set(key, to);
   }
   writeNode(c.ports, to, { info, path: from, xattrs }, c.stats);
+}
+
+/** Opaque in either namespace (a copied upper may come from a rootless mount); read only when listed. */
+function isOpaqueListed(fs: TreeFs, path: string, names: readonly string[]): boolean {
+  const name = opaqueXattrIn(names);
+  return name !== null && isOpaqueValue(fs.xattr(path, name));
 }

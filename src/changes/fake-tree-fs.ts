@@ -2,6 +2,7 @@
  * An in-memory TreeFs for unit tests without root (STYLE.md: one contract, two backends): nodes
  * by absolute path, hard links as shared node objects, whiteouts as 0/0 character devices.
  */
+import { OPAQUE_VALUE, OPAQUE_XATTR, WHITEOUT_DEVICE } from '../format/overlay-format.js';
 import type { NodeInfo, NodeKind, TreeFs } from './tree-fs.js';
 
 interface FakeNode {
@@ -57,7 +58,8 @@ export class FakeTreeFs implements TreeFs {
   }
 
   whiteout(path: string): this {
-    return this.#put(path, 'char', {}, { mode: 0 });
+    // rdev 0 (the #put default) is device 0/0.
+    return this.#put(path, 'char', {}, { mode: WHITEOUT_DEVICE.mode });
   }
 
   /** Another name for the node at `existing`. */
@@ -68,7 +70,7 @@ export class FakeTreeFs implements TreeFs {
   }
 
   opaque(path: string): this {
-    this.#nodes.get(path)!.xattrs.set('trusted.overlay.opaque', Buffer.from('y'));
+    this.#nodes.get(path)!.xattrs.set(OPAQUE_XATTR, Buffer.from(OPAQUE_VALUE));
     return this;
   }
 

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import { fromSystemError } from '../errors.js';
 import { devMajor, devMinor } from '../sys/mknod.js';
 import { timespecOf } from '../sys/utimens.js';
-import { OPAQUE_XATTR, type NodeInfo } from './tree-fs.js';
+import { markOpaque } from '../format/overlay-format.js';
+import type { NodeInfo } from './tree-fs.js';
 
 /** The kernel ports a writer needs (a subset of the store's StorePorts). */
 export interface WriterPorts {
@@ -48,8 +49,6 @@ export interface NodeSource {
   /** Xattrs to set (already filtered: overlay's private ones are the caller's call). */
   readonly xattrs: ReadonlyArray<readonly [string, Buffer]>;
 }
-
-const OPAQUE_VALUE = Buffer.from('y');
 
 /** The owner and mtime of whiteouts a layer is written with: the time a file was deleted is no content. */
 export const NORMALIZED_WHITEOUT = { uid: 0, gid: 0, mtimeNs: 0n } as const;
@@ -132,7 +131,7 @@ export function finishDirs(ports: WriterPorts, pending: readonly PendingDir[]): 
   for (let i = pending.length - 1; i >= 0; i--) {
     const d = pending[i] as PendingDir;
     setAttrs(ports, d.path, d.info, d.xattrs);
-    if (d.opaque) ports.lsetxattr(d.path, OPAQUE_XATTR, OPAQUE_VALUE);
+    if (d.opaque) markOpaque(ports, d.path);
     setTimes(ports, d.path, d.info.mtimeNs);
   }
 }

@@ -17,11 +17,11 @@
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import { fromSystemError } from '../errors.js';
+import { refuseUnreadableOverlay } from '../format/overlay-format.js';
 import type { StatxResult } from '../sys/statx.js';
 import type { PackSettler } from '../tar/tar-packer.js';
 import { setTimes, newWriteStats, NORMALIZED_WHITEOUT, type WriterPorts } from './node-writer.js';
 import type { CopyOverlayStats } from './copy-overlay-dir.js';
-import { unsupportedOverlayFeature } from './tree-view.js';
 
 /** What the settling needs of the kernel. */
 export type SettlePorts = Pick<WriterPorts, 'lutimens'>;
@@ -41,9 +41,8 @@ export function upperSettler(ports: SettlePorts): UpperSettler {
   return {
     stats,
     node(_abs, rel, st, names) {
-      if (names.includes('trusted.overlay.redirect')) throw unsupportedOverlayFeature('commit the upper', rel, 'redirect_dir');
       // A metacopy file holds no data of its own: as a layer it would be an empty file.
-      if (names.includes('trusted.overlay.metacopy')) throw unsupportedOverlayFeature('commit the upper', rel, 'metacopy');
+      refuseUnreadableOverlay(names, 'commit the upper', rel);
       if (rel === '.') return;
       if (st.kind === 'dir') {
         stats.dirs++;

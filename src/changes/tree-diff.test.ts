@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { planDiffLayer } from './diff-plan.js';
 import { FakeTreeFs } from './fake-tree-fs.js';
 import { diffTrees } from './tree-diff.js';
-import { compareNames, dirView } from './tree-view.js';
+import { DIR_LAYER_FORMAT, OVERLAY_LAYER_FORMAT } from '../format/layer-format.js';
+import { compareNames, dirView, layersView } from './tree-view.js';
 
 function diff(fs: FakeTreeFs) {
   return diffTrees(fs, dirView(fs, '/a'), dirView(fs, '/b'));
@@ -89,4 +90,20 @@ test('names sort in UTF-8 byte order without encoding them (surrogates after U+E
   const bytes = [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
   assert.deepEqual([...names].sort(compareNames), bytes);
   assert.deepEqual(bytes.at(-1), '\u{1F600}');
+});
+
+test('layersView: overlay merges the stack (whiteouts hide), dir shows the top full tree alone', () => {
+  const fs = new FakeTreeFs().dir('/top').dir('/base');
+  fs.file('/base/etc/passwd', 'root\n').file('/base/etc/hosts', 'localhost\n').file('/base/old', 'o');
+  fs.file('/top/etc/passwd', 'root\nme\n').whiteout('/top/etc/hosts').file('/top/new', 'n');
+  const overlay = layersView(fs, OVERLAY_LAYER_FORMAT, ['/top', '/base']);
+  assert.deepEqual(overlay.list(''), ['etc', 'new', 'old']);
+  assert.deepEqual(overlay.list('etc'), ['passwd']);
+  assert.equal(overlay.lookup('etc/hosts'), null);
+  assert.equal(overlay.lookup('etc/passwd')?.path, '/top/etc/passwd');
+  const dir = layersView(fs, DIR_LAYER_FORMAT, ['/top', '/base']);
+  assert.deepEqual(dir.list(''), ['etc', 'new']);
+  assert.deepEqual(dir.list('etc'), ['hosts', 'passwd']); // in a dir tree a 0/0 device is only a device
+  assert.equal(dir.lookup('old'), null);
+  assert.equal(layersView(fs, DIR_LAYER_FORMAT, []).lookup(''), null);
 });

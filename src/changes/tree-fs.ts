@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { errnoCode, fromSystemError } from '../errors.js';
+import { DEFAULT_OVERLAY_NAMESPACE, isOpaque, isOverlayPrivateXattr } from '../format/overlay-format.js';
 import { kindOfMode, lstatx, type FileKind, type StatxResult } from '../sys/statx.js';
 
 export type NodeKind = FileKind;
@@ -53,28 +54,16 @@ export interface XattrSource {
   lgetxattr(path: string, name: string): Buffer | null;
 }
 
-/** The xattr that marks an opaque directory in overlay's on-disk format. */
-export const OPAQUE_XATTR = 'trusted.overlay.opaque';
-
 /**
- * True for overlay's whiteout: a character device 0/0.
+ * True when the directory is opaque in the store's namespace (`trusted.overlay.opaque` = "y"): one
+ * lgetxattr, no listing. The trees read this way (layer dirs, the store's uppers) were written by
+ * the store as root, so the user namespace is not asked: a second lgetxattr per directory lookup.
  *
  * @example
- * isWhiteout(treeFs.lstat(`${upper}/etc/hosts`)!) // true after `rm /etc/hosts` in the container
+ * isOpaqueDir(treeFs, `${upper}/opt/o`) // true after `rm -rf /opt/o; mkdir /opt/o`
  */
-export function isWhiteout(info: NodeInfo): boolean {
-  return info.kind === 'char' && info.rdev === 0;
-}
-
-/**
- * True when the directory's `trusted.overlay.opaque` is "y" (the value that hides the layers below;
- * the kernel also writes "x", which does not). One lgetxattr: no listing.
- *
- * @example
- * isOpaque(treeFs, `${upper}/opt/o`) // true after `rm -rf /opt/o; mkdir /opt/o`
- */
-export function isOpaque(fs: TreeFs, path: string): boolean {
-  return fs.xattr(path, OPAQUE_XATTR)?.toString('latin1') === 'y';
+export function isOpaqueDir(fs: TreeFs, path: string): boolean {
+  return isOpaque((name) => fs.xattr(path, name), DEFAULT_OVERLAY_NAMESPACE);
 }
 
 /**
@@ -87,22 +76,12 @@ export function isOpaque(fs: TreeFs, path: string): boolean {
 export function publicXattrs(fs: TreeFs, path: string): Array<[string, Buffer]> {
   const out: Array<[string, Buffer]> = [];
   for (const name of fs.xattrNames(path).sort()) {
-    if (isOverlayXattr(name)) continue;
+    if (isOverlayPrivateXattr(name)) continue;
     const value = fs.xattr(path, name);
     // null: removed between the two calls (a running container); it is not there any more.
     if (value !== null) out.push([name, value]);
   }
   return out;
-}
-
-/**
- * Overlay's private xattrs (trusted.overlay.*, user.overlay.*): never part of a layer's content.
- *
- * @example
- * isOverlayXattr('trusted.overlay.origin') === true
- */
-export function isOverlayXattr(name: string): boolean {
-  return name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');
 }
 
 /**

@@ -4,10 +4,11 @@
  * serves point lookups ("what did the image have at /etc/passwd?"), so listing a container's
  * changes costs lookups for the changed paths only, never a walk of the image.
  */
-import { ShibafuError } from '../errors.js';
 import { nodeBytes } from './change.js';
 import type { Located } from './node-compare.js';
-import { isOpaque, isWhiteout, type TreeFs } from './tree-fs.js';
+import type { LayerFormat } from '../format/layer-format.js';
+import { isWhiteout } from '../format/overlay-format.js';
+import { isOpaqueDir, type TreeFs } from './tree-fs.js';
 
 /**
  * A merged tree. Paths are relative to its root, without a leading slash ('' is the root).
@@ -75,6 +76,19 @@ export function dirView(fs: TreeFs, root: string): TreeView {
 }
 
 /**
+ * The merged tree of a stack of layer directories (`layers` TOP first) in `format`: overlay's
+ * merge rules (stackView), or, for the dir format, the top layer alone, which holds the full tree.
+ *
+ * @example
+ * const image = layersView(treeFs, DIR_LAYER_FORMAT, [topSnapshot, parentSnapshot]); // = dirView(topSnapshot)
+ */
+export function layersView(fs: TreeFs, format: LayerFormat, layers: readonly string[]): TreeView {
+  if (format.kind === 'overlay') return stackView(fs, layers);
+  const top = layers[0];
+  return top === undefined ? { lookup: () => null, list: () => [] } : dirView(fs, top);
+}
+
+/**
  * The merged view of layer directories, `layers` TOP first, by overlay's lookup rules: the topmost
  * entry of a name wins; a whiteout (0/0 device) hides the name in the layers below; a directory
  * merges with directories of the same name below it until an opaque one
@@ -91,7 +105,7 @@ export function stackView(fs: TreeFs, layers: readonly string[]): TreeView {
   const rootLayers: number[] = [];
   for (let i = 0; i < layers.length; i++) {
     rootLayers.push(i);
-    if (isOpaque(fs, layers[i] as string)) break;
+    if (isOpaqueDir(fs, layers[i] as string)) break;
   }
   dirs.set('', rootLayers);
 
@@ -114,7 +128,7 @@ export function stackView(fs: TreeFs, layers: readonly string[]): TreeView {
         if (info === null) continue;
         if (isWhiteout(info) || info.kind !== 'dir') break;
         found.push(i);
-        if (isOpaque(fs, at(i, rel))) break;
+        if (isOpaqueDir(fs, at(i, rel))) break;
       }
       result = found.length > 0 ? found : null;
     }
@@ -189,17 +203,4 @@ export function subtreeBytes(view: TreeView, rel: string, signal?: AbortSignal):
     }
   }
   return total;
-}
-
-/**
- * The error for overlay features shibafu never mounts with, whose on-disk state it cannot read right.
- *
- * @example
- * throw unsupportedOverlayFeature('list the changes', 'var/moved', 'redirect_dir');
- */
-export function unsupportedOverlayFeature(what: string, rel: string, feature: 'redirect_dir' | 'metacopy'): ShibafuError {
-  return new ShibafuError('UNSUPPORTED', `Cannot ${what}: "/${rel}" was written with overlay's ${feature} feature, which shibafu does not support`, {
-    hint: 'shibafu mounts uppers without redirect_dir and metacopy (renamed directories are copied, chmod copies up the file); this upper was written by another overlay mount. Compare the merged trees with `shibafu layer diff` instead.',
-    details: { path: `/${rel}`, feature },
-  });
 }

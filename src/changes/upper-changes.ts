@@ -15,14 +15,13 @@
  */
 import { absPath, nodeBytes, sortChanges, type Change } from './change.js';
 import { nodesDiffer, type Located } from './node-compare.js';
-import { isOpaque, isWhiteout, OPAQUE_XATTR, type NodeInfo, type TreeFs } from './tree-fs.js';
-import { childOf, stackView, subtreeBytes, unsupportedOverlayFeature, type TreeView } from './tree-view.js';
+import { isOpaqueValue, isWhiteout, opaqueXattrIn, unreadableOverlayFeature, unsupportedOverlayFeature } from '../format/overlay-format.js';
+import type { NodeInfo, TreeFs } from './tree-fs.js';
+import { childOf, stackView, subtreeBytes, type TreeView } from './tree-view.js';
 
 export interface UpperChangesOptions {
   readonly signal?: AbortSignal;
 }
-
-const REDIRECT_XATTR = 'trusted.overlay.redirect';
 
 interface Walk {
   readonly fs: TreeFs;
@@ -118,8 +117,9 @@ function entry(w: Walk, rel: string, node: Located, hidden: boolean): boolean {
  */
 function opaqueDir(w: Walk, rel: string, path: string): boolean {
   const names = w.fs.xattrNames(path);
-  if (names.includes(REDIRECT_XATTR)) throw unsupportedOverlayFeature('list the changes', rel, 'redirect_dir');
-  return names.includes(OPAQUE_XATTR) && isOpaque(w.fs, path);
+  if (unreadableOverlayFeature(names) === 'redirect_dir') throw unsupportedOverlayFeature('list the changes', rel, 'redirect_dir');
+  const opaque = opaqueXattrIn(names);
+  return opaque !== null && isOpaqueValue(w.fs.xattr(path, opaque));
 }
 
 function change(rel: string, kind: 'A' | 'C', old: NodeInfo | null, now: NodeInfo, oldSize: number): Change {

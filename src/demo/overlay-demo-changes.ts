@@ -5,13 +5,12 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
+import { OPAQUE_XATTR } from '../format/overlay-format.js';
 import { lgetxattr } from '../sys/xattr.js';
 import type { ShownStep } from './demo-step.js';
 import { columns, formatListing, labelled, quoted } from './demo-text.js';
 import { servingLayer, type OverlayRun } from './overlay-demo-stack.js';
 import { listTree, splitDevice, type TreeEntry } from './tree-listing.js';
-
-const OPAQUE_XATTR = 'trusted.overlay.opaque';
 
 function upperOf(run: OverlayRun): string {
   if (run.dirs.upper === null) throw new Error('the writable mount of step b is missing');

@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { isOverlayPrivateXattr, isWhiteout } from '../format/overlay-format.js';
 import { llistxattr, lgetxattr } from '../sys/xattr.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
@@ -21,13 +22,11 @@ export type TreeEntry = {
   /** A character device 0/0: overlay's mark for a deleted name. */
   readonly whiteout: boolean;
   /**
-   * Overlay's xattrs (`trusted.overlay.*`): the text of a printable value (`opaque` → `y`),
+   * Overlay's xattrs (`trusted.overlay.*`, `user.overlay.*`): the text of a printable value (`opaque` → `y`),
    * else `0x` and its hex (`origin` is a file handle of the lower file).
    */
   readonly xattrs: { readonly [name: string]: string };
 };
-
-const OVERLAY_XATTR_PREFIX = 'trusted.overlay.';
 
 /**
  * Splits a Linux dev_t as glibc's major()/minor() do: 12 bits of major and 20 of minor, spread
@@ -57,7 +56,7 @@ function typeOf(st: fs.Stats): EntryType {
 
 function overlayXattrs(path: string): { [name: string]: string } {
   const out: { [name: string]: string } = {};
-  for (const name of llistxattr(path).filter((n) => n.startsWith(OVERLAY_XATTR_PREFIX)).sort()) {
+  for (const name of llistxattr(path).filter(isOverlayPrivateXattr).sort()) {
     const value = lgetxattr(path, name) ?? Buffer.alloc(0);
     const printable = value.length > 0 && value.every((b) => b >= 0x20 && b < 0x7f);
     out[name] = printable ? value.toString('latin1') : `0x${value.toString('hex')}`;
@@ -85,7 +84,7 @@ export function listTree(dir: string): TreeEntry[] {
         mode: st.mode & 0o7777,
         size: st.size,
         rdev,
-        whiteout: type === 'char' && rdev !== null && rdev.major === 0 && rdev.minor === 0,
+        whiteout: isWhiteout({ kind: type, rdev: st.rdev }),
         xattrs: overlayXattrs(path),
       });
       if (type === 'dir') walk(path, rel === '' ? name : `${rel}/${name}`);

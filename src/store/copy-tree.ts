@@ -10,6 +10,7 @@ import { devMajor, devMinor } from '../sys/mknod.js';
 import { lstatx, type StatxResult } from '../sys/statx.js';
 import { timespecOf } from '../sys/utimens.js';
 import { CREATES_ROOT_OWNED } from '../changes/node-writer.js';
+import { OPAQUE_XATTRS, OVERLAY_XATTR_PREFIX } from '../format/overlay-format.js';
 import type { StorePorts } from './ports.js';
 
 export interface CopyStats {
@@ -21,7 +22,7 @@ export interface CopyStats {
 
 /** A host tree may carry overlay metadata (an upper dir): only the opaque marker keeps its meaning. */
 function copyableXattr(name: string): boolean {
-  return !name.startsWith('trusted.overlay.') || name === 'trusted.overlay.opaque';
+  return !name.startsWith(OVERLAY_XATTR_PREFIX.trusted) || name === OPAQUE_XATTRS.trusted;
 }
 
 /**

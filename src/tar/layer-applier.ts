@@ -1,5 +1,6 @@
 /**
- * Carries out ApplyOps inside one empty layer directory, in overlay's on-disk format.
+ * Carries out ApplyOps inside one empty layer directory, in overlay's on-disk format
+ * (src/format/overlay-format.ts); createLayerApplier picks this or the dir-format applier.
  *
  * Safety rests on one invariant: the directory starts empty and only this applier writes to it,
  * so it knows every directory it made. A path is only ever resolved through directories in that
@@ -9,8 +10,11 @@
  */
 import * as fs from 'node:fs';
 import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
+import type { LayerFormat } from '../format/layer-format.js';
+import { DEFAULT_OVERLAY_NAMESPACE, markOpaque, markWhiteout, type OverlayNamespace } from '../format/overlay-format.js';
 import type { ApplyOp, Attrs } from './apply-op.js';
 import { BATCH_BYTES, BackgroundFailure, BackgroundFiles } from './background-files.js';
+import { DirLayerApplier, type DirApplyPorts } from './dir-layer-applier.js';
 
 /** The special calls the applier needs (src/sys implements them with koffi). */
 export interface ApplyPorts {
@@ -42,8 +46,6 @@ export interface ApplyStats {
   background: number;
 }
 
-const OPAQUE_XATTR = 'trusted.overlay.opaque';
-const OPAQUE_VALUE = Buffer.from('y');
 // Created 0600 and chmod-ed after chown: chown clears setuid/setgid, and a file must never be
 // briefly readable by others before its real mode is in place. The exception, a file that is born
 // with its final owner and has no special bits, is created with its final mode (#openFile).
@@ -52,8 +54,35 @@ const S_ISGID = 0o2000;
 /** Marks a directory's mode in #exactModes (above any mode bit). */
 const DIR_MODE_KEY = 0o10000;
 
-export class LayerApplier {
+/** What the import drives, whatever the format: ops in, file content after a `file` op. */
+export interface OpApplier {
+  readonly stats: ApplyStats;
+  apply(op: ApplyOp): void;
+  data(chunk: Buffer): void;
+  endEntry(): void;
+  finish(): void;
+  abort(): void;
+}
+
+/** Where and how a layer is applied: an empty dir in overlay's format, or a parent's full tree in dir format. */
+export type ApplierTarget =
+  | { readonly format: Extract<LayerFormat, { kind: 'overlay' }>; readonly root: string; readonly ports: ApplyPorts; readonly limits: ApplyLimits }
+  | { readonly format: Extract<LayerFormat, { kind: 'dir' }>; readonly root: string; readonly ports: DirApplyPorts; readonly limits: ApplyLimits };
+
+/**
+ * The applier of a layer format, chosen once per layer.
+ *
+ * @example
+ * const a = createLayerApplier({ format: DIR_LAYER_FORMAT, root: snapshot, ports, limits });
+ */
+export function createLayerApplier(target: ApplierTarget): OpApplier {
+  if (target.format.kind === 'dir') return new DirLayerApplier(target.root, target.ports as DirApplyPorts, target.limits);
+  return new LayerApplier(target.root, target.ports, target.limits, target.format.namespace);
+}
+
+export class LayerApplier implements OpApplier {
   readonly #root: string;
+  readonly #namespace: OverlayNamespace;
   readonly #ports: ApplyPorts;
   readonly #limits: ApplyLimits;
   readonly #dirs = new Set<string>(['']);
@@ -81,8 +110,9 @@ export class LayerApplier {
   #plainFiles = 0;
   readonly stats: ApplyStats = { entries: 0, bytes: 0, background: 0 };
 
-  constructor(root: string, ports: ApplyPorts, limits: ApplyLimits) {
+  constructor(root: string, ports: ApplyPorts, limits: ApplyLimits, namespace: OverlayNamespace = DEFAULT_OVERLAY_NAMESPACE) {
     this.#root = root;
+    this.#namespace = namespace;
     this.#ports = ports;
     this.#limits = limits;
     this.#euid = process.geteuid?.() ?? -1;
@@ -425,7 +455,7 @@ export class LayerApplier {
       return;
     }
     try {
-      this.#ports.mknod(this.#abs(key), 'char', 0, 0, 0);
+      markWhiteout(this.#ports, this.#abs(key));
       this.#whiteouts.add(key);
     } catch (err) {
       // Something of this layer already stands there: whiteouts only hide lower layers, so it stays.
@@ -437,7 +467,7 @@ export class LayerApplier {
   #makeOpaque(key: string): void {
     if (this.#opaque.has(key)) return;
     try {
-      this.#ports.lsetxattr(this.#abs(key), OPAQUE_XATTR, OPAQUE_VALUE);
+      markOpaque(this.#ports, this.#abs(key), this.#namespace);
     } catch (err) {
       throw fromSystemError(err, `mark "${key}" opaque`);
     }

@@ -3,6 +3,7 @@
  * layer root; anything that could name a place outside it is refused before a byte is written.
  */
 import { ShibafuError } from '../errors.js';
+import { isOverlayPrivateXattr } from '../format/overlay-format.js';
 
 export interface PathLimits {
   /** Components in one path (the kernel's own limit on nesting is far above any real image). */
@@ -84,5 +85,5 @@ export function classifyWhiteout(base: string): WhiteoutKind {
  * shows), and `user.overlay.*` is the same for rootless (userxattr) mounts.
  */
 export function isForbiddenXattr(name: string): boolean {
-  return name.startsWith('trusted.') || name.startsWith('user.overlay.');
+  return name.startsWith('trusted.') || isOverlayPrivateXattr(name);
 }

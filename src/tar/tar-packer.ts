@@ -33,6 +33,8 @@ import { devMajor, devMinor } from '../sys/mknod.js';
 import { lstatx, type StatxResult } from '../sys/statx.js';
 import { isUtf8 } from 'node:buffer';
 import { ShibafuError, fromSystemError } from '../errors.js';
+import { isOpaqueValue, isOverlayPrivateXattr, isWhiteout, isWhiteoutXattr, OPAQUE_XATTRS } from '../format/overlay-format.js';
+import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './path-safety.js';
 import { flushSink, newSink, putEnd, putEntryHeader, putFileData, takeReady } from './tar-pack-writer.js';
 import type { ChunkSink, PackEntry } from './tar-pack-writer.js';
 
@@ -160,7 +162,7 @@ function* walkTree(root: string, w: Walk): Generator<Buffer, void, undefined> {
     throw fromSystemError(err, `pack "${root}"`);
   }
   // An opaque layer root is legal in OCI (".wh..wh..opq" at top level), if unusual.
-  if (readXattrs(w, root, '.', rootStat).opaque) emitMarker(w, '.wh..wh..opq', rootStat);
+  if (readXattrs(w, root, '.', rootStat).opaque) emitMarker(w, OPAQUE_MARKER, rootStat);
   const stack: Frame[] = [{ abs: root, rel: '', names: listDir(root, ''), next: 0 }];
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
@@ -175,7 +177,7 @@ function* walkTree(root: string, w: Walk): Generator<Buffer, void, undefined> {
     if (st.kind === 'dir') {
       const x = readXattrs(w, abs, rel, st);
       emit(w, base(`${rel}/`, '5', st, x.exported));
-      if (x.opaque) emitMarker(w, `${rel}/.wh..wh..opq`, st);
+      if (x.opaque) emitMarker(w, `${rel}/${OPAQUE_MARKER}`, st);
       stack.push({ abs, rel: `${rel}/`, names: listDir(abs, `${rel}/`), next: 0 });
     } else if (st.kind === 'file') {
       yield* emitFile(w, abs, rel, st, top.rel, name);
@@ -189,7 +191,7 @@ function* walkTree(root: string, w: Walk): Generator<Buffer, void, undefined> {
 function* emitFile(w: Walk, abs: string, rel: string, st: StatxResult, dirRel: string, name: string): Generator<Buffer, void, undefined> {
   const x = readXattrs(w, abs, rel, st);
   if (st.size === 0 && x.whiteout) {
-    emitMarker(w, `${dirRel}.wh.${name}`, st);
+    emitMarker(w, `${dirRel}${WHITEOUT_PREFIX}${name}`, st);
     return;
   }
   if (st.nlink > 1) {
@@ -228,8 +230,8 @@ function* emitFile(w: Walk, abs: string, rel: string, st: StatxResult, dirRel: s
 }
 
 function emitSpecial(w: Walk, abs: string, rel: string, st: StatxResult, dirRel: string, name: string): void {
-  if (st.kind === 'char' && st.rdev === 0) {
-    emitMarker(w, `${dirRel}.wh.${name}`, w.settle?.whiteout(abs, st) ?? st);
+  if (isWhiteout(st)) {
+    emitMarker(w, `${dirRel}${WHITEOUT_PREFIX}${name}`, w.settle?.whiteout(abs, st) ?? st);
     return;
   }
   if (st.kind === 'socket') {
@@ -310,7 +312,7 @@ function listDir(abs: string, rel: string): string[] {
       });
     }
     const name = b.toString('utf8');
-    if (name.startsWith('.wh.')) {
+    if (name.startsWith(WHITEOUT_PREFIX)) {
       throw new ShibafuError('TAR_UNSUPPORTED', `Cannot pack "${rel}${name}": names starting with ".wh." mean whiteouts in OCI layers`, {
         details: { path: rel + name },
       });
@@ -354,12 +356,11 @@ function readXattrs(w: Walk, abs: string, rel: string, st: StatxResult): NodeXat
   const out: NodeXattrs = { exported: [], opaque: false, whiteout: false };
   const sorted = names.map((n) => [Buffer.from(n, 'utf8'), n] as const).sort((a, b) => Buffer.compare(a[0], b[0]));
   for (const [, name] of sorted) {
-    const overlay = name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');
-    if (overlay && name.endsWith('.overlay.opaque')) {
-      out.opaque ||= reader.get(abs, name)?.toString('latin1') === 'y';
-    } else if (overlay && name.endsWith('.overlay.whiteout')) {
+    if (name === OPAQUE_XATTRS.trusted || name === OPAQUE_XATTRS.user) {
+      out.opaque ||= isOpaqueValue(reader.get(abs, name));
+    } else if (isWhiteoutXattr(name)) {
       out.whiteout = true;
-    } else if (!overlay) {
+    } else if (!isOverlayPrivateXattr(name)) {
       const value = reader.get(abs, name);
       // null: removed between list and get; the tree is supposed to be still, so skip it quietly.
       if (value !== null) out.exported.push([name, value]);

@@ -8,8 +8,10 @@ import {
   childrenOf, deleteLayerRow, deleteName, deleteNamesOf, namesOf, upsertName, type LayerRow,
 } from '../db/layer-queries.js';
 import { containersUsing } from '../db/container-queries.js';
+import { unlinkLayerBlobs } from '../db/blob-queries.js';
+import { dropBlob, purgeTrashed, sweepTrash } from '../content/blob-publish.js';
 import { ShibafuError } from '../errors.js';
-import { shortId } from '../ids.js';
+import { shortId, type Digest } from '../ids.js';
 import { liveMountsUsing, removeLayerLink } from './layer-mounts.js';
 import { Staging } from './staging.js';
 import type { StoreContext } from './store-context.js';
@@ -29,8 +31,10 @@ export interface RemoveResult {
  */
 export function removeLayer(ctx: StoreContext, ref: string, layer: LayerRow): RemoveResult {
   const stage = Staging.create(ctx.layout, 'remove', ctx.ports);
+  let droppedBlobs: Digest[] = [];
+  let committed = false;
   try {
-    return ctx.db.immediate(() => {
+    const result = ctx.db.immediate((): RemoveResult => {
       const names = namesOf(ctx.db, layer.id);
       if (names.includes(ref) && names.length > 1) {
         deleteName(ctx.db, ref);
@@ -41,13 +45,29 @@ export function removeLayer(ctx: StoreContext, ref: string, layer: LayerRow): Re
       stage.setIntent({ kind: 'remove', target: dir, chainId: layer.chainId ?? undefined, openToken: layer.openToken ?? undefined });
       if (fs.existsSync(dir)) fs.renameSync(dir, stage.sub('layer'));
       deleteNamesOf(ctx.db, layer.id);
+      // Its blobs that no other layer has go with it, in the same transaction (blob-publish.ts:
+      // moved to the trash, put back by the next open's sweep if this never commits).
+      droppedBlobs = unlinkLayerBlobs(ctx.db, layer.id).filter((digest) => dropBlob(ctx, digest));
       deleteLayerRow(ctx.db, layer.id);
       removeLayerLink(ctx, layer.id);
       return { action: 'removed', chainId: layer.chainId, names };
     });
+    committed = true;
+    return result;
   } finally {
     // The layer's files are deleted after the commit, outside the write lock.
     stage.dispose();
+    if (committed) purgeTrashed(ctx, droppedBlobs);
+    else if (droppedBlobs.length > 0) restoreTrashed(ctx);
+  }
+}
+
+/** A removal that did not commit: its trashed blobs, whose rows are back, go back too. */
+function restoreTrashed(ctx: StoreContext): void {
+  try {
+    sweepTrash(ctx);
+  } catch {
+    // The next open's sweep does it.
   }
 }
 

@@ -7,12 +7,15 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { layerByChainId, mountExists, openTokenExists } from '../db/layer-queries.js';
-import { asChainId } from '../ids.js';
+import { asChainId, type Digest } from '../ids.js';
+import { removeUnpublishedBlob } from '../content/blob-publish.js';
 import { undoUpperMove } from './layer-from-upper.js';
 import { undoHalfMount } from './layer-mounts.js';
 import { containerExists } from '../db/container-queries.js';
 import { findStaleStaging, type StagingIntent } from './staging.js';
 import type { StoreContext } from './store-context.js';
+
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
 export interface SweptItem {
   readonly path: string;
@@ -75,6 +78,10 @@ function undoIntent(ctx: StoreContext, stagingPath: string, intent: StagingInten
   }
   // import / open / container: the target was filled but the row that shows it never committed.
   if (!rowExists(ctx, intent)) fs.rmSync(intent.target, { recursive: true, force: true });
+  // An import's blobs: a file renamed into blobs/ whose row never committed.
+  for (const digest of intent.blobs ?? []) {
+    if (DIGEST_RE.test(digest)) removeUnpublishedBlob(ctx, digest as Digest);
+  }
   return false;
 }
 

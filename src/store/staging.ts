@@ -29,6 +29,8 @@ export interface StagingIntent {
   readonly mountId?: string;
   /** A container's id (creating containers/<id>, or removing it). */
   readonly containerId?: string;
+  /** Blobs an import publishes with its layer: a file of these left without its row is removed. */
+  readonly blobs?: readonly string[];
 }
 
 const INTENT_FILE = 'intent.json';

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type Store } from '../store/store.js';
@@ -134,4 +134,38 @@ test('a corrupt blob is refused when read; delete removes row and file', async (
   assert.throws(() => content.info(sha(data)), { code: 'BLOB_NOT_FOUND' });
   assert.throws(() => content.delete(sha(data)), { code: 'BLOB_NOT_FOUND' });
   assert.throws(() => content.read(sha(data)), { code: 'BLOB_NOT_FOUND' });
+});
+
+test('the open\'s sweep finishes interrupted removals and commits', async (t) => {
+  const { root, store, content } = await tempContent(t);
+  const data = Buffer.from('kept');
+  const w = await content.ingest('k');
+  await w.write(data);
+  await w.commit();
+  const file = join(root, 'blobs', 'sha256', sha(data).slice(7));
+  const trashed = join(root, 'blobs', 'trash', sha(data).slice(7));
+  // A removal killed before its commit: the file is in the trash, the row still there.
+  renameSync(file, trashed);
+  store.sweep();
+  assert.ok(readFileSync(file).equals(data));
+  assert.equal(existsSync(trashed), false);
+  // A removal killed after its commit, before the unlink: the row is gone.
+  const other = Buffer.from('gone');
+  writeFileSync(join(root, 'blobs', 'trash', sha(other).slice(7)), other);
+  store.sweep();
+  assert.deepEqual(readdirSync(join(root, 'blobs', 'trash')), []);
+
+  // An ingest killed between its publishing rename and the commit: a file without a row, named
+  // by the ingest's marker; the next writer of the ref (or the sweep) removes it.
+  const lost = Buffer.from('published, never committed');
+  const again = await content.ingest('killed');
+  await again.write(lost);
+  again.close();
+  const dir = join(root, 'blobs', 'ingest', ingests(root)[0] as string);
+  writeFileSync(join(dir, 'committing'), sha(lost));
+  renameSync(join(dir, 'data'), join(root, 'blobs', 'sha256', sha(lost).slice(7)));
+  store.sweep();
+  assert.equal(existsSync(join(root, 'blobs', 'sha256', sha(lost).slice(7))), false);
+  assert.equal(existsSync(join(dir, 'committing')), false);
+  assert.equal((await content.ingest('killed')).offset, 0);
 });

@@ -54,11 +54,12 @@ export class BlobWriter {
   readonly #path: string;
   readonly #flush: boolean;
   #fd: number;
-  #hash: Hash;
+  /** Null when the caller hashes the same bytes itself and gives the digest to `seal`. */
+  #hash: Hash | null;
   #offset: number;
   #done = false;
 
-  private constructor(init: { ctx: ContentContext; ref: string | null; dir: string | null; dirFd: number; path: string; fd: number; hash: Hash; offset: number; flush: boolean }) {
+  private constructor(init: { ctx: ContentContext; ref: string | null; dir: string | null; dirFd: number; path: string; fd: number; hash: Hash | null; offset: number; flush: boolean }) {
     this.#ctx = init.ctx;
     this.ref = init.ref;
     this.#dir = init.dir;
@@ -100,19 +101,22 @@ export class BlobWriter {
 
   /**
    * A writer to `path` inside a staging dir the caller holds locked and removes. `flush: false`
-   * when the caller makes the file durable itself (an import's one syncfs over its whole tree).
+   * when the caller makes the file durable itself (an import's one syncfs over its whole tree);
+   * `hashed: false` when the caller hashes the very bytes it writes (an import hashes its archive
+   * as it reads it: a second sha256 of the same bytes cost ~0.1 s per 100 MB): `seal` then takes
+   * the digest and size the caller computed.
    *
    * @example
-   * const w = BlobWriter.staged(ctx, layout.stagedBlob(stage.path), { flush: false });
+   * const w = BlobWriter.staged(ctx, layout.stagedBlob(stage.path), { flush: false, hashed: false });
    */
-  static staged(ctx: ContentContext, path: string, options: { flush?: boolean } = {}): BlobWriter {
+  static staged(ctx: ContentContext, path: string, options: { flush?: boolean; hashed?: boolean } = {}): BlobWriter {
     let fd: number;
     try {
       fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
     } catch (err) {
       throw fromSystemError(err, `create ${path}`);
     }
-    return new BlobWriter({ ctx, ref: null, dir: null, dirFd: -1, path, fd, hash: createHash('sha256'), offset: 0, flush: options.flush !== false });
+    return new BlobWriter({ ctx, ref: null, dir: null, dirFd: -1, path, fd, hash: options.hashed === false ? null : createHash('sha256'), offset: 0, flush: options.flush !== false });
   }
 
   /** Bytes written so far (for a resumed ingest, starting at what the earlier writers left). */
@@ -121,7 +125,7 @@ export class BlobWriter {
   /** Appends `chunk` (waits for the write; the caller's loop gets backpressure for free). */
   async write(chunk: Uint8Array): Promise<void> {
     this.#assertOpen();
-    this.#hash.update(chunk);
+    this.#hash?.update(chunk);
     for (let done = 0; done < chunk.length;) {
       const n = await new Promise<number>((resolve, reject) => fs.write(this.#fd, chunk, done, chunk.length - done, this.#offset + done,
         (err, written) => (err ? reject(fromSystemError(err, `write blob ingest ${this.ref ?? this.#path}`)) : resolve(written))));
@@ -136,7 +140,10 @@ export class BlobWriter {
    */
   seal(expected: ExpectedBlob = {}): SealedBlob {
     this.#assertOpen();
-    const digest = `sha256:${this.#hash.digest('hex')}` as Digest;
+    if (this.#hash === null && expected.digest === undefined) {
+      throw new ShibafuError('INTERNAL', `Cannot seal blob ${this.#path}: a writer that does not hash needs the digest of its bytes`);
+    }
+    const digest = this.#hash === null ? expected.digest as Digest : `sha256:${this.#hash.digest('hex')}` as Digest;
     const size = this.#offset;
     try {
       if (this.#flush) fs.fsyncSync(this.#fd);

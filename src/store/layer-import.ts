@@ -79,8 +79,9 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
     // this same pass; a plain one is not: its tar-split record already reproduces it byte for byte.
     const tee = (compression: Compression): BlobWriter | null => {
       if (compression === 'none') return null;
-      // Made durable by the one syncfs below, with the layer's files.
-      blob = BlobWriter.staged(ctx, ctx.layout.stagedBlob(stage.path), { flush: false });
+      // Made durable by the one syncfs below, with the layer's files; hashed by openSource, which
+      // reads the bytes it writes (seal checks the size it wrote against the size read).
+      blob = BlobWriter.staged(ctx, ctx.layout.stagedBlob(stage.path), { flush: false, hashed: false });
       return blob;
     };
     const opened = openSource(source, { maxBytes: ctx.limits.maxBytes, signal: options.signal, tee });
@@ -91,7 +92,8 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
       const drained = s.ready();
       if (drained !== null) await drained;
       bytes += chunk.length;
-      wb.progress(a.stats.bytes, a.stats.entries);
+      // The kept archive is written too: its bytes count towards the early writeback.
+      wb.progress(a.stats.bytes + ((blob as BlobWriter | null)?.offset ?? 0), a.stats.entries);
       options.onProgress?.({ bytes, entries: a.stats.entries });
     }
     parser.end();

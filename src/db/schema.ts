@@ -107,4 +107,24 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX snapshot_parents_parent ON snapshot_parents(parent_id);
   `,
+  // 5: the content store (src/content/): blobs by digest, their files at blobs/sha256/<hex>. A layer
+  // (one diffId) may have several blobs (gzip, zstd); a blob may serve several layers (the same
+  // archive imported on two parents). layers.blob_digest/blob_size/media_type stay as recorded at
+  // import (the archive as given, plain ones included); layer_blobs lists only the blobs kept.
+  `
+  CREATE TABLE blobs (
+    digest     TEXT PRIMARY KEY,             -- sha256:<hex>
+    size       INTEGER NOT NULL,
+    media_type TEXT,                         -- NULL when the ingest did not say
+    created    TEXT NOT NULL
+  );
+  CREATE TABLE layer_blobs (
+    layer_id    INTEGER NOT NULL REFERENCES layers(id) ON DELETE CASCADE,
+    digest      TEXT NOT NULL REFERENCES blobs(digest),
+    compression TEXT NOT NULL CHECK (compression IN ('gzip', 'zstd')),
+    media_type  TEXT NOT NULL,
+    PRIMARY KEY (layer_id, digest)
+  );
+  CREATE INDEX layer_blobs_digest ON layer_blobs(digest);
+  `,
 ];

@@ -9,6 +9,9 @@
  *  - any other layer (sealed from an open layer, committed, a diff layer) got its diffId from the
  *    deterministic packer over its diff dir (tar/tar-packer.ts), which writes the same bytes again.
  *
+ * A compressed export of a layer imported from a compressed archive is that archive, kept as a
+ * blob in the content store (layer-export-blob.ts), so its digest is the original one.
+ *
  * Either way the stream is hashed as it goes and checked against the diffId at the end, so a layer
  * whose files changed on disk is caught (DIGEST_MISMATCH) instead of exported. Memory stays
  * bounded: nothing is buffered beyond a chunk.
@@ -29,6 +32,8 @@ import { LAYER_MEDIA_TYPES, type Compression } from '../tar/layer-source.js';
 import { packLayer } from '../tar/tar-packer.js';
 import { readTarSplit } from '../tar/tar-split.js';
 import { zstdStream } from '../sys/zstd-process.js';
+import { verifyBlob } from '../content/blob-reader.js';
+import { exportStoredBlob, storedBlobOf } from './layer-export-blob.js';
 import type { StoreContext } from './store-context.js';
 
 export interface ExportOptions {
@@ -52,8 +57,8 @@ export interface ExportResult {
   readonly digest: Digest;
   /** Bytes written. */
   readonly size: number;
-  /** Where the bytes came from: the import's tar-split record, or the deterministic packer. */
-  readonly source: 'tar-split' | 'packer';
+  /** Where the bytes came from: the import's tar-split record, the deterministic packer, or the archive kept as a blob. */
+  readonly source: 'tar-split' | 'packer' | 'blob';
 }
 
 export interface LayerExport {
@@ -152,11 +157,17 @@ export type ExportTarget = { readonly file: string } | { readonly stream: Writab
  * await writeLayerExport(ctx, layer, { file: '/tmp/app.tar.zst' }, { compression: 'zstd' });
  */
 export async function writeLayerExport(ctx: StoreContext, layer: LayerRow, target: ExportTarget, options: ExportOptions = {}): Promise<ExportResult> {
+  assertSealed(layer);
+  // A compressed archive the layer was imported from is kept as a blob: its bytes, not a new
+  // compression, are the export (layer-export-blob.ts).
+  const blob = storedBlobOf(ctx, layer, options.compression ?? 'none');
+  const start = (): LayerExport => (blob !== null ? exportStoredBlob(ctx, layer, blob, options) : exportLayer(ctx, layer, options));
   if ('stream' in target) {
-    await verifyLayerExport(ctx, layer, options);
-    return writeToStream(exportLayer(ctx, layer, options), target.stream);
+    if (blob !== null) await verifyBlob(ctx, blob.digest, options.signal === undefined ? {} : { signal: options.signal });
+    else await verifyLayerExport(ctx, layer, options);
+    return writeToStream(start(), target.stream);
   }
-  const exp = exportLayer(ctx, layer, options);
+  const exp = start();
   const tmp = join(dirname(target.file), `.${basename(target.file)}.shibafu-${randomBytes(6).toString('hex')}`);
   let handle;
   try {

@@ -9,7 +9,9 @@ import { ShibafuError } from '../errors.js';
 import type { DiffId, Digest } from '../ids.js';
 import { toApplyOp } from '../tar/apply-op.js';
 import { LayerApplier } from '../tar/layer-applier.js';
-import { LAYER_MEDIA_TYPES, openSource } from '../tar/layer-source.js';
+import { LAYER_MEDIA_TYPES, openSource, type Compression } from '../tar/layer-source.js';
+import { BlobWriter } from '../content/blob-ingest.js';
+import { findLayerOfBlob, nameStoredLayer } from './layer-from-blob.js';
 import { TarParser } from '../tar/tar-parser.js';
 import { TarSplitWriter } from '../tar/tar-split.js';
 import { commitStagedLayer, makeStagedLayerDir, type CommitResult } from './layer-commit.js';
@@ -31,6 +33,8 @@ export interface ImportOptions {
   readonly parent: LayerRow | null;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: ImportProgress) => void;
+  /** The archive's digest as the caller knows it (a registry pull): see `findLayerOfBlob`. */
+  readonly expectedDigest?: Digest;
 }
 
 /**
@@ -40,10 +44,14 @@ export interface ImportOptions {
  * await importTar(ctx, '/tmp/rootfs.tar.gz', { name: 'base', parent: null });
  */
 export async function importTar(ctx: StoreContext, source: string | Readable, options: ImportOptions): Promise<CommitResult> {
+  const known = await findLayerOfBlob(ctx, source, options);
+  const named = known === null ? null : nameStoredLayer(ctx, known, options.name);
+  if (named !== null) return named;
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
   let applier: LayerApplier | null = null;
   let split: TarSplitWriter | null = null;
   let writeback: EarlyWriteback | null = null;
+  let blob: BlobWriter | null = null;
   try {
     const { layerDir, diffDir } = makeStagedLayerDir(ctx, stage);
     applier = new LayerApplier(diffDir, ctx.ports, ctx.limits);
@@ -67,7 +75,16 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
     });
     writeback = new EarlyWriteback(stage.path, ctx.ports);
     const wb = writeback;
-    const opened = openSource(source, { maxBytes: ctx.limits.maxBytes, signal: options.signal });
+    // A compressed archive is kept as it came (its digest is what a registry lists), written in
+    // this same pass; a plain one is not: its tar-split record already reproduces it byte for byte.
+    const tee = (compression: Compression): BlobWriter | null => {
+      if (compression === 'none') return null;
+      // Made durable by the one syncfs below, with the layer's files; hashed by openSource, which
+      // reads the bytes it writes (seal checks the size it wrote against the size read).
+      blob = BlobWriter.staged(ctx, ctx.layout.stagedBlob(stage.path), { flush: false, hashed: false });
+      return blob;
+    };
+    const opened = openSource(source, { maxBytes: ctx.limits.maxBytes, signal: options.signal, tee });
     let bytes = 0;
     for await (const chunk of opened.chunks) {
       parser.write(chunk);
@@ -75,16 +92,24 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
       const drained = s.ready();
       if (drained !== null) await drained;
       bytes += chunk.length;
-      wb.progress(a.stats.bytes, a.stats.entries);
+      // The kept archive is written too: its bytes count towards the early writeback.
+      wb.progress(a.stats.bytes + ((blob as BlobWriter | null)?.offset ?? 0), a.stats.entries);
       options.onProgress?.({ bytes, entries: a.stats.entries });
     }
     parser.end();
     applier.finish();
     await split.close();
     await writeback.close();
+    const digests = opened.result();
+    if (options.expectedDigest !== undefined && digests.blobDigest !== options.expectedDigest) {
+      throw new ShibafuError('DIGEST_MISMATCH', `Cannot import layer: the archive hashes to ${digests.blobDigest}, ${options.expectedDigest} was expected`, {
+        hint: 'The archive was damaged or is not the blob that was asked for; nothing was stored. Fetch it again.',
+        details: { expected: options.expectedDigest, actual: digests.blobDigest },
+      });
+    }
+    const sealed = (blob as BlobWriter | null)?.seal({ digest: digests.blobDigest, size: digests.blobSize }) ?? null;
     // One syncfs instead of an fsync per file: the data must be durable before the row commits.
     ctx.ports.syncfs(stage.fd);
-    const digests = opened.result();
     return commitStagedLayer(ctx, stage, {
       dir: layerDir,
       diffId: digests.diffId as DiffId,
@@ -96,12 +121,16 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
       mediaType: LAYER_MEDIA_TYPES[digests.compression],
       source: 'tar',
       tarSplit: true,
+      ...(sealed !== null && digests.compression !== 'none'
+        ? { blobs: [{ sealed, compression: digests.compression, mediaType: LAYER_MEDIA_TYPES[digests.compression] }] }
+        : {}),
     }, options.name);
   } catch (err) {
     applier?.abort();
     split?.destroy();
     throw err;
   } finally {
+    (blob as BlobWriter | null)?.close();
     await writeback?.close();
     stage.dispose();
   }

@@ -9,9 +9,11 @@ import {
   deleteLayerRow, deleteName, deleteNamesOf, layerByChainId, namesOf, openTokenExists, upsertName, type LayerRow,
 } from '../db/layer-queries.js';
 import { containerExists } from '../db/container-queries.js';
+import { unlinkLayerBlobs } from '../db/blob-queries.js';
 import { layerUsers } from '../db/layer-users.js';
+import { dropBlob, purgeTrashed, sweepTrash } from '../content/blob-publish.js';
 import { ShibafuError } from '../errors.js';
-import { asChainId, shortId } from '../ids.js';
+import { asChainId, shortId, type Digest } from '../ids.js';
 import { liveMountsUsing, removeLayerLink } from './layer-mounts.js';
 import { Staging, type StagingIntent } from './staging.js';
 import type { IntentUndo } from './store-intents.js';
@@ -32,8 +34,10 @@ export interface RemoveResult {
  */
 export function removeLayer(ctx: StoreContext, ref: string, layer: LayerRow): RemoveResult {
   const stage = Staging.create(ctx.layout, 'remove', ctx.ports);
+  let droppedBlobs: Digest[] = [];
+  let committed = false;
   try {
-    return ctx.db.immediate(() => {
+    const result = ctx.db.immediate((): RemoveResult => {
       const names = namesOf(ctx.db, layer.id);
       if (names.includes(ref) && names.length > 1) {
         deleteName(ctx.db, ref);
@@ -44,13 +48,29 @@ export function removeLayer(ctx: StoreContext, ref: string, layer: LayerRow): Re
       stage.setIntent<StagingIntent>({ kind: 'remove', target: dir, ...(layer.chainId === null ? {} : { chainId: layer.chainId }), ...(layer.openToken === null ? {} : { openToken: layer.openToken }) });
       if (fs.existsSync(dir)) fs.renameSync(dir, stage.sub('layer'));
       deleteNamesOf(ctx.db, layer.id);
+      // Its blobs that no other layer has go with it, in the same transaction (blob-publish.ts:
+      // moved to the trash, put back by the next open's sweep if this never commits).
+      droppedBlobs = unlinkLayerBlobs(ctx.db, layer.id).filter((digest) => dropBlob(ctx, digest));
       deleteLayerRow(ctx.db, layer.id);
       removeLayerLink(ctx, layer.id);
       return { action: 'removed', chainId: layer.chainId, names };
     });
+    committed = true;
+    return result;
   } finally {
     // The layer's files are deleted after the commit, outside the write lock.
     stage.dispose();
+    if (committed) purgeTrashed(ctx, droppedBlobs);
+    else if (droppedBlobs.length > 0) restoreTrashed(ctx);
+  }
+}
+
+/** A removal that did not commit: its trashed blobs, whose rows are back, go back too. */
+function restoreTrashed(ctx: StoreContext): void {
+  try {
+    sweepTrash(ctx);
+  } catch {
+    // The next open's sweep does it.
   }
 }
 

@@ -3,6 +3,7 @@
  * built from a handful of queries in one read transaction, whatever the number of layers.
  */
 import { chainOf, layerSummaries, childrenOf, mountsUsing, namesOf, layerById, type LayerRow } from '../db/layer-queries.js';
+import { blobsOfLayer, type BlobCompression } from '../db/blob-queries.js';
 import type { ChainId, DiffId, Digest } from '../ids.js';
 import type { StoreContext } from './store-context.js';
 
@@ -19,7 +20,10 @@ export interface LayerSummary {
 export interface LayerDetails extends LayerSummary {
   readonly diffId: DiffId | null;
   readonly parentNames: string[];
+  /** The archive the layer was imported from, as recorded at import (kept or not). */
   readonly blob: { digest: Digest; size: number; mediaType: string | null } | null;
+  /** The compressed forms kept in the content store (`layer export --compression` gives them back byte for byte). */
+  readonly blobs: { digest: Digest; size: number; mediaType: string; compression: BlobCompression }[];
   readonly source: string;
   readonly sealed: string | null;
   readonly children: { chainId: ChainId | null; names: string[] }[];
@@ -55,6 +59,7 @@ export function inspectLayer(ctx: StoreContext, layer: LayerRow): LayerDetails {
       diffId: layer.diffId,
       parentNames: parent === null ? [] : namesOf(ctx.db, parent.id),
       blob: layer.blobDigest === null ? null : { digest: layer.blobDigest, size: layer.blobSize ?? 0, mediaType: layer.mediaType },
+      blobs: blobsOfLayer(ctx.db, layer.id).map((b) => ({ digest: b.digest, size: b.size, mediaType: b.mediaType, compression: b.compression })),
       source: layer.source,
       sealed: layer.sealed,
       children: childrenOf(ctx.db, layer.id).map((c) => ({ chainId: c.chainId, names: namesOf(ctx.db, c.id) })),

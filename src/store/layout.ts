@@ -24,6 +24,16 @@ export class StoreLayout {
   get containers(): string { return join(this.root, 'containers'); }
   get blobs(): string { return join(this.root, 'blobs', 'sha256'); }
   /**
+   * Resumable ingests (content/blob-ingest.ts), one dir per ref. Not under tmp/: tmp/ is swept at
+   * every open, and a half-downloaded blob must survive until its ref is resumed or expires.
+   */
+  get blobIngests(): string { return join(this.root, 'blobs', 'ingest'); }
+  /**
+   * Blobs moved out by a removal whose transaction may not have committed yet: the sweep puts one
+   * back while its row exists, deletes it otherwise (content/blob-publish.ts).
+   */
+  get blobTrash(): string { return join(this.root, 'blobs', 'trash'); }
+  /**
    * Short symlinks to lower dirs, used only by the legacy mount(2) path (one-page option limit).
    * Not `l/`, where stores made before this rule (d477a43) kept links that were not removed with
    * their layers and so could name the dir of another layer once a row id was reused
@@ -47,7 +57,7 @@ export class StoreLayout {
 
   /** Directories created when the store is opened (root itself is mode 0700). */
   get skeleton(): string[] {
-    return [this.tmp, this.layers, this.open, this.mounts, this.containers, this.blobs, this.links, this.empty, this.runtimeState];
+    return [this.tmp, this.layers, this.open, this.mounts, this.containers, this.blobs, this.blobIngests, this.blobTrash, this.links, this.empty, this.runtimeState];
   }
 
   // Concatenated, not join()ed: `layers` is normalized and a chainId's hex is 64 [0-9a-f] (checked
@@ -88,6 +98,18 @@ export class StoreLayout {
   runtimeStateOf(containerId: string): string { return join(this.runtimeState, containerId); }
 
   blob(digest: Digest): string { return join(this.blobs, digestHex(digest)); }
+  /** A blob being removed (see `blobTrash`). */
+  trashedBlob(digest: Digest): string { return join(this.blobTrash, digestHex(digest)); }
+  /** The dir of one resumable ingest; `key` is the sha256 hex of its ref (any string). */
+  ingestDir(key: string): string { return join(this.blobIngests, key); }
+  /** The bytes received so far by an ingest. */
+  ingestData(ingestDir: string): string { return join(ingestDir, 'data'); }
+  /** The ref an ingest was opened with, as given (its dir is named by the ref's hash). */
+  ingestRef(ingestDir: string): string { return join(ingestDir, 'ref'); }
+  /** Written before an ingest's publishing transaction: the digest it is about to publish. */
+  ingestCommitting(ingestDir: string): string { return join(ingestDir, 'committing'); }
+  /** An import's blob, written in the same pass as its layer, inside the import's staging dir. */
+  stagedBlob(stagingDir: string): string { return join(stagingDir, 'blob'); }
 
   /** A fresh staging dir name under tmp/ (the caller creates and locks it). */
   staging(kind: string, token: string): string { return join(this.tmp, `${kind}-${token}`); }

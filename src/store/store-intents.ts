@@ -7,8 +7,11 @@
 import type { StoreContext } from './store-context.js';
 
 export type StoreIntent =
-  /** A staged layer renamed to layers/<hex> in the transaction that inserts its row (layer-commit.ts). */
-  | { readonly kind: 'import'; readonly target: string; readonly chainId: string }
+  /**
+   * A staged layer renamed to layers/<hex> in the transaction that inserts its row, with the blobs
+   * published in it (layer-commit.ts).
+   */
+  | { readonly kind: 'import'; readonly target: string; readonly chainId: string; readonly blobs?: readonly string[] }
   /** An empty open layer renamed to open/<token> in the transaction that inserts its row (open-layer.ts). */
   | { readonly kind: 'open'; readonly target: string; readonly openToken: string }
   /** open/<token> renamed to layers/<hex> in the transaction that seals its row (open-layer.ts). */

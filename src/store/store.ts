@@ -17,6 +17,10 @@ import { inspectLayer, listLayers, type LayerDetails, type LayerSummary } from '
 import type { MountApi, StorePorts } from './ports.js';
 import { realPorts } from './real-ports.js';
 import { sweepLeftovers, type SweptItem } from './recovery.js';
+import { sweepTrash } from '../content/blob-publish.js';
+import { sweepIngests } from '../content/ingest-dir.js';
+import type { ContentStore } from '../content/content-store.js';
+import type { Digest } from '../ids.js';
 import type { IntentUndoers } from './store-intents.js';
 import { DEFAULT_LIMITS, type ImportLimits, type StoreContext } from './store-context.js';
 import type { Change } from '../changes/change.js';
@@ -45,6 +49,12 @@ export interface CreateLayerOptions {
   readonly parent?: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: ImportProgress) => void;
+  /**
+   * The digest of the archive as given (a registry pull knows it from the manifest). When the
+   * store already has a layer made from that blob on the same parent, the source is not read at
+   * all: only the name is added. Otherwise the archive must hash to it (DIGEST_MISMATCH).
+   */
+  readonly expectedDigest?: Digest;
 }
 
 export interface CreateLayerResult {
@@ -105,7 +115,7 @@ export class Store {
     };
     try {
       const undoers = options.undoers ?? {};
-      return new Store(ctx, undoers, sweepLeftovers(ctx, undoers));
+      return new Store(ctx, undoers, sweepAll(ctx, undoers));
     } catch (err) {
       db.close();
       throw err;
@@ -116,7 +126,7 @@ export class Store {
 
   /** Sweeps leftovers again, as an open does (for a store kept open across commands). */
   sweep(): SweptItem[] {
-    return sweepLeftovers(this.#ctx, this.#undoers);
+    return sweepAll(this.#ctx, this.#undoers);
   }
 
   /** The context domain functions work with (for the runtime and other modules of this package). */
@@ -141,7 +151,7 @@ export class Store {
       return { layer: inspectLayer(this.#ctx, createOpenLayer(this.#ctx, name, parent)), existed: false };
     }
     const { importDir, importTar } = await import('./layer-import.js');
-    const importOptions = { name, parent, signal: options.signal, onProgress: options.onProgress };
+    const importOptions = { name, parent, signal: options.signal, onProgress: options.onProgress, expectedDigest: options.expectedDigest };
     const result = options.fromDir !== undefined
       ? await importDir(this.#ctx, options.fromDir, importOptions)
       : await importTar(this.#ctx, options.source as string | Readable, importOptions);
@@ -188,6 +198,24 @@ export class Store {
     const layer = this.resolve(ref);
     return layer.state === 'open' ? (await sealOpen(this.#ctx, layer)).layer : layer;
   }
+
+  /**
+   * The content store (blobs by digest: ingest, read verified, walk, delete), loaded when first
+   * asked for.
+   *
+   * @example
+   * const content = await store.content();
+   * content.info(digest).size
+   */
+  async content(): Promise<ContentStore> {
+    if (this.#content === undefined) {
+      const { ContentStore } = await import('../content/content-store.js');
+      this.#content = new ContentStore(this.#ctx);
+    }
+    return this.#content;
+  }
+
+  #content: ContentStore | undefined;
 
   /** `layer mount`: each named layer brings its ancestors; open layers are sealed first. */
   async mountLayers(options: MountLayersOptions): Promise<MountView> {
@@ -268,6 +296,14 @@ export class Store {
   close(): void {
     this.#ctx.db.close();
   }
+}
+
+/** Staging leftovers, then interrupted blob removals and abandoned ingests (one readdir each when none). */
+function sweepAll(ctx: StoreContext, undoers: IntentUndoers): SweptItem[] {
+  const swept = sweepLeftovers(ctx, undoers);
+  sweepTrash(ctx);
+  for (const ingest of sweepIngests(ctx)) swept.push({ path: ingest.ref, kind: 'ingest', action: 'removed' });
+  return swept;
 }
 
 /**

@@ -60,6 +60,17 @@ export interface SourceOptions {
   /** Stop with LIMIT_EXCEEDED once the uncompressed stream passes this many bytes (zip-bomb guard). */
   readonly maxBytes: number;
   readonly signal?: AbortSignal;
+  /**
+   * Called once the compression is known; a sink it returns gets every raw byte of the archive,
+   * in the same pass, before they are decompressed (an import keeps a compressed archive as a
+   * blob this way). Its writes are awaited: a slow sink slows the read, nothing piles up.
+   */
+  readonly tee?: (compression: Compression) => RawSink | null;
+}
+
+/** Where a tee'd archive's raw bytes go. */
+export interface RawSink {
+  write(chunk: Buffer): Promise<void>;
 }
 
 /**
@@ -146,13 +157,19 @@ export function decodeSource(raw: RawSource, options: SourceOptions): OpenedSour
   let compression: Compression = 'none';
   let done = false;
 
-  async function* tapRaw(first: Buffer | null, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
-    if (first !== null) { blobHash.update(first); blobSize += first.length; yield first; }
+  async function* tapRaw(first: Buffer | null, rest: AsyncIterator<Buffer>, sink: RawSink | null): AsyncGenerator<Buffer> {
+    if (first !== null) {
+      blobHash.update(first);
+      blobSize += first.length;
+      await sink?.write(first);
+      yield first;
+    }
     for (;;) {
       const next = await rest.next();
       if (next.done === true) return;
       blobHash.update(next.value);
       blobSize += next.value.length;
+      await sink?.write(next.value);
       yield next.value;
     }
   }
@@ -174,8 +191,10 @@ export function decodeSource(raw: RawSource, options: SourceOptions): OpenedSour
     compression = first === null ? 'none' : sniffCompression(first);
     // A plain tar goes straight to the synchronous parser, which is done with a chunk when it asks
     // for the next; zlib and zstd hold on to their input, so only then may buffers be reused.
-    if (compression === 'none') raw.reuseBuffers?.();
-    const rawStream = tapRaw(first, it);
+    const sink = options.tee?.(compression) ?? null;
+    // A sink holds on to its chunks until its write is done: only without one may they be reused.
+    if (compression === 'none' && sink === null) raw.reuseBuffers?.();
+    const rawStream = tapRaw(first, it, sink);
     const plain = compression === 'none' ? rawStream
       : compression === 'gzip' ? gunzip(rawStream)
         : zstdStream(rawStream, 'decompress');

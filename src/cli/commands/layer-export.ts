@@ -17,6 +17,8 @@ export const layerExport: Command = {
     'byte as it was imported; the stream is checked against the diffId (error DIGEST_MISMATCH if the',
     "layer's files changed on disk, and no FILE is left). To stdout, the layer is verified in a first",
     'read before any byte is written. `layer create` of the export on another store gives the same chainId.',
+    'A layer imported from a gzip or zstd archive keeps it as a blob: --compression of that kind writes',
+    'those very bytes (same digest), checked against their digest as they stream.',
   ].join('\n'),
   examples: [
     'shibafu layer export app -o app.tar',

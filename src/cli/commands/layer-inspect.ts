@@ -3,6 +3,10 @@ import { humanSize, printJson } from '../render.js';
 import { withStore } from '../with-store.js';
 import { print } from '../io.js';
 
+/** The widest key ("Children:") and its space: where values start, also on a continued line. */
+const KEY_WIDTH = 'Children:'.length;
+const BLOBS_INDENT = KEY_WIDTH + 1;
+
 export const layerInspect: Command = {
   name: 'layer inspect',
   summary: 'Show every field of a layer (by name, chainId or unique prefix)',
@@ -26,6 +30,7 @@ export const layerInspect: Command = {
       ['Size', `${humanSize(d.size)} (${d.size} bytes)`],
       ['Files', String(d.files)],
       ['Blob', d.blob === null ? '-' : `${d.blob.digest} (${humanSize(d.blob.size)}, ${d.blob.mediaType ?? 'unknown'})`],
+      ['Blobs', d.blobs.length === 0 ? '-' : d.blobs.map((b) => `${b.digest} (${b.compression}, ${humanSize(b.size)}, ${b.mediaType})`).join('\n' + ' '.repeat(BLOBS_INDENT))],
       ['Source', d.source],
       ['Created', d.created],
       ['Sealed', d.sealed ?? '-'],
@@ -33,8 +38,7 @@ export const layerInspect: Command = {
       ['Mounts', d.mounts.length === 0 ? '-' : d.mounts.map((m) => `${m.target}${m.writable ? ' (rw)' : ''}`).join(', ')],
       ['Path', d.path],
     ];
-    const w = Math.max(...lines.map(([k]) => k.length)) + 1;
-    for (const [k, v] of lines) print(env.io, `${`${k}:`.padEnd(w)} ${v}\n`);
+    for (const [k, v] of lines) print(env.io, `${`${k}:`.padEnd(KEY_WIDTH)} ${v}\n`);
     return 0;
   },
 };

@@ -10,11 +10,12 @@
  * every other failure is a SysError for the caller to branch on (ENOENT, EEXIST, EBUSY, ...).
  */
 import { closeSync, constants, lstatSync, openSync, readdirSync, realpathSync, statfsSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ShibafuError } from '../errors.js';
 import { libc, lastErrno } from './libc.js';
 import { readMountInfo } from './mount-info.js';
-import { SysError } from './sys-error.js';
+import { SysError, isSysError } from './sys-error.js';
 
 /** The ioctl numbers (`_IOW(0x94, nr, size)`), checked against the header with a C program. */
 const BTRFS_IOC_SUBVOL_CREATE = 0x5000940e; // _IOW(0x94, 14, struct btrfs_ioctl_vol_args)
@@ -41,9 +42,6 @@ const VOL_ARGS_V2_NAME_MAX = 4039;
 export const BTRFS_SUPER_MAGIC = 0x9123683e;
 /** BTRFS_FIRST_FREE_OBJECTID: the inode number of every subvolume's root directory. */
 const SUBVOLUME_ROOT_INO = 256n;
-
-const EBUSY = 16;
-const ENOTEMPTY = 39;
 
 /**
  * Whether `path` is on a btrfs file system.
@@ -144,12 +142,12 @@ export function destroySubvolume(path: string): void {
   const real = realpathSync(path);
   const mounted = readMountInfo().find((e) => e.mountPoint === real || e.mountPoint.startsWith(`${real}/`));
   if (mounted !== undefined) {
-    throw new SysError(EBUSY, { syscall: 'ioctl(destroy subvolume)', path, detail: `${mounted.mountPoint} is mounted` });
+    throw new SysError(osConstants.errno.EBUSY, { syscall: 'ioctl(destroy subvolume)', path, detail: `${mounted.mountPoint} is mounted` });
   }
   try {
     snapDestroy(path);
   } catch (err) {
-    if (!(err instanceof SysError) || err.errno !== ENOTEMPTY) throw err;
+    if (!isSysError(err, 'ENOTEMPTY')) throw err;
     setSubvolumeReadonly(path, false);
     for (const nested of nestedSubvolumes(path)) destroySubvolume(nested);
     snapDestroy(path);
@@ -192,7 +190,7 @@ function getFlags(fd: number, path: string): bigint {
 function volArgs(name: string, max: number, offset: number, action: string): Buffer {
   const bytes = Buffer.from(name, 'utf8');
   if (bytes.length === 0 || bytes.length > max || name.includes('/') || name.includes('\0')) {
-    throw new SysError(22 /* EINVAL */, { syscall: `ioctl(${action})`, path: name });
+    throw new SysError(osConstants.errno.EINVAL, { syscall: `ioctl(${action})`, path: name });
   }
   const args = Buffer.alloc(VOL_ARGS_SIZE);
   bytes.copy(args, offset);

@@ -91,7 +91,7 @@ function sha256File(path: string): string {
   return h.digest('hex');
 }
 
-interface TreeStats { entries: number; files: number }
+export interface TreeStats { entries: number; files: number }
 
 /** Writes files and their parent dirs, counting archive entries (every dir once, every file). */
 class TreeWriter {
@@ -160,7 +160,14 @@ const MIXED_SMALL_FILES = 12_000;
 const MIXED_LIBRARIES = 150;
 const MIXED_LARGE = ['opt/app/data/assets.pak', 'usr/lib/jvm/lib/modules', 'usr/lib/locale/locale-archive', 'usr/share/fonts/noto/NotoSansCJK.ttc'];
 
-function writeMixedTree(root: string): TreeStats {
+/**
+ * Writes the "mixed" tree (~200 MB: 4 large files, 150 libraries, 12,000 small files) under
+ * `root`, which must exist and be empty.
+ *
+ * @example
+ * writeMixedTree('/mnt/bench/base'); // { entries: ..., files: ... }
+ */
+export function writeMixedTree(root: string): TreeStats {
   const rng = new Prng(`mixed-${GENERATOR_VERSION}`);
   const text = new TextSource(`mixed-${GENERATOR_VERSION}`);
   const bytes = new ByteSource(`mixed-${GENERATOR_VERSION}/bytes`);

@@ -4,13 +4,12 @@
  * for overlay is decided once, when the mounter is made: the new one (`lowerdir+` per layer,
  * no page limit) where the kernel has it, else mount(2).
  */
-import { realpathSync, statSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { ShibafuError } from '../errors.js';
 import type { Mount, Mounter, MountTable } from '../snapshots/mount.js';
 import { mount as sysMount, MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT } from '../sys/mount-api.js';
 import { mountAt, readMountInfo, unescapeMountField, type MountInfoEntry } from '../sys/mount-info.js';
 import { fromSystemError } from '../errors.js';
-import { devMajor, devMinor } from '../sys/mknod.js';
 import { mountOverlay, unmountOverlay, type MountApi } from './mount-overlay.js';
 import { planOverlayMount } from './plan-overlay-mount.js';
 import { probeOverlay } from './probe-overlay.js';
@@ -86,18 +85,14 @@ export function dirInUse(dir: string, entries: readonly MountInfoEntry[]): boole
   for (const e of entries) {
     if (e.fsType === 'overlay' && overlayDirs(e.superOptions).includes(real)) return true;
   }
-  // A bind: the same device, and a mount root that is dir's path inside its file system.
+  // A bind: the same file system, and a mount root that is dir's path inside it. The file system
+  // is named by the device of the mount holding dir as mountinfo prints it (the superblock's), not
+  // by dir's st_dev: btrfs gives every subvolume its own st_dev (measured: 0:48 for a subvolume,
+  // 0:47 for the top level, 0:46 in mountinfo for both and for every bind of them).
   const holder = mountAt(real, entries) ?? containingMount(real, entries);
   if (holder === undefined) return false;
   const inFs = `${holder.root === '/' ? '' : holder.root}${real.slice(holder.mountPoint === '/' ? 0 : holder.mountPoint.length)}` || '/';
-  let dev: string;
-  try {
-    const st = statSync(real);
-    dev = `${devMajor(st.dev)}:${devMinor(st.dev)}`;
-  } catch {
-    return false;
-  }
-  return entries.some((e) => e.majorMinor === dev && e.root === inFs && e.mountPoint !== real);
+  return entries.some((e) => e.majorMinor === holder.majorMinor && e.root === inFs && e.mountPoint !== real);
 }
 
 function containingMount(path: string, entries: readonly MountInfoEntry[]): MountInfoEntry | undefined {

@@ -13,7 +13,10 @@ import { ShibafuError } from '../errors.js';
 export interface MountInfoEntry {
   mountId: number;
   parentId: number;
-  /** `major:minor` of the file system's device (st_dev of files on it). */
+  /**
+   * `major:minor` of the file system's device (its superblock's): st_dev of files on it, except
+   * on btrfs, whose subvolumes each have an st_dev of their own.
+   */
   majorMinor: string;
   /** The directory of the file system that is mounted here (not "/" for bind mounts). */
   root: string;

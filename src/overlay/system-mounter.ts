@@ -2,12 +2,14 @@
  * The Mounter that performs the snapshotters' mounts (src/snapshots/mount.ts) on the real kernel,
  * and the MountTable that tells whether a snapshot's directory is in a live mount. The mount API
  * for overlay is decided once, when the mounter is made: the new one (`lowerdir+` per layer,
- * no page limit) where the kernel has it, else mount(2).
+ * no page limit) where the kernel has it, else mount(2). fuse-overlayfs mounts run the program
+ * the mount names (src/sys/fuse-overlayfs.ts) and are unmounted with umount2 like the others.
  */
 import { realpathSync } from 'node:fs';
 import { ShibafuError } from '../errors.js';
 import type { Mount, Mounter, MountTable } from '../snapshots/mount.js';
 import { mount as sysMount, MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT } from '../sys/mount-api.js';
+import { awaitDaemonExit, FUSE_OVERLAY_FSTYPE, fuseOverlayDaemons, fuseOverlayUses, mountFuseOverlay } from '../sys/fuse-overlayfs.js';
 import { mountAt, readMountInfo, unescapeMountField, type MountInfoEntry } from '../sys/mount-info.js';
 import { fromSystemError } from '../errors.js';
 import { mountOverlay, unmountOverlay, type MountApi } from './mount-overlay.js';
@@ -18,8 +20,6 @@ export interface SystemMounterOptions {
   /** An always-empty dir: the second lower of a read-only one-layer overlay (the kernel needs two). */
   readonly emptyDir: string;
   readonly api?: MountApi;
-  /** Mounts a fuse-overlayfs mount (the fuse-overlayfs driver's program runner). */
-  readonly fuseOverlay?: (m: Extract<Mount, { type: 'fuse-overlayfs' }>, target: string) => void;
 }
 
 /**
@@ -47,18 +47,40 @@ export function systemMounter(options: SystemMounterOptions): Mounter & MountTab
             bindMount(m.source, target, m.readonly);
             break;
           case 'fuse-overlayfs':
-            if (options.fuseOverlay === undefined) {
-              throw new ShibafuError('UNSUPPORTED', `Cannot mount at "${target}" with fuse-overlayfs: this mounter was made without its program runner`);
-            }
-            options.fuseOverlay(m, target);
+            mountFuseOverlay(m, target);
             break;
         }
       }
     },
-    unmount: (target, opts = {}) => unmountOverlay(target, { detach: opts.lazy === true }),
+    unmount: (target, opts = {}) => unmount(target, opts.lazy === true),
     isMounted: (target) => mountAt(target) !== undefined,
-    isInUse: (dir) => dirInUse(dir, readMountInfo()),
+    isInUse: (dir) => {
+      const entries = readMountInfo();
+      if (dirInUse(dir, entries)) return true;
+      // mountinfo names no dirs of a FUSE mount; its daemon's command line does. /proc is read
+      // only when such a mount exists, so kernel-overlay stores pay nothing for it.
+      return entries.some((e) => e.fsType === FUSE_OVERLAY_FSTYPE) && fuseOverlayUses(dir, fuseOverlayDaemons());
+    },
   };
+}
+
+/**
+ * umount2 for every kind, fuse-overlayfs included: as root it is the same call fusermount3 -u
+ * makes after its checks for unprivileged users, without a process to start, and with the same
+ * EBUSY / MNT_DETACH handling as a kernel overlay. A FUSE unmount returns before the daemon has
+ * exited, so a non-lazy one waits for it: when unmount returns nothing writes to the upper any more.
+ */
+function unmount(target: string, lazy: boolean): boolean {
+  const entry = mountAt(target);
+  if (entry?.fsType !== FUSE_OVERLAY_FSTYPE || lazy) return unmountOverlay(target, { detach: lazy });
+  const daemon = fuseOverlayDaemons().findLast((d) => d.mountpoint === entry.mountPoint || realOrSelf(d.mountpoint) === entry.mountPoint);
+  const done = unmountOverlay(target, { detach: false });
+  if (done && daemon !== undefined && !awaitDaemonExit(daemon.pid)) {
+    throw new ShibafuError('TARGET_BUSY', `Cannot unmount "${target}": its fuse-overlayfs daemon (pid ${daemon.pid}) is still running 5 s after the unmount`, {
+      hint: `It may still be flushing writes; check it with ps -p ${daemon.pid}.`,
+    });
+  }
+  return done;
 }
 
 function bindMount(source: string, target: string, readonly: boolean): void {
@@ -68,6 +90,14 @@ function bindMount(source: string, target: string, readonly: boolean): void {
     if (readonly) sysMount('none', target, 'none', MS_REMOUNT | MS_BIND | MS_RDONLY, null);
   } catch (err) {
     throw fromSystemError(err, `bind-mount "${source}" at "${target}"`);
+  }
+}
+
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
   }
 }
 

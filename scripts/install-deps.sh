@@ -2,12 +2,13 @@
 # Installs what shibafu needs on a fresh Debian machine (as root): the OCI runtime, a static
 # busybox for test rootfs layers, a Python runtime for the seed's example layer, xattr and zstd
 # tools, btrfs-progs (reflink tests on a btrfs loop device), util-linux's `script` (TTY tests), a C
-# compiler for the native front end (native/shibafu-client.c);
+# compiler for the native front end (native/shibafu-client.c), zfs-fuse (the zfs driver's tests: ZFS
+# without the kernel module; the tests start its daemon when none runs);
 # then the npm dependencies and the build. Idempotent: skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(runc crun busybox-static attr zstd btrfs-progs python3-minimal bsdutils e2fsprogs graphviz gcc libc6-dev)
+PACKAGES=(runc crun busybox-static attr zstd btrfs-progs python3-minimal bsdutils e2fsprogs graphviz gcc libc6-dev zfs-fuse)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,7 @@ test('zfs failures are classified from libzfs messages', () => {
   assert.equal(zfsFailureOf("cannot open 'tank/x': dataset does not exist\n"), 'missing');
   assert.equal(zfsFailureOf("cannot open 'nopool': no such pool\n"), 'missing');
   assert.equal(zfsFailureOf("cannot create 'tank/a': dataset already exists\n"), 'exists');
+  assert.equal(zfsFailureOf("cannot rename 'tank/a': dataset already exists\n"), 'exists');
   assert.equal(zfsFailureOf("cannot create snapshot 'tank/a@c': dataset already exists\n"), 'exists');
   assert.equal(zfsFailureOf("cannot destroy 'tank/a@c': snapshot has dependent clones\nuse '-R' to destroy the following datasets:\ntank/b\n"), 'has-clones');
   assert.equal(zfsFailureOf("cannot destroy 'tank/a': filesystem has dependent clones\n"), 'has-clones');

@@ -114,6 +114,27 @@ describe('zfs driver', { skip }, () => {
     }
   });
 
+  test('publish replaces a leftover dataset at the id, and discardStaged takes a mounted staged clone', () => {
+    const fx = setup();
+    try {
+      const st = zfsStorage({ dataset: fx.dataset });
+      st.build('aa', { kind: 'active', lowers: [] });
+      zfs('create', `${fx.dataset}/5`);
+      fs.writeFileSync(join(fx.mountpoint, '5', 'stale'), 'x');
+      st.publish('aa', 5);
+      assert.deepEqual(fx.listObjects(), ['5']);
+      assert.deepEqual(fs.readdirSync(join(fx.mountpoint, '5')), [], 'the leftover\'s files went with it');
+      st.seal(5);
+      st.build('bb', { kind: 'view', lowers: [{ id: 5, kind: 'committed' }] });
+      zfs('mount', `${fx.dataset}/staged-bb`);
+      st.discardStaged('bb');
+      st.discardStaged('bb');
+      st.destroy(5);
+      st.destroy(5);
+      assert.deepEqual(fx.listObjects(), []);
+    } finally { fx.cleanup(); }
+  });
+
   test('a missing pool or dataset, or a name that is none, is refused clearly', () => {
     assert.throws(() => zfsStorage({ dataset: 'nopool-shibafu/x' }), (e: unknown) => isShibafuError(e, 'UNSUPPORTED') && /no pool "nopool-shibafu"/.test(e.message) && /zpool create/.test(e.hint ?? ''));
     const pool = (zp as ZfsTestPool).pool;

@@ -111,8 +111,12 @@ class ZfsStorage implements SnapshotStorage {
   }
 
   publish(token: string, id: number): void {
-    this.destroy(id);
-    zfsOutput(['rename', this.#staged(token), this.#name(id)]);
+    // A dataset already at the id is a leftover (no row has that id): it goes, then the rename
+    // is tried again. Not destroyed up front: that would cost a command on every prepare.
+    if (!runZfs(['rename', this.#staged(token), this.#name(id)], { tolerate: ['exists'] }).ok) {
+      this.destroy(id);
+      zfsOutput(['rename', this.#staged(token), this.#name(id)]);
+    }
     zfsOutput(['set', 'canmount=on', this.#name(id)]);
     zfsOutput(['mount', this.#name(id)]);
   }

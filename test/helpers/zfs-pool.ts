@@ -9,7 +9,7 @@
  * 5 s, as Debian's init script waits for.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -23,6 +23,7 @@ export interface ZfsTestPool {
   destroy(): void;
 }
 
+const RUN_DIR = '/var/run/zfs';
 const ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 
 function run(program: string, args: readonly string[]): { status: number | null; stdout: string; stderr: string; missing: boolean } {
@@ -51,6 +52,8 @@ function daemonAnswers(): boolean {
  */
 export function createZfsTestPool(): ZfsTestPool {
   let daemonPid: number | undefined;
+  // The daemon makes its socket's dir and leaves it when it stops; it goes too if it was not there.
+  const hadRunDir = existsSync(RUN_DIR);
   if (!daemonAnswers()) {
     const child = spawn('zfs-fuse', ['--no-daemon'], { detached: true, stdio: 'ignore', env: ENV });
     child.unref();
@@ -90,7 +93,10 @@ export function createZfsTestPool(): ZfsTestPool {
         if (i > 50) throw new Error(`zpool destroy ${pool} failed: ${r.stderr}`);
         sleep(100);
       }
-      if (daemonPid !== undefined) stopDaemon(daemonPid);
+      if (daemonPid !== undefined) {
+        stopDaemon(daemonPid);
+        if (!hadRunDir) rmSync(RUN_DIR, { recursive: true, force: true });
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -4,11 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Mounter } from '../src/overlay/mounter.js';
-import { planOverlayMount } from '../src/overlay/plan-overlay-mount.js';
+import type { Mount, Mounter, MountTable } from '../src/snapshots/mount.js';
 
 export interface MounterContractEnv {
-  makeMounter: () => Mounter;
+  makeMounter: () => Mounter & MountTable;
   /** A fresh empty directory (for the kernel) or a fresh unique path (for the fake). */
   makeDir: (role: string) => string;
   skip?: string | false;
@@ -21,14 +20,16 @@ export interface MounterContractEnv {
  * mounterContract('fake', { makeMounter: () => createFakeMounter(), makeDir: (r) => `/fake/${r}` });
  */
 export function mounterContract(name: string, env: MounterContractEnv): void {
-  const roStack = () => planOverlayMount({ lowers: [env.makeDir('lower'), env.makeDir('lower')], target: env.makeDir('target') });
+  const roStack = (): Mount[] => [{ type: 'overlay', lowers: [env.makeDir('lower'), env.makeDir('lower')] }];
 
   test(`Mounter contract (${name}): mount, then unmount is true once and false after`, { skip: env.skip ?? false }, () => {
     const mounter = env.makeMounter();
-    const plan = roStack();
-    mounter.mount(plan);
-    assert.equal(mounter.unmount(plan.target), true);
-    assert.equal(mounter.unmount(plan.target), false);
+    const target = env.makeDir('target');
+    mounter.mount(roStack(), target);
+    assert.equal(mounter.isMounted(target), true);
+    assert.equal(mounter.unmount(target), true);
+    assert.equal(mounter.isMounted(target), false);
+    assert.equal(mounter.unmount(target), false);
   });
 
   test(`Mounter contract (${name}): unmounting where nothing was mounted is false`, { skip: env.skip ?? false }, () => {
@@ -37,20 +38,22 @@ export function mounterContract(name: string, env: MounterContractEnv): void {
 
   test(`Mounter contract (${name}): mounts on one target stack; each unmount removes the top one`, { skip: env.skip ?? false }, () => {
     const mounter = env.makeMounter();
-    const first = roStack();
-    const second = planOverlayMount({ lowers: [env.makeDir('lower'), env.makeDir('lower')], target: first.target });
-    mounter.mount(first);
-    mounter.mount(second);
-    assert.equal(mounter.unmount(first.target), true);
-    assert.equal(mounter.unmount(first.target), true);
-    assert.equal(mounter.unmount(first.target), false);
+    const target = env.makeDir('target');
+    mounter.mount(roStack(), target);
+    mounter.mount(roStack(), target);
+    assert.equal(mounter.unmount(target), true);
+    assert.equal(mounter.unmount(target), true);
+    assert.equal(mounter.unmount(target), false);
   });
 
   test(`Mounter contract (${name}): a writable mount unmounts the same way`, { skip: env.skip ?? false }, () => {
     const mounter = env.makeMounter();
-    const plan = planOverlayMount({ lowers: [env.makeDir('lower')], upper: env.makeDir('upper'), work: env.makeDir('work'), target: env.makeDir('target') });
-    mounter.mount(plan);
-    assert.equal(mounter.unmount(plan.target), true);
-    assert.equal(mounter.unmount(plan.target), false);
+    const upper = env.makeDir('upper');
+    const target = env.makeDir('target');
+    mounter.mount([{ type: 'overlay', lowers: [env.makeDir('lower')], upper, work: env.makeDir('work') }], target);
+    assert.equal(mounter.isInUse(upper), true, 'the upper of a live mount is in use');
+    assert.equal(mounter.unmount(target), true);
+    assert.equal(mounter.isInUse(upper), false);
+    assert.equal(mounter.unmount(target), false);
   });
 }

@@ -8,7 +8,7 @@ import { closeSync, lstatSync, openSync, mkdirSync, mkdtempSync, readdirSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isShibafuError, type ShibafuError } from '../src/errors.js';
-import { kernelMounter } from '../src/overlay/mounter.js';
+import { systemMounter } from '../src/overlay/system-mounter.js';
 import { mountOverlay, unmountOverlay, type MountApi } from '../src/overlay/mount-overlay.js';
 import { OVERLAY_MAX_STACK, planOverlayMount, type OverlayMountPlan } from '../src/overlay/plan-overlay-mount.js';
 import { probeOverlay } from '../src/overlay/probe-overlay.js';
@@ -280,5 +280,5 @@ function openBusy(target: string): number {
   return openSync(join(target, 'f'), 'r');
 }
 
-mounterContract('kernel', { makeMounter: () => kernelMounter(), makeDir: (role) => (role === 'target' || role === 'never' ? freshTarget() : freshDir(role)), skip: SKIP });
-mounterContract('kernel, legacy mount(2)', { makeMounter: () => kernelMounter({ api: 'legacy' }), makeDir: (role) => (role === 'target' || role === 'never' ? freshTarget() : freshDir(role)), skip: SKIP });
+mounterContract('kernel', { makeMounter: () => systemMounter({ emptyDir: freshDir('empty') }), makeDir: (role) => (role === 'target' || role === 'never' ? freshTarget() : freshDir(role)), skip: SKIP });
+mounterContract('kernel, legacy mount(2)', { makeMounter: () => systemMounter({ emptyDir: freshDir('empty'), api: 'legacy' }), makeDir: (role) => (role === 'target' || role === 'never' ? freshTarget() : freshDir(role)), skip: SKIP });

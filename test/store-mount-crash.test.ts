@@ -11,28 +11,27 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { isShibafuError } from '../src/errors.js';
-import { realPorts } from '../src/store/real-ports.js';
+import { systemMounter } from '../src/overlay/system-mounter.js';
 import { openStore } from '../src/store/store.js';
 import { tarOf } from './helpers/tar-builder.js';
 import { makeTempStore, needsRoot, type TempStore } from './helpers/temp-store.js';
 
 /**
- * Mounts `l2` with ports that SIGKILL the process just before (`before`) or just after (`after`)
- * the kernel mount: the two windows between the record's commit and its 'mounted' mark.
+ * Mounts `l2` with a mounter that SIGKILLs the process just before (`before`) or just after
+ * (`after`) the kernel mount: the two windows between the record's commit and its 'mounted' mark.
  */
 const CHILD = `
-const [storeUrl, portsUrl, root, target, when, mode] = process.argv.slice(1);
+const [storeUrl, mounterUrl, root, target, when, mode] = process.argv.slice(1);
 const { openStore } = await import(storeUrl);
-const { realPorts } = await import(portsUrl);
-const real = realPorts(root + '/empty');
+const { systemMounter } = await import(mounterUrl);
+const real = systemMounter({ emptyDir: root + '/empty' });
 const die = () => process.kill(process.pid, 'SIGKILL');
-const ports = { ...real, mountOverlay(req) {
+const mounter = { ...real, mount(mounts, at) {
   if (when === 'before') die();
-  const api = real.mountOverlay(req);
+  real.mount(mounts, at);
   die();
-  return api;
 } };
-const store = openStore({ root, ports });
+const store = openStore({ root, mounter });
 await store.mountLayers({ layers: ['l2'], target, writable: mode === 'rw' });
 `;
 
@@ -54,7 +53,7 @@ describe('a mount interrupted between its record and its end leaves nothing', { 
         ts.store.close();
         const target = join(ts.base, 'target');
         const url = (p: string): string => new URL(p, import.meta.url).href;
-        const r = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, url('../src/store/store.js'), url('../src/store/real-ports.js'), ts.root, target, when, mode], { encoding: 'utf8' });
+        const r = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, url('../src/store/store.js'), url('../src/overlay/system-mounter.js'), ts.root, target, when, mode], { encoding: 'utf8' });
         assert.equal(r.signal, 'SIGKILL', r.stderr);
         assert.equal(mountedAt(target), when === 'after', 'the kill came where intended');
         const [staging] = readdirSync(join(ts.root, 'tmp'));
@@ -76,13 +75,13 @@ describe('a mount interrupted between its record and its end leaves nothing', { 
     test(`a layer removed after the stack was read (${writable ? 'rw' : 'ro'}): LAYER_NOT_FOUND from the record, nothing left`, async () => {
       const ts = makeTempStore();
       await ts.store.createLayer({ name: 'victim', source: ts.input('v.tar', tarOf((t) => t.file('v', 'v'))) });
-      const real = realPorts(join(ts.root, 'empty'));
+      const real = systemMounter({ emptyDir: join(ts.root, 'empty') });
       let removed = false;
       // The API choice is made after the stack is read and before the record: the window a
       // concurrent `layer rm` would use.
       const racer = openStore({
         root: ts.root,
-        ports: { ...real, supportsLowerdirPlus: () => { if (!removed) { removed = true; ts.store.removeLayer('victim'); } return real.supportsLowerdirPlus(); } },
+        mounter: { ...real, overlayApi: () => { if (!removed) { removed = true; ts.store.removeLayer('victim'); } return real.overlayApi(); } },
       });
       const target = join(ts.base, 'target');
       try {

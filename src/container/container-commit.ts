@@ -77,7 +77,7 @@ async function commitPaused(cc: ContainerContext, row: ContainerRow, name: strin
 /** One plain unmount: false when the mount is busy (no lazy detach: the upper is about to move). */
 function unmountNow(ctx: StoreContext, row: ContainerRow): boolean {
   try {
-    ctx.ports.unmount(ctx.layout.containerMerged(row.id), false);
+    ctx.mounter.unmount(ctx.layout.containerMerged(row.id));
     return true;
   } catch (err) {
     if (isShibafuError(err, 'TARGET_BUSY')) return false;

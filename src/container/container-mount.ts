@@ -53,7 +53,7 @@ export function containerStack(ctx: StoreContext, row: ContainerRow): LayerRow[]
 
 /** Whether the container's stack is mounted. */
 export function isContainerMounted(ctx: StoreContext, row: { id: string }): boolean {
-  return ctx.ports.isOverlayMounted(ctx.layout.containerMerged(row.id));
+  return ctx.mounter.isMounted(ctx.layout.containerMerged(row.id));
 }
 
 /**
@@ -68,7 +68,7 @@ export async function unmountContainer(ctx: StoreContext, row: { id: string }): 
   const target = ctx.layout.containerMerged(row.id);
   for (let attempt = 0; ; attempt++) {
     try {
-      ctx.ports.unmount(target, attempt >= 5);
+      ctx.mounter.unmount(target, { lazy: attempt >= 5 });
       return;
     } catch (err) {
       if (!isShibafuError(err, 'TARGET_BUSY') || attempt >= 5) throw err;

@@ -31,6 +31,7 @@ export function systemMounter(options: SystemMounterOptions): Mounter & MountTab
   let api: 'new' | 'legacy' | undefined = options.api === 'new' || options.api === 'legacy' ? options.api : undefined;
   const decided = (): 'new' | 'legacy' => (api ??= probeOverlay().lowerdirPlus ? 'new' : 'legacy');
   return {
+    overlayApi: decided,
     mount(mounts: readonly Mount[], target: string): void {
       for (const m of mounts) {
         switch (m.type) {
@@ -40,7 +41,10 @@ export function systemMounter(options: SystemMounterOptions): Mounter & MountTab
               ...(m.upper !== undefined ? { upper: m.upper, work: m.work } : {}),
               options: { volatile: m.volatile === true, readonly: m.upper === undefined },
             });
-            mountOverlay(plan, { api: decided() });
+            const legacy = m.legacyNames;
+            const shortLinks = legacy === undefined ? undefined
+              : { cwd: legacy.cwd, links: new Map(m.lowers.map((dir, i) => [dir, legacy.names[i] as string])) };
+            mountOverlay(plan, { api: decided(), ...(shortLinks === undefined ? {} : { shortLinks }) });
             break;
           }
           case 'bind':

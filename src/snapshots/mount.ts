@@ -19,6 +19,12 @@ export interface OverlayMount {
    * (`run --rm`), where an unmount would otherwise cost a syncfs of all its data.
    */
   readonly volatile?: boolean;
+  /**
+   * Short names of the same lowers, relative to `cwd` (symlinks the caller keeps), for the legacy
+   * mount(2) path, whose options must fit in one page: 500 full paths do not. The new mount API
+   * takes the full paths, one `lowerdir+` each.
+   */
+  readonly legacyNames?: { readonly cwd: string; readonly names: readonly string[] };
 }
 
 /** The overlay format mounted by the `fuse-overlayfs` program (containers/storage's mount program). */
@@ -77,6 +83,8 @@ export function describeMount(m: Mount): MountDescription {
  * containerd's `mount.All`; every snapshotter here returns one mount per snapshot.
  */
 export interface Mounter {
+  /** The overlay mount API, decided once for this mounter: where the kernel has `lowerdir+`, the new one. */
+  overlayApi(): 'new' | 'legacy';
   mount(mounts: readonly Mount[], target: string): void;
   /** Unmounts; false when nothing was mounted at `target` (idempotent). `lazy` detaches a busy mount. */
   unmount(target: string, options?: { readonly lazy?: boolean }): boolean;

@@ -13,7 +13,8 @@ import {
 import { ShibafuError, errnoCode } from '../errors.js';
 import { digestHex } from '../ids.js';
 import { ancestry } from './layer-views.js';
-import type { MountApi, OverlayRequest } from './ports.js';
+import type { OverlayMount } from '../snapshots/mount.js';
+import type { MountApi } from './ports.js';
 import { Staging, stagingOwnerAlive, type StagingIntent } from './staging.js';
 import type { IntentUndo } from './store-intents.js';
 import type { StoreContext } from './store-context.js';
@@ -101,7 +102,7 @@ export function mountStack(ctx: StoreContext, stack: readonly MountLayer[], targ
   if (!fs.statSync(realTarget).isDirectory()) throw new ShibafuError('USAGE', `Cannot mount on "${target}": it is not a directory`);
   const mountId = randomBytes(8).toString('hex');
   // Decided before the record is written, so `layer mounts` shows the API actually used.
-  const api: 'new' | 'legacy' = options.api === 'auto' ? (ctx.ports.supportsLowerdirPlus() ? 'new' : 'legacy') : options.api;
+  const api = ctx.mounterFor(options.api).overlayApi();
   const dir = ctx.layout.mountDir(mountId);
   // Named by the mount id, so anyone can tell whether the owner of a 'mounting' record lives.
   const stage = Staging.create(ctx.layout, 'mount', ctx.ports, mountId);
@@ -118,7 +119,7 @@ export function mountStack(ctx: StoreContext, stack: readonly MountLayer[], targ
     ctx.db.immediate(() => {
       const existing = mountIdByTarget(ctx.db, realTarget);
       if (existing !== undefined) {
-        if (ctx.ports.isOverlayMounted(realTarget)) {
+        if (ctx.mounter.isMounted(realTarget)) {
           throw new ShibafuError('ALREADY_MOUNTED', `Cannot mount on "${realTarget}": a shibafu stack is already mounted there`, {
             hint: `Unmount it first: shibafu layer umount ${realTarget}`,
           });
@@ -176,22 +177,24 @@ export interface StackMountRequest {
  */
 export function mountStackAt(ctx: StoreContext, stack: readonly StackLayer[], req: StackMountRequest): 'new' | 'legacy' {
   if (stack.length === 0) throw new ShibafuError('USAGE', 'Cannot mount: name at least one layer');
-  const api: 'new' | 'legacy' = req.api === 'auto' ? (ctx.ports.supportsLowerdirPlus() ? 'new' : 'legacy') : req.api;
-  const request: OverlayRequest = {
-    lowers: stack.map((l) => ctx.layout.layerDiff(l.chainId!)),
-    ...(req.upper !== undefined ? { upper: req.upper, work: req.work } : {}),
-    target: req.target,
-    api,
-    short: shortNames(ctx, stack, api),
-    volatile: req.volatile === true,
+  const mounter = ctx.mounterFor(req.api);
+  const api = mounter.overlayApi();
+  // Planned here, performed by the mounter: the mount as data.
+  const lowers = stack.map((l) => ctx.layout.layerDiff(l.chainId!));
+  const mount: OverlayMount = {
+    type: 'overlay',
+    lowers,
+    ...(req.upper !== undefined && req.work !== undefined ? { upper: req.upper, work: req.work } : {}),
+    ...(req.volatile === true ? { volatile: true } : {}),
+    ...(api === 'legacy' ? { legacyNames: shortNames(ctx, stack) } : {}),
   };
   try {
-    ctx.ports.mountOverlay(request);
+    mounter.mount([mount], req.target);
   } catch (err) {
     // The legacy links are used unread (see shortNames): one that is missing (a layer's first
     // legacy mount) or stale is mended here, and the mount tried once more.
     if (api !== 'legacy' || !mendLinks(ctx, stack)) throw err;
-    ctx.ports.mountOverlay(request);
+    mounter.mount([mount], req.target);
   }
   return api;
 }
@@ -206,8 +209,7 @@ export function mountStackAt(ctx: StoreContext, stack: readonly StackLayer[], re
  * relative ones would save the kernel ~0.4 ms of path walks on 500 layers, but the kernel shows
  * each lowerdir as it was given (/proc/self/mountinfo, findmnt), and full paths say where a layer is.
  */
-function shortNames(ctx: StoreContext, stack: readonly StackLayer[], api: 'new' | 'legacy'): OverlayRequest['short'] {
-  if (api === 'new') return undefined;
+function shortNames(ctx: StoreContext, stack: readonly StackLayer[]): NonNullable<OverlayMount['legacyNames']> {
   return { cwd: ctx.layout.links, names: stack.map((l) => l.id.toString(36)) };
 }
 
@@ -251,7 +253,7 @@ export function unmountTarget(ctx: StoreContext, target: string, lazy = false): 
   // The id alone: an unmount has no use for the 500 layer ids of the record's stack.
   const mountId = ctx.db.read(() => mountIdByTarget(ctx.db, realTarget));
   if (mountId === undefined) {
-    if (ctx.ports.isOverlayMounted(realTarget)) {
+    if (ctx.mounter.isMounted(realTarget)) {
       throw new ShibafuError('MOUNT_NOT_FOUND', `Cannot unmount "${realTarget}": the overlay there was not mounted by this store`, {
         hint: 'Use the --root it was mounted with, or umount(8) for a mount shibafu did not make.',
       });
@@ -260,7 +262,7 @@ export function unmountTarget(ctx: StoreContext, target: string, lazy = false): 
   }
   let unmounted: boolean;
   try {
-    unmounted = ctx.ports.unmount(realTarget, lazy);
+    unmounted = ctx.mounter.unmount(realTarget, { lazy });
   } catch (err) {
     if (errnoCode(err) === 'EBUSY') {
       throw new ShibafuError('TARGET_BUSY', `Cannot unmount "${realTarget}": a process is using it`, {
@@ -288,7 +290,7 @@ export function liveMountsUsing(ctx: StoreContext, layerId: number): MountRow[] 
   const live: MountRow[] = [];
   for (const m of mountsUsing(ctx.db, layerId)) {
     const beingMounted = m.state === 'mounting' && stagingOwnerAlive(ctx.layout, 'mount', m.id, ctx.ports);
-    if (beingMounted || ctx.ports.isOverlayMounted(m.target)) live.push(m);
+    if (beingMounted || ctx.mounter.isMounted(m.target)) live.push(m);
     else dropMountRecord(ctx, m.id);
   }
   return live;
@@ -305,7 +307,7 @@ export function undoHalfMount(ctx: StoreContext, mountId: string): void {
     return;
   }
   if (row.state === 'mounted') return;
-  if (ctx.ports.isOverlayMounted(row.target)) ctx.ports.unmount(row.target, true);
+  if (ctx.mounter.isMounted(row.target)) ctx.mounter.unmount(row.target, { lazy: true });
   dropMountRecord(ctx, row.id);
 }
 
@@ -316,7 +318,7 @@ export const undoMount: IntentUndo<Extract<StagingIntent, { kind: 'mount' }>> = 
 };
 
 export function listMounts(ctx: StoreContext): MountView[] {
-  return ctx.db.read(() => allMounts(ctx.db).map((m) => toView(ctx, m, ctx.ports.isOverlayMounted(m.target))));
+  return ctx.db.read(() => allMounts(ctx.db).map((m) => toView(ctx, m, ctx.mounter.isMounted(m.target))));
 }
 
 /** `known`: the stack with its names when the caller already has them (a mount just made). */

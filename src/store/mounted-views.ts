@@ -38,11 +38,11 @@ export async function withMountedStacks<T>(ctx: StoreContext, stacks: readonly (
       for (const dir of lowers) devs.add(fs.statSync(dir, { bigint: true }).dev);
       const target = stage.sub(`view-${i}`);
       fs.mkdirSync(target, 0o700);
-      ctx.ports.mountOverlay({ lowers, target, api: 'auto' });
+      ctx.mounter.mount([{ type: 'overlay', lowers }], target);
       try {
         fds.push(fs.openSync(target, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY));
       } finally {
-        ctx.ports.unmount(target, true);
+        ctx.mounter.unmount(target, { lazy: true });
       }
     }
     return await fn({ roots: fds.map((fd) => `/proc/self/fd/${fd}`), sameFs: devs.size <= 1 });

@@ -1,6 +1,7 @@
 /**
  * The narrow ports through which the store reaches the kernel (STYLE.md). The real implementation
- * is `realPorts()` in src/sys; tests may pass fakes for the parts that need no root.
+ * is `realPorts()` in src/sys; tests may pass fakes for the parts that need no root. Mounts go
+ * through a Mounter (src/snapshots/mount.ts): the store plans them as data and hands them over.
  */
 import type { ApplyPorts } from '../tar/layer-applier.js';
 
@@ -30,32 +31,7 @@ export interface CopyPort {
   copyFile(src: string, dst: string, mode: number): 'reflink' | 'copy_file_range' | 'copy';
 }
 
-export interface StorePorts extends ApplyPorts, LockPort, XattrPort, SyncPort, CopyPort, MountPort {}
+export interface StorePorts extends ApplyPorts, LockPort, XattrPort, SyncPort, CopyPort {}
 
+/** 'auto' takes the new mount API where the kernel has `lowerdir+` (6.8+), else mount(2). */
 export type MountApi = 'auto' | 'new' | 'legacy';
-
-export interface OverlayRequest {
-  /** Lower directories, bottom of the stack first. */
-  readonly lowers: readonly string[];
-  readonly upper?: string;
-  readonly work?: string;
-  readonly target: string;
-  readonly api: MountApi;
-  /**
-   * For the legacy mount(2) path: short names of the same lowers relative to `cwd` (symlinks under
-   * the store's links/ directory), so 500 of them fit in the one-page option string.
-   */
-  readonly short?: { readonly cwd: string; readonly names: readonly string[] };
-  readonly volatile?: boolean;
-}
-
-export interface MountPort {
-  /** Mounts an overlay; returns the API that did it. Throws STACK_TOO_DEEP past the kernel's limit. */
-  mountOverlay(req: OverlayRequest): 'new' | 'legacy';
-  /** Unmounts; false when nothing was mounted there (idempotent). */
-  unmount(target: string, lazy: boolean): boolean;
-  /** Whether an overlay is mounted exactly at `target`. */
-  isOverlayMounted(target: string): boolean;
-  /** Whether the kernel takes `lowerdir+` (probed once). */
-  supportsLowerdirPlus(): boolean;
-}

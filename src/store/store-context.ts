@@ -4,7 +4,8 @@
  */
 import type { Db } from '../db/db.js';
 import type { StoreLayout } from './layout.js';
-import type { StorePorts } from './ports.js';
+import type { Mounter, MountTable } from '../snapshots/mount.js';
+import type { MountApi, StorePorts } from './ports.js';
 
 export interface ImportLimits {
   /** Entries per archive. */
@@ -25,6 +26,10 @@ export interface StoreContext {
   readonly db: Db;
   readonly layout: StoreLayout;
   readonly ports: StorePorts;
+  /** Performs the mounts the store plans (the mount API decided once, where the kernel has the new one). */
+  readonly mounter: Mounter & MountTable;
+  /** The mounter for an API asked for by name (`layer mount --mount-api`); `auto` is `mounter`. */
+  readonly mounterFor: (api: MountApi) => Mounter & MountTable;
   readonly limits: ImportLimits;
   /** Injected so tests can fix time; returns an ISO-8601 timestamp. */
   readonly now: () => string;

@@ -16,6 +16,8 @@ import { resolveLayer, validateName } from './layer-resolver.js';
 import { inspectLayer, listLayers, type LayerDetails, type LayerSummary } from './layer-views.js';
 import type { MountApi, StorePorts } from './ports.js';
 import { realPorts } from './real-ports.js';
+import { systemMounter } from '../overlay/system-mounter.js';
+import type { Mounter, MountTable } from '../snapshots/mount.js';
 import { sweepLeftovers, type SweptItem } from './recovery.js';
 import { sweepTrash } from '../content/blob-publish.js';
 import { sweepIngests } from '../content/ingest-dir.js';
@@ -33,6 +35,8 @@ export interface OpenStoreOptions {
   readonly limits?: Partial<ImportLimits>;
   /** Kernel ports; the real ones by default. */
   readonly ports?: StorePorts;
+  /** What performs the store's mounts; the kernel's (systemMounter) by default. */
+  readonly mounter?: Mounter & MountTable;
   readonly now?: () => string;
   /**
    * The undo of staged operations the store does not own (the containers' own, registered by
@@ -105,11 +109,16 @@ export class Store {
     } catch (err) {
       throw fromSystemError(err, `create the store at ${layout.root}`);
     }
+    // The kernel's mounter decides its overlay mount API once, at its first mount.
+    const mounter = options.mounter ?? systemMounter({ emptyDir: layout.empty });
+    const byApi: Partial<Record<'new' | 'legacy', Mounter & MountTable>> = {};
     const db = Db.open(layout.db);
     const ctx: StoreContext = {
       db,
       layout,
-      ports: options.ports ?? realPorts(layout.empty),
+      ports: options.ports ?? realPorts(),
+      mounter,
+      mounterFor: (api) => (api === 'auto' || api === mounter.overlayApi() ? mounter : (byApi[api] ??= systemMounter({ emptyDir: layout.empty, api }))),
       limits: { ...DEFAULT_LIMITS, ...options.limits },
       now: options.now ?? (() => new Date().toISOString()),
     };

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createFakeBindMounter } from '../../src/snapshots/fake-mounter.js';
+import { createFakeMounter } from '../../src/overlay/fake-mounter.js';
 import { snapshotterContract } from './snapshotter-contract.js';
 
 const NAIVE_MODULE = fileURLToPath(new URL('../../src/snapshots/naive/naive-storage.js', import.meta.url));
@@ -15,7 +15,7 @@ snapshotterContract({
   skip: false,
   setup() {
     const root = mkdtempSync(join(tmpdir(), 'shibafu-naive-'));
-    const mounter = createFakeBindMounter();
+    const mounter = createFakeMounter({ bindAsSymlink: true });
     const storageRoot = join(root, 'snapshots');
     return {
       root,

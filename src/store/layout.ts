@@ -35,9 +35,8 @@ export class StoreLayout {
   get blobTrash(): string { return join(this.root, 'blobs', 'trash'); }
   /**
    * Short symlinks to lower dirs, used only by the legacy mount(2) path (one-page option limit).
-   * Not `l/`, where stores made before this rule (d477a43) kept links that were not removed with
-   * their layers and so could name the dir of another layer once a row id was reused
-   * (layer-mounts.ts).
+   * A link is removed with its layer's row, so it never names the dir of another layer whose row
+   * reused the id; an older store's `l/` dir, whose links were not, is never read (layer-mounts.ts).
    */
   get links(): string { return join(this.root, 'links'); }
   /**

@@ -25,7 +25,7 @@ const READ_CHUNK = 1 << 20;
 /**
  * gunzip's output chunks. Each is a fresh buffer, freed only when V8 collects its wrapper; 256 KiB
  * ones kept the peak RSS of a gzip'd import of 50,000 small files at 120-129 MiB against 136-140
- * MiB with 1 MiB ones (three runs each, session 4), no slower, and the same on the mixed image.
+ * MiB with 1 MiB ones (three runs each), no slower, and the same on the mixed image.
  */
 const GUNZIP_CHUNK = 256 * 1024;
 

@@ -8,7 +8,7 @@ import type { SnapshotUsage } from './snapshotter.js';
 
 /**
  * @example
- * dirUsage('/var/lib/shibafu/snapshots/7/fs') // { size: 53248, inodes: 12 }
+ * dirUsage('/var/lib/shibafu/snapshots/7') // { size: 53248, inodes: 12 }
  */
 export function dirUsage(root: string): SnapshotUsage {
   const seen = new Set<bigint>();

@@ -3,7 +3,7 @@
  * and the mounter that can mount what it returns. A child process (the crash tests) opens the same
  * storage from `spec`: a module of dist/ and the name of its factory `(args) => SnapshotStorage`.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Db } from '../../src/db/db.js';
 import type { SnapshotterContext } from '../../src/snapshots/meta-snapshotter.js';
@@ -57,4 +57,14 @@ export function contextFor(root: string, mountTable: MountTable, checkpoint?: (p
     now: () => new Date().toISOString(),
     ...(checkpoint === undefined ? {} : { checkpoint }),
   };
+}
+
+/**
+ * The objects of an overlay-format storage (overlay, fuse-overlayfs): each snapshot's dir, and any
+ * workdir under `work/` whose snapshot dir is gone (a leftover).
+ */
+export function overlayObjects(storageRoot: string): string[] {
+  const dirs = readdirSync(storageRoot).filter((n) => n !== 'work');
+  const orphans = readdirSync(join(storageRoot, 'work')).filter((n) => !dirs.includes(n)).map((n) => `work/${n}`);
+  return [...dirs, ...orphans].sort();
 }

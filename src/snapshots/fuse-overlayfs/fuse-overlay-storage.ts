@@ -9,26 +9,26 @@ import { join, posix } from 'node:path';
 import { ShibafuError } from '../../errors.js';
 import { FUSE_OVERLAY_HINT, FUSE_OVERLAY_MAX_OPTIONS, probeFuseOverlay } from '../../sys/fuse-overlayfs.js';
 import type { Mount } from '../mount.js';
-import { OverlayDirs } from '../overlay/overlay-storage.js';
+import { OverlayDirs, type OverlayPaths } from '../overlay/overlay-storage.js';
 import type { SnapshotStorage, StoredSnapshot } from '../snapshot-storage.js';
 import type { DriverCapabilities } from '../snapshotter.js';
 import { settleFuseUpper } from './settle-fuse-upper.js';
 
 /**
  * The deepest stack whose `-o` string fits in one execve argument (FUSE_OVERLAY_MAX_OPTIONS), for
- * lowers `<root>/<id>/fs` with ids of up to 10 digits, an upper and a work dir beside them.
+ * lowers `<root>/<id>` with ids of up to 10 digits, an upper beside them and a work dir under `work/`.
  * fuse-overlayfs itself has no layer limit (layers are a linked list, main.c read_dirs); the one
  * argument is the limit. Measured here (fuse-overlayfs 1.10, 35-byte lower paths): 3640 lowers
  * mount and 3700 fail with E2BIG. Deep stacks are slow to mount, though, as every layer's root is
  * read at mount time: 128 lowers 0.10 s, 500 1.3 s, 1000 3.3 s, 2000 14 s, 3640 46 s (one file per
- * layer root, 2 shared cores). For /var/lib/shibafu/snapshots the formula gives 3194.
+ * layer root, 2 shared cores). For /var/lib/shibafu/snapshots the formula gives 3446.
  *
  * @example
- * fuseOverlayMaxDepth('/var/lib/shibafu/snapshots') // 3194
+ * fuseOverlayMaxDepth('/var/lib/shibafu/snapshots') // 3446
  */
 export function fuseOverlayMaxDepth(root: string): number {
-  const dir = Buffer.byteLength(posix.resolve('/', root)) + '/4294967295/fs'.length;
-  const fixed = 'lowerdir=,upperdir=,workdir='.length + 2 * (dir + 2);
+  const dir = Buffer.byteLength(posix.resolve('/', root)) + '/4294967295'.length;
+  const fixed = 'lowerdir=,upperdir=,workdir='.length + 2 * (dir + '/work'.length + 2);
   return Math.floor((FUSE_OVERLAY_MAX_OPTIONS - fixed) / (dir + 1));
 }
 
@@ -54,25 +54,22 @@ export function fuseOverlayStorage(args: { readonly root: string; readonly progr
   }
   const program = probe.program;
   const root = args.root;
-  return new FuseOverlayDirs(root, (s, lowers) => {
-    const dirs = lowers.map((l) => `${root}/${l.id}/fs`);
+  return new FuseOverlayDirs(root, (p, s, lowers) => {
+    const dirs = lowers.map((l) => p.fsDir(l.id));
     if (s.kind === 'view') return [{ type: 'fuse-overlayfs', program, lowers: dirs }];
     // Nothing under it: fuse-overlayfs needs a lower, and a bind of the upper is the same tree.
-    if (dirs.length === 0) return [{ type: 'bind', source: `${root}/${s.id}/fs`, readonly: false }];
-    return [{ type: 'fuse-overlayfs', program, lowers: dirs, upper: `${root}/${s.id}/fs`, work: `${root}/${s.id}/work` }];
+    if (dirs.length === 0) return [{ type: 'bind', source: p.fsDir(s.id), readonly: false }];
+    return [{ type: 'fuse-overlayfs', program, lowers: dirs, upper: p.fsDir(s.id), work: p.workDir(s.id) }];
   });
 }
 
 class FuseOverlayDirs extends OverlayDirs {
-  readonly #root: string;
-
-  constructor(root: string, mounts: (s: StoredSnapshot, lowers: readonly StoredSnapshot[]) => Mount[]) {
+  constructor(root: string, mounts: (paths: OverlayPaths, s: StoredSnapshot, lowers: readonly StoredSnapshot[]) => Mount[]) {
     super(root, 'fuse-overlayfs', fuseOverlayCapabilities(root), mounts);
-    this.#root = root;
   }
 
   override seal(id: number): void {
-    settleFuseUpper(join(this.#root, String(id), 'fs'));
+    settleFuseUpper(this.fsDir(id));
     super.seal(id);
   }
 }

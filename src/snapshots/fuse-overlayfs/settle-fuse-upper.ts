@@ -26,7 +26,7 @@ const PRIVATE_XATTR_PREFIX = 'user.fuseoverlayfs.';
  * Settles the upper `dir` in place (see the file's comment).
  *
  * @example
- * settleFuseUpper('/var/lib/shibafu/snapshots/7/fs');
+ * settleFuseUpper('/var/lib/shibafu/snapshots/7');
  */
 export function settleFuseUpper(dir: string): void {
   dropPrivateXattrs(dir);

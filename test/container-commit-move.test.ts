@@ -12,6 +12,7 @@ import { basename, dirname, join } from 'node:path';
 import { containerSkip, containerStore, isMounted } from './container-harness.js';
 import { expandStack } from '../src/store/layer-mounts.js';
 import { commitUpperByMove } from '../src/store/layer-from-upper.js';
+import { containerSnapshot } from '../src/container/container-mount.js';
 import { layerById, type LayerRow } from '../src/db/layer-queries.js';
 import { containerByName } from '../src/db/container-queries.js';
 
@@ -87,7 +88,9 @@ describe('container commit of a stopped container moves its upper', { skip: cont
 
     const after = await cs.inspect('m');
     assert.equal(after.mounted, true);
-    assert.deepEqual(fs.readdirSync(paths.upper), []);
+    assert.notEqual(after.paths.upper, paths.upper, 'a fresh snapshot takes the writes');
+    assert.deepEqual(fs.readdirSync(after.paths.upper), []);
+    assert.equal(fs.existsSync(paths.upper), false, 'the old one, whose content was stored already, is gone');
     assert.deepEqual(mergedView(paths.merged), before.view);
     assert.deepEqual(await diffOf('m'), before.diff);
     const stack = (JSON.parse((await cs.cli(['container', 'inspect', 'm'])).stdout) as Array<{ stack: { chainId: string; committed: boolean }[] }>)[0]!.stack;
@@ -198,7 +201,7 @@ describe('container commit of a stopped container moves its upper', { skip: cont
       const row = containerByName(store.context.db, 'fail')!;
       const stack = row.layerIds.map((id) => layerById(store.context.db, id)) as LayerRow[];
       assert.throws(() => commitUpperByMove(store.context, {
-        containerId: row.id, stack, name: 'never', rebase: () => { throw new Error('injected failure'); },
+        snapshot: containerSnapshot(row.id), stack, name: 'never', rebase: () => { throw new Error('injected failure'); },
       }), /injected failure/);
       assert.equal(fs.readFileSync(join(paths.upper, 'precious'), 'utf8'), 'precious');
       assert.deepEqual(fs.readdirSync(store.context.layout.layers).sort(), layersBefore);
@@ -210,30 +213,47 @@ describe('container commit of a stopped container moves its upper', { skip: cont
     assert.equal((await cs.cli(['container', 'rm', 'fail'])).status, 0);
   });
 
-  for (const state of ['upper in staging', 'fresh upper in place', 'layer dir published'] as const) {
-    test(`a commit killed with its move half done (${state}): the next open puts the upper back`, async () => {
-      const name = `crash-${state.split(' ')[0]}-${state.length}`;
+  for (const state of ['layer dir without its row', 'throw-away snapshot of stored content'] as const) {
+    test(`a commit killed after its snapshot changes (${state}): the next open removes what it left, the container keeps its changes`, async () => {
+      const name = `crash-${state.length}`;
       assert.equal((await cs.cli(['container', 'create', '--name', name, 'base', '/bin/true'])).status, 0);
       const { id, paths } = await cs.inspect(name);
       fs.writeFileSync(join(paths.merged, 'precious'), 'precious');
       execFileSync('umount', [paths.merged]);
-      // What commitUpperByMove leaves when killed at each point (see undoUpperMove).
+      // What commitUpperByMove can leave outside the database when killed (see undoUpperMove):
+      // one transaction did the rest, or none of it.
       const hex = 'e'.repeat(63) + String(state.length % 10);
-      const stage = join(cs.ts.root, 'tmp', `commit-${hex.slice(0, 16)}`);
+      const token = hex.slice(0, 16);
+      const stage = join(cs.ts.root, 'tmp', `commit-${token}`);
       const layerDir = join(cs.ts.root, 'layers', hex);
-      fs.mkdirSync(join(stage, 'layer'), { recursive: true });
-      fs.mkdirSync(join(stage, 'upper'));
-      fs.writeFileSync(join(stage, 'intent.json'), JSON.stringify({ kind: 'commit', target: layerDir, source: paths.upper, chainId: `sha256:${hex}`, containerId: id }));
-      fs.renameSync(paths.upper, join(stage, 'layer', 'diff'));
-      if (state !== 'upper in staging') fs.renameSync(join(stage, 'upper'), paths.upper);
-      if (state === 'layer dir published') fs.renameSync(join(stage, 'layer'), layerDir);
+      const discard = `discard-${token}`;
+      if (state === 'layer dir without its row') {
+        fs.mkdirSync(layerDir);
+      } else {
+        const store = cs.ts.reopen();
+        try {
+          store.context.snapshots.prepare(`leftover-${token}`);
+          store.context.snapshots.commit(discard, `leftover-${token}`);
+        } finally {
+          store.close();
+        }
+      }
+      // Made after the store was last opened (an open sweeps a staging dir nobody holds).
+      fs.mkdirSync(stage, { recursive: true });
+      fs.writeFileSync(join(stage, 'intent.json'), JSON.stringify({ kind: 'commit', target: layerDir, chainId: `sha256:${hex}`, snapshot: containerSnapshot(id), discard }));
 
       const diff = await cs.cli(['container', 'diff', name]);
       assert.equal(diff.status, 0, diff.stderr);
       assert.match(diff.stdout, /^A \/precious/m);
-      assert.equal(fs.readFileSync(join(paths.upper, 'precious'), 'utf8'), 'precious');
       assert.equal(fs.existsSync(layerDir), false);
       assert.deepEqual(fs.readdirSync(join(cs.ts.root, 'tmp')), []);
+      const store = cs.ts.reopen();
+      try {
+        assert.throws(() => store.context.snapshots.stat(discard), { code: 'SNAPSHOT_NOT_FOUND' });
+        assert.equal(fs.readFileSync(join(store.context.snapshots.changeset(containerSnapshot(id)).dir, 'precious'), 'utf8'), 'precious');
+      } finally {
+        store.close();
+      }
       assert.equal((await cs.cli(['container', 'start', '-a', name])).status, 0);
       assert.equal((await cs.cli(['container', 'rm', name])).status, 0);
     });

@@ -64,7 +64,7 @@ test('layer create --from-dir and layer add copy every attribute of a host tree'
   // The same tree through an open layer: `layer add` of the directory merges it into DEST.
   await ts.store.createLayer({ name: 'open' });
   await ts.store.addToLayer('open', src, '/srv');
-  const openDiff = ts.store.context.layout.openLayerDiff(ts.store.resolve('open').openToken as string);
+  const openDiff = ts.store.inspectLayer('open').path;
   const added = snapshotTree(join(openDiff, 'srv'));
   delete added['.'];
   assert.deepEqual(added, wanted);

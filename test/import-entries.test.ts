@@ -74,7 +74,7 @@ describe('import of every entry type', { skip: needsRoot }, () => {
     assert.equal(layer.files, EVERY_ENTRY_COUNT);
     assert.equal(layer.source, 'tar');
     assert.equal(layer.parent, null);
-    assert.equal(layer.path, join(ts.root, 'layers', layer.chainId!.slice(7), 'diff'));
+    assert.equal(layer.path, ts.store.context.snapshots.changeset(layer.chainId!).dir);
   });
 
   test('regular files: content, mode with setuid/setgid, owner, mtime', () => {

@@ -136,7 +136,8 @@ describe('content addressing: diffId, blob digest, chainId, dedup', { skip: need
     assert.notEqual(base.blob?.digest, base.diffId);
     assert.equal(base.chainId, base.diffId);
     assert.equal(base.size, baseTar.length);
-    assert.ok(lstatSync(join(ts.root, 'layers', sha256hex(baseTar), 'diff', 'etc/os-release')).isFile());
+    assert.ok(lstatSync(join(base.path, 'etc/os-release')).isFile());
+    assert.equal(base.path, ts.store.context.snapshots.changeset(sha256(baseTar)).dir);
   });
 
   test('chainId of a child = sha256(parentChainId + " " + diffId), and of a grandchild', async () => {
@@ -147,7 +148,7 @@ describe('content addressing: diffId, blob digest, chainId, dedup', { skip: need
     assert.equal(app.parent, base.chainId);
     assert.deepEqual(app.parentNames, ['base']);
     assert.equal(app.depth, 2);
-    assert.equal(app.path, join(ts.root, 'layers', expected.slice(7), 'diff'));
+    assert.equal(app.path, ts.store.context.snapshots.changeset(expected).dir);
     const grand = (await ts.store.createLayer({ name: 'grand', source: ts.input('other.tar', otherTar), parent: 'app' })).layer;
     assert.equal(grand.chainId, sha256(`${expected} ${sha256(otherTar)}`));
     assert.equal(grand.depth, 3);

@@ -52,7 +52,7 @@ describe('layer add while another runs, and killed half-way', { skip: needsRoot 
     const keep = join(ts.inputs, 'keep.txt');
     writeFileSync(keep, 'kept\n');
     await ts.store.addToLayer('wip', keep, '/keep.txt');
-    const openDiff = ts.store.context.layout.openLayerDiff(ts.store.resolve('wip').openToken as string);
+    const openDiff = ts.store.inspectLayer('wip').path;
     const before = snapshotTree(openDiff);
     ts.store.close();
 

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { collect, runCli, startCli } from './helpers/cli.js';
 import { tarOf } from './helpers/tar-builder.js';
+import { importSnapshotDir } from './helpers/import-snapshot.js';
 import { makeTempStore, needsRoot, type TempStore } from './helpers/temp-store.js';
 import { snapshotStore } from './helpers/tree-snapshot.js';
 import { BigFileFeeder } from './fixtures/stream-producers.js';
@@ -35,7 +36,8 @@ async function waitFor<T>(probe: () => T | undefined, what: string, child: { exi
 function stagedMidImport(ts: TempStore): string | undefined {
   const tmp = join(ts.root, 'tmp');
   for (const name of readdirSync(tmp)) {
-    const big = join(tmp, name, 'layer', 'diff', 'big');
+    // The import's files are in its snapshot, import-<token> (layer-commit.ts makeStagedLayerDir).
+    const big = join(importSnapshotDir(ts.root, name.slice(name.lastIndexOf('-') + 1)) ?? '/nonexistent', 'big');
     try {
       if (statSync(big).size >= MID_IMPORT) return join(tmp, name);
     } catch {

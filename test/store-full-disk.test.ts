@@ -96,7 +96,7 @@ describe('a full disk loses nothing', { skip: needsRoot }, () => {
     mkdirSync(join(fits, 'app'), { recursive: true });
     writeFileSync(join(fits, 'app', 'main.sh'), 'echo main\n', { mode: 0o755 });
     await ts.store.addToLayer('wip', fits, '/');
-    const openDiff = ts.store.context.layout.openLayerDiff(ts.store.resolve('wip').openToken as string);
+    const openDiff = ts.store.inspectLayer('wip').path;
     const layerBefore = snapshotTree(openDiff);
     const before = snapshotStore(ts.store);
     const free = freeBytes(ts);
@@ -121,7 +121,7 @@ describe('a full disk loses nothing', { skip: needsRoot }, () => {
     await ts.reopen().addToLayer('wip', join(tooBig, 'app', 'main.sh'), '/app/main.sh');
     const sealed = await ts.store.sealLayer('wip');
     assert.equal(sealed.layer.state, 'sealed');
-    const diff = ts.store.context.layout.layerDiff(sealed.layer.chainId!);
+    const diff = ts.store.inspectLayer(sealed.layer.chainId!).path;
     assert.deepEqual(readdirSync(join(diff, 'app')), ['main.sh']);
     assert.equal(readFileSync(join(diff, 'app', 'main.sh'), 'utf8'), 'echo replaced\n');
   });
@@ -155,7 +155,11 @@ describe('a full disk loses nothing', { skip: needsRoot }, () => {
     assert.equal((JSON.parse(commit.stdout) as { moved: boolean }).moved, true);
     assert.ok(freeBytes(ts) >= free - DB_SLACK, `the commit used space: ${free} -> ${freeBytes(ts)}`);
     assert.deepEqual(readdirSync(merged).sort(), ['data', 'etc']);
-    assert.deepEqual(readdirSync(upper), []);
+    // The old upper is the layer now, where it was; the container writes to a fresh one.
+    assert.deepEqual(readdirSync(upper), ['data']);
+    const after = JSON.parse((await runCli(['--root', ts.root, 'container', 'inspect', 'c', '--json'])).stdout) as Array<{ paths: { upper: string } }>;
+    assert.notEqual(after[0]!.paths.upper, upper);
+    assert.deepEqual(readdirSync(after[0]!.paths.upper), []);
 
     const rm = await runCli(['--root', ts.root, 'container', 'rm', 'c']);
     assert.equal(rm.status, 0, rm.stderr);

@@ -17,7 +17,7 @@ import type { StoreContext } from '../store/store-context.js';
 import { parseStoredConfig } from './container-config.js';
 import type { ContainerContext } from './container-context.js';
 import { tryLockContainer } from './container-lock.js';
-import { containerStack, isContainerMounted, mountContainer } from './container-mount.js';
+import { containerSnapshot, containerStack, containerUpper, isContainerMounted, mountContainer } from './container-mount.js';
 import { reconcile } from './container-state.js';
 
 export interface ContainerCommitResult extends CommitUpperResult {
@@ -47,11 +47,11 @@ export async function commitContainer(cc: ContainerContext, row: ContainerRow, n
     const mounted = isContainerMounted(ctx, current);
     if (mounted && !unmountNow(ctx, current)) {
       // Something holds its root (a shell whose cwd is in merged/): its upper cannot move under it.
-      return { ...commitUpper(ctx, { upper: ctx.layout.containerUpper(row.id), stack, name, ...signal }), moved: false };
+      return { ...commitUpper(ctx, { upper: containerUpper(ctx, row.id), stack, name, ...signal }), moved: false };
     }
     try {
       const result = commitUpperByMove(ctx, {
-        containerId: row.id, stack, name, rebase: (layer) => stackCommittedLayer(ctx.db, row.id, layer.id), ...signal,
+        snapshot: containerSnapshot(row.id), stack, name, rebase: (layer) => stackCommittedLayer(ctx.db, row.id, layer.id), ...signal,
       });
       return { ...result, moved: true };
     } finally {
@@ -68,7 +68,7 @@ async function commitPaused(cc: ContainerContext, row: ContainerRow, name: strin
   const runtime = cc.runtime(parseStoredConfig(row.config).runtime);
   await runtime.pause(row.id);
   try {
-    return { ...commitUpper(ctx, { upper: ctx.layout.containerUpper(row.id), stack: containerStack(ctx, row), name, ...signal }), moved: false };
+    return { ...commitUpper(ctx, { upper: containerUpper(ctx, row.id), stack: containerStack(ctx, row), name, ...signal }), moved: false };
   } finally {
     await runtime.resume(row.id);
   }

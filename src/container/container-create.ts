@@ -11,13 +11,14 @@ import { existsSync } from 'node:fs';
 import { containerById, deleteContainer, insertContainer, nameTaken, type ContainerId, type ContainerRow } from '../db/container-queries.js';
 import { existingLayerIds, type LayerRow } from '../db/layer-queries.js';
 import { ShibafuError } from '../errors.js';
-import { expandStack } from '../store/layer-mounts.js';
+import { removeActive } from '../store/layer-files.js';
+import { chainTops, expandStack } from '../store/layer-mounts.js';
 import { Staging, type StagingIntent } from '../store/staging.js';
 import type { StoreContext } from '../store/store-context.js';
 import { fsyncDir } from '../sys/sync.js';
 import { containerSpec, writeBundle } from './container-bundle.js';
 import { generateName, newContainerId, validateContainerName, type ContainerConfig } from './container-config.js';
-import { mountContainer, unmountContainer } from './container-mount.js';
+import { containerSnapshot, mountContainer, unmountContainer } from './container-mount.js';
 
 export interface CreateContainerOptions {
   /** The named layers, sealed; each brings its ancestors (see expandStack). */
@@ -40,7 +41,7 @@ export async function createContainer(ctx: StoreContext, options: CreateContaine
   const id = newContainerId() as ContainerId;
   const row = insertStaged(ctx, id, stack, options);
   try {
-    mountContainer(ctx, row, { volatile: options.config.autoRemove, stack });
+    mountContainer(ctx, row, { volatile: options.config.autoRemove });
     writeBundle(ctx.layout, id, containerSpec(ctx.layout, id, options.config));
   } catch (err) {
     await discardContainer(ctx, id);
@@ -57,8 +58,6 @@ function insertStaged(ctx: StoreContext, id: ContainerId, stack: readonly LayerR
   try {
     const dir = stage.sub('container');
     fs.mkdirSync(dir, 0o700);
-    fs.mkdirSync(`${dir}/upper`, 0o755);
-    fs.mkdirSync(`${dir}/work`, 0o700);
     fs.mkdirSync(`${dir}/merged`, 0o755);
     fs.mkdirSync(`${dir}/bundle`, 0o700);
     return ctx.db.immediate(() => {
@@ -66,10 +65,14 @@ function insertStaged(ctx: StoreContext, id: ContainerId, stack: readonly LayerR
       if (existingLayerIds(ctx.db, stack.map((l) => l.id)).size !== new Set(stack.map((l) => l.id)).size) {
         throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot create the container: a layer of its stack was removed meanwhile');
       }
-      stage.setIntent<StagingIntent>({ kind: 'container', target: ctx.layout.containerDir(id), containerId: id }, durability);
+      const snapshot = containerSnapshot(id);
+      stage.setIntent<StagingIntent>({ kind: 'container', target: ctx.layout.containerDir(id), containerId: id, snapshot }, durability);
       fs.renameSync(dir, ctx.layout.containerDir(id));
       if (durability.durable) fsyncDir(ctx.layout.containers);
       insertContainer(ctx.db, { id, name, command: options.config.args, config: JSON.stringify(options.config), created: ctx.now(), layerIds: stack.map((l) => l.id) });
+      // Its writable layer, last in the transaction: a --rm container's is volatile (no syncs;
+      // thrown away at its end).
+      ctx.snapshots.prepare(snapshot, chainTops(stack), { volatile: options.config.autoRemove });
       return containerById(ctx.db, id) as ContainerRow;
     }, durability);
   } finally {
@@ -118,11 +121,13 @@ export async function discardContainer(ctx: StoreContext, containerId: Container
   try {
     ctx.db.immediate(() => {
       const dir = ctx.layout.containerDir(containerId);
-      stage.setIntent<StagingIntent>({ kind: 'remove', target: dir, containerId }, durability);
+      stage.setIntent<StagingIntent>({ kind: 'remove', target: dir, containerId, snapshot: containerSnapshot(containerId) }, durability);
       deleteContainer(ctx.db, containerId);
       // Moved in the transaction, deleted after it: a crash in between leaves only tmp/ to sweep.
       if (fs.existsSync(dir)) fs.renameSync(dir, stage.sub('layer'));
     }, durability);
+    // Its writable layer goes after the row, outside the write lock (the sweep finishes it otherwise).
+    removeActive(ctx, containerSnapshot(containerId));
   } finally {
     // The upper's files go here, outside the write lock (Staging.dispose removes the dir).
     stage.dispose();

@@ -7,10 +7,13 @@ import * as fs from 'node:fs';
 import { containerExists } from '../db/container-queries.js';
 import type { StagingIntent } from '../store/staging.js';
 import type { IntentUndo, IntentUndoers } from '../store/store-intents.js';
+import { removeActive } from '../store/layer-files.js';
 
 /** containers/<id> filled in the transaction that inserts the row: without the row, a leftover. */
 export const undoContainerCreate: IntentUndo<Extract<StagingIntent, { kind: 'container' }>> = (ctx, _stagingPath, intent) => {
-  if (!containerExists(ctx.db, intent.containerId)) fs.rmSync(intent.target, { recursive: true, force: true });
+  if (containerExists(ctx.db, intent.containerId)) return false;
+  fs.rmSync(intent.target, { recursive: true, force: true });
+  if (intent.snapshot !== undefined) removeActive(ctx, intent.snapshot);
   return false;
 };
 

@@ -1,13 +1,14 @@
 /**
- * A container's root file system: its stack mounted at containers/<id>/merged with its own upper.
- * The container row is the mount's record (it pins the stack), so no `mounts` row is written.
+ * A container's root file system: its active snapshot (`container-<id>`, on its stack) mounted at
+ * containers/<id>/merged. The container row is the mount's record (it pins the stack), so no
+ * `mounts` row is written.
  */
 import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { layerById, type LayerRow } from '../db/layer-queries.js';
 import type { ContainerRow } from '../db/container-queries.js';
 import { ShibafuError, isShibafuError } from '../errors.js';
-import { mountStackAt } from '../store/layer-mounts.js';
+import type { Mount } from '../snapshots/mount.js';
 import type { StoreContext } from '../store/store-context.js';
 
 /**
@@ -18,27 +19,39 @@ import type { StoreContext } from '../store/store-context.js';
  * @example
  * mountContainer(ctx, row, { volatile: false });
  */
-export function mountContainer(ctx: StoreContext, row: ContainerRow, options: { volatile: boolean; stack?: readonly LayerRow[] }): void {
-  // The creator passes the stack it has just pinned; a later start reads it back (one query a layer).
-  const stack = options.stack ?? ctx.db.read(() => row.layerIds.map((id) => layerById(ctx.db, id)));
-  if (stack.some((l) => l === undefined)) {
-    throw new ShibafuError('STORE_CORRUPT', `Cannot mount container "${row.name}": a layer of its stack is missing`, {
-      hint: `Remove the container: shibafu container rm ${row.name}`,
+export function mountContainer(ctx: StoreContext, row: ContainerRow, options: { volatile: boolean }): void {
+  let mounts: Mount[];
+  try {
+    mounts = ctx.snapshots.mounts(containerSnapshot(row.id));
+  } catch (err) {
+    if (!isShibafuError(err, 'SNAPSHOT_NOT_FOUND')) throw err;
+    throw new ShibafuError('STORE_CORRUPT', `Cannot mount container "${row.name}": its snapshot is missing`, {
+      hint: `Remove the container: shibafu container rm ${row.name}`, cause: err,
     });
   }
-  const work = ctx.layout.containerWork(row.id);
-  if (options.volatile) {
-    // A volatile mount that was not unmounted cleanly leaves work/work/incompat/volatile, and the
-    // kernel then refuses the next mount: the upper may be torn, but it is a throw-away one.
-    fs.rmSync(`${work}/work`, { recursive: true, force: true });
+  for (const m of mounts) {
+    if (options.volatile && m.type === 'overlay' && m.work !== undefined) {
+      // A volatile mount that was not unmounted cleanly leaves work/work/incompat/volatile, and the
+      // kernel then refuses the next mount: the upper may be torn, but it is a throw-away one.
+      fs.rmSync(`${m.work}/work`, { recursive: true, force: true });
+    }
   }
-  mountStackAt(ctx, stack as LayerRow[], {
-    target: ctx.layout.containerMerged(row.id),
-    api: 'auto',
-    upper: ctx.layout.containerUpper(row.id),
-    work,
-    volatile: options.volatile,
-  });
+  ctx.mounter.mount(mounts, ctx.layout.containerMerged(row.id));
+}
+
+/**
+ * The key of a container's active snapshot: its writable layer.
+ *
+ * @example
+ * ctx.snapshots.changeset(containerSnapshot(row.id)).dir // its upper, in overlay's format
+ */
+export function containerSnapshot(containerId: string): string {
+  return `container-${containerId}`;
+}
+
+/** The container's upper (its changes): the changeset dir of its snapshot. */
+export function containerUpper(ctx: StoreContext, containerId: string): string {
+  return ctx.snapshots.changeset(containerSnapshot(containerId)).dir;
 }
 
 /**

@@ -6,6 +6,7 @@ import type { ContainerId, ContainerRow, ContainerState } from '../db/container-
 import type { ChainId } from '../ids.js';
 import type { StoreContext } from '../store/store-context.js';
 import { parseStoredConfig, type ContainerConfig } from './container-config.js';
+import { containerSnapshot } from './container-mount.js';
 
 export interface ContainerView {
   readonly id: ContainerId;
@@ -54,11 +55,22 @@ export function toView(ctx: StoreContext, row: ContainerRow, mounted: boolean): 
     config: parseStoredConfig(row.config),
     paths: {
       dir: l.containerDir(row.id),
-      upper: l.containerUpper(row.id),
-      work: l.containerWork(row.id),
+      ...snapshotDirs(ctx, row.id),
       merged: l.containerMerged(row.id),
       bundle: l.containerBundle(row.id),
       log: l.containerLog(row.id),
     },
   };
+}
+
+/** Where the container's snapshot keeps its changes and overlay's workdir ('' when it has none). */
+function snapshotDirs(ctx: StoreContext, containerId: string): { upper: string; work: string } {
+  try {
+    const [m] = ctx.snapshots.mounts(containerSnapshot(containerId));
+    if (m === undefined) return { upper: '', work: '' };
+    if (m.type === 'bind') return { upper: m.source, work: '' };
+    return { upper: m.upper ?? '', work: m.work ?? '' };
+  } catch {
+    return { upper: '', work: '' };
+  }
 }

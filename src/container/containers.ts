@@ -15,7 +15,7 @@ import { inspectLayer, type LayerDetails } from '../store/layer-views.js';
 import { commitContainer, type ContainerCommitResult } from './container-commit.js';
 import { containerContext, type ContainerContext } from './container-context.js';
 import { createContainer, discardContainer } from './container-create.js';
-import { containerStack, isContainerMounted } from './container-mount.js';
+import { containerStack, containerUpper, isContainerMounted } from './container-mount.js';
 import { removeContainer } from './container-remove.js';
 import { resolveContainer } from './container-resolve.js';
 import { startAttached, startDetached, type AttachOptions, type DetachedOptions } from './container-start.js';
@@ -142,7 +142,7 @@ export function containersFacade(ctx: StoreContext, sealedLayer: (ref: string) =
       const row = find(ref);
       const layers = containerStack(ctx, row);
       return Promise.resolve({
-        upper: ctx.layout.containerUpper(row.id), stack: layers.slice(0, row.imageLayers), committed: layers.slice(row.imageLayers),
+        upper: containerUpper(ctx, row.id), stack: layers.slice(0, row.imageLayers), committed: layers.slice(row.imageLayers),
       });
     },
     commit: async (ref, name, options = {}) => {

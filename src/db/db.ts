@@ -127,7 +127,9 @@ export class Db {
    * either way; only the last such commits may be lost on power failure.
    */
   immediate<T>(fn: () => T, options: { durable?: boolean } = {}): T {
-    const relaxed = options.durable === false;
+    // SQLite refuses to change the safety level inside a transaction: a nested call (a savepoint)
+    // commits with its outer transaction, at the outer one's level.
+    const relaxed = options.durable === false && !this.#sqlite.inTransaction;
     try {
       if (relaxed) this.#sqlite.pragma('synchronous = NORMAL');
       return this.#sqlite.transaction(fn).immediate();

@@ -252,6 +252,7 @@ export function chainOf(db: Db, layerId: number): LayerRow[] {
 export interface StackLayer {
   readonly id: number;
   readonly chainId: ChainId | null;
+  readonly parentId: number | null;
 }
 
 /** A layer of a stack being mounted, with its names (sorted) for the view the mount returns. */
@@ -270,8 +271,8 @@ export function mountChainOf(db: Db, layerId: number): MountLayer[] {
       SELECT id, chain_id, parent_id, 0 FROM layers WHERE id = ?
       UNION ALL SELECT l.id, l.chain_id, l.parent_id, chain.depth + 1 FROM chain JOIN layers l ON l.id = chain.parentId
     )
-    SELECT c.id, c.chainId, n.name FROM chain c LEFT JOIN names n ON n.layer_id = c.id ORDER BY c.depth DESC, n.name`)
-    .all(layerId) as { id: number; chainId: ChainId | null; name: string | null }[];
+    SELECT c.id, c.chainId, c.parentId, n.name FROM chain c LEFT JOIN names n ON n.layer_id = c.id ORDER BY c.depth DESC, n.name`)
+    .all(layerId) as { id: number; chainId: ChainId | null; parentId: number | null; name: string | null }[];
   const out: MountLayer[] = [];
   let last: MountLayer | undefined;
   for (const r of rows) {
@@ -280,7 +281,7 @@ export function mountChainOf(db: Db, layerId: number): MountLayer[] {
       if (r.name !== null) last.names.push(r.name);
       continue;
     }
-    last = { id: r.id, chainId: r.chainId, names: r.name === null ? [] : [r.name] };
+    last = { id: r.id, chainId: r.chainId, parentId: r.parentId, names: r.name === null ? [] : [r.name] };
     out.push(last);
   }
   return out;
@@ -309,4 +310,9 @@ export function existingLayerIds(db: Db, layerIds: readonly number[]): Set<numbe
 export function layersByIds(db: Db, layerIds: readonly number[]): Map<number, LayerRow> {
   const rows = db.stmt(`SELECT ${LAYER_COLUMNS} FROM layers WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(layerIds)) as RawLayer[];
   return new Map(rows.map((r) => [r.id, toLayer(r)]));
+}
+
+/** Every layer, parents before children (a parent's row id is always smaller: it existed first). */
+export function allLayers(db: Db): LayerRow[] {
+  return (db.stmt(`SELECT ${LAYER_COLUMNS} FROM layers ORDER BY id`).all() as RawLayer[]).map(toLayer);
 }

@@ -102,3 +102,9 @@ export function storeSetting(db: Db, key: string): string | undefined {
 export function setStoreSetting(db: Db, key: string, value: string): void {
   db.stmt('INSERT INTO store_config (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
 }
+
+/** Whether the store holds any layer, container or mount row (a store made before drivers does). */
+export function storeHasRows(db: Db): boolean {
+  const r = db.stmt('SELECT EXISTS (SELECT 1 FROM layers) OR EXISTS (SELECT 1 FROM containers) OR EXISTS (SELECT 1 FROM mounts) AS n').get() as { n: number };
+  return r.n === 1;
+}

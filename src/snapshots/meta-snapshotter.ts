@@ -15,7 +15,7 @@ import {
   allSnapshots, chainOf, childCount, deleteSnapshot, insertSnapshot, markCommitted, parentIdsOf, snapshotById, snapshotByKey,
   type SnapshotRow,
 } from '../db/snapshot-queries.js';
-import { ShibafuError } from '../errors.js';
+import { ShibafuError, isShibafuError } from '../errors.js';
 import { Staging, type StagingArea, type StagingLocks } from '../staging/staging.js';
 import type { Mount, MountTable } from './mount.js';
 import type { SnapshotStorage, StoredSnapshot } from './snapshot-storage.js';
@@ -128,7 +128,7 @@ class MetaSnapshotter implements Snapshotter {
 
   remove(key: string): void {
     const { db } = this.#ctx;
-    const stage = Staging.create(this.#ctx.staging, 'snapshot-remove', this.#ctx.locks);
+    const stage = this.#removalStage();
     try {
       const id = db.immediate(() => {
         const row = this.#row(key);
@@ -142,7 +142,11 @@ class MetaSnapshotter implements Snapshotter {
         if (busy !== undefined) {
           throw new ShibafuError('SNAPSHOT_IN_USE', `Cannot remove snapshot "${key}": it is mounted (${busy})`, { hint: 'Unmount it first.' });
         }
-        stage.setIntent<SnapshotIntent>({ kind: 'snapshot-remove', id: row.id });
+        try {
+          stage?.setIntent<SnapshotIntent>({ kind: 'snapshot-remove', id: row.id });
+        } catch (err) {
+          if (!isShibafuError(err, 'NO_SPACE')) throw err; // see #removalStage
+        }
         this.#checkpoint('remove:recorded');
         deleteSnapshot(db, row.id);
         return row.id;
@@ -153,7 +157,22 @@ class MetaSnapshotter implements Snapshotter {
       this.#storage.destroy(id);
       this.#checkpoint('remove:destroyed');
     } finally {
-      stage.dispose();
+      stage?.dispose();
+    }
+  }
+
+  /**
+   * The staging dir of a removal, or null on a full disk: a removal is what gives space back, so
+   * it goes on without its intent there. A crash in its one window (row deleted, object not yet
+   * destroyed) then leaves an object without a row, never a row without its object, and row ids
+   * are never reused: garbage for a collector, not an error.
+   */
+  #removalStage(): Staging | null {
+    try {
+      return Staging.create(this.#ctx.staging, 'snapshot-remove', this.#ctx.locks);
+    } catch (err) {
+      if (isShibafuError(err, 'NO_SPACE')) return null;
+      throw err;
     }
   }
 
@@ -191,7 +210,7 @@ class MetaSnapshotter implements Snapshotter {
     }
     const lowers = db.read(() => this.#planLowers(key, verb, parents));
     const stage = Staging.create(this.#ctx.staging, `snapshot-${kind === 'active' ? 'prepare' : 'view'}`, this.#ctx.locks);
-    const token = stage.path.slice(stage.path.lastIndexOf('-') + 1);
+    const token = stage.token;
     try {
       stage.setIntent<SnapshotIntent>({ kind: 'snapshot-prepare', token });
       this.#checkpoint(`${verb}:recorded`);

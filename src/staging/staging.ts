@@ -101,6 +101,9 @@ export class Staging {
     }
   }
 
+  /** The random part of its name, unique among staging dirs: names what the operation makes elsewhere. */
+  get token(): string { return this.path.slice(this.path.lastIndexOf('-') + 1); }
+
   /** The directory descriptor (for syncfs). */
   get fd(): number { return this.#fd; }
 
@@ -110,12 +113,19 @@ export class Staging {
   /** Records (durably, unless told otherwise) what this operation is about to do outside tmp/. */
   setIntent<I extends Intent>(intent: I, options: { durable?: boolean } = {}): void {
     const file = this.sub(INTENT_FILE);
-    const fd = fs.openSync(file, 'w', 0o600);
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'w', 0o600);
+    } catch (err) {
+      throw fromSystemError(err, `record the intent of ${this.path}`);
+    }
     this.#intent = true;
     try {
       fs.writeSync(fd, JSON.stringify(intent));
       // Not durable: for operations whose effects do not outlive a reboot either (mounts).
       if (options.durable !== false) fs.fsyncSync(fd);
+    } catch (err) {
+      throw fromSystemError(err, `record the intent of ${this.path}`);
     } finally {
       fs.closeSync(fd);
     }

@@ -19,12 +19,13 @@ import { diffTrees, type TreeDiff } from '../changes/tree-diff.js';
 import { nodeTreeFs, publicXattrs, type NodeInfo, type TreeFs } from '../changes/tree-fs.js';
 import { dirView, stackView, type TreeView } from '../changes/tree-view.js';
 import { ShibafuError } from '../errors.js';
-import { commitStagedLayer, type CommitResult, makeStagedLayerDir } from './layer-commit.js';
+import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, overlayFormat, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
 import { parentOfStack } from './layer-from-upper.js';
 import { hashLayerDir } from './layer-hash.js';
 import { withMountedStacks, type MountedViews } from './mounted-views.js';
 import { Staging } from './staging.js';
 import type { StoreContext } from './store-context.js';
+import { layerDiffDir } from './layer-files.js';
 
 export interface DiffStacksOptions {
   readonly signal?: AbortSignal;
@@ -77,23 +78,28 @@ export async function createDiffLayer(ctx: StoreContext, options: CreateDiffLaye
   return withMountedStacks(ctx, [options.from, options.to], (views) => {
     const diff = compareViews(treeFs, views, options.signal);
     const stage = Staging.create(ctx.layout, 'import', ctx.ports);
+    let staged: StagedLayerDirs | null = null;
     try {
-      const { layerDir, diffDir } = makeStagedLayerDir(ctx, stage);
+      staged = overlayFormat(ctx, makeStagedLayerDir(ctx, stage, parent), 'create a diff layer');
+      const { layerDir, diffDir } = staged;
       const source: Source = {
         merged: dirView(treeFs, views.roots[1] as string),
         // Content is read from the layer that holds it, not through the overlay mount, so the
         // copy can reflink (or copy_file_range) within the store's file system.
-        layers: stackView(treeFs, options.to.map((l) => ctx.layout.layerDiff(l.chainId!)).reverse()),
+        layers: stackView(treeFs, options.to.map((l) => layerDiffDir(ctx, l.chainId!)).reverse()),
         fs: treeFs,
       };
       const stats = applyPlan(ctx, planDiffLayer(diff), source, diffDir);
       ctx.ports.syncfs(stage.fd);
       const hashed = hashLayerDir(diffDir, ctx.ports, options.signal);
       const result = commitStagedLayer(ctx, stage, {
-        dir: layerDir, diffId: hashed.diffId, parent, size: hashed.bytes, files: hashed.entries,
+        dir: layerDir, snapshot: staged.snapshot, diffId: hashed.diffId, parent, size: hashed.bytes, files: hashed.entries,
         blobDigest: null, blobSize: null, mediaType: null, source: 'diff', tarSplit: false,
       }, options.name);
       return { ...result, changes: diff.changes, stats };
+    } catch (err) {
+      discardStagedLayer(ctx, staged);
+      throw err;
     } finally {
       stage.dispose();
     }

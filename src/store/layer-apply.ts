@@ -12,11 +12,12 @@ import { copyOverlayDir } from '../changes/copy-overlay-dir.js';
 import { nodeTreeFs } from '../changes/tree-fs.js';
 import { ShibafuError } from '../errors.js';
 import type { DiffId } from '../ids.js';
-import { commitStagedLayer, type CommitResult, makeStagedLayerDir } from './layer-commit.js';
+import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, overlayFormat, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
 import { replayTarSplit } from './layer-export.js';
 import { hashLayerDir } from './layer-hash.js';
 import { Staging } from './staging.js';
 import type { StoreContext } from './store-context.js';
+import { layerDiffDir } from './layer-files.js';
 
 export interface ApplyLayerOptions {
   /** The layer whose own changeset (not its ancestors') is applied. */
@@ -39,9 +40,11 @@ export async function applyLayer(ctx: StoreContext, options: ApplyLayerOptions):
     throw new ShibafuError('LAYER_OPEN', 'Cannot apply a layer: both the layer and the base must be sealed', { hint: 'shibafu layer seal NAME' });
   }
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
+  let staged: StagedLayerDirs | null = null;
   try {
-    const { layerDir, diffDir } = makeStagedLayerDir(ctx, stage);
-    copyOverlayDir(nodeTreeFs(ctx.ports), ctx.ports, ctx.layout.layerDiff(diff.chainId), diffDir, options.signal !== undefined ? { signal: options.signal } : {});
+    staged = overlayFormat(ctx, makeStagedLayerDir(ctx, stage, onto), 'apply a layer');
+    const { layerDir, diffDir } = staged;
+    copyOverlayDir(nodeTreeFs(ctx.ports), ctx.ports, layerDiffDir(ctx, diff.chainId), diffDir, options.signal !== undefined ? { signal: options.signal } : {});
     if (diff.tarSplit) fs.copyFileSync(ctx.layout.tarSplitIn(ctx.layout.layerDir(diff.chainId)), ctx.layout.tarSplitIn(layerDir));
     ctx.ports.syncfs(stage.fd);
     const got = diff.tarSplit
@@ -54,9 +57,12 @@ export async function applyLayer(ctx: StoreContext, options: ApplyLayerOptions):
       });
     }
     return commitStagedLayer(ctx, stage, {
-      dir: layerDir, diffId: diff.diffId, parent: onto, size: diff.size, files: diff.files,
+      dir: layerDir, snapshot: staged.snapshot, diffId: diff.diffId, parent: onto, size: diff.size, files: diff.files,
       blobDigest: diff.blobDigest, blobSize: diff.blobSize, mediaType: diff.mediaType, source: 'diff', tarSplit: diff.tarSplit,
     }, options.name);
+  } catch (err) {
+    discardStagedLayer(ctx, staged);
+    throw err;
   } finally {
     stage.dispose();
   }

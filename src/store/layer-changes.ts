@@ -10,6 +10,7 @@ import { nodeTreeFs } from '../changes/tree-fs.js';
 import { upperChanges } from '../changes/upper-changes.js';
 import { composedUpperFs } from '../changes/composed-upper.js';
 import type { StoreContext } from './store-context.js';
+import { layerDiffDir } from './layer-files.js';
 
 export interface GetLayerChangesOptions {
   /** The overlay upper dir. */
@@ -35,8 +36,8 @@ export function getLayerChanges(ctx: StoreContext, options: GetLayerChangesOptio
   if (!fs.statSync(options.upper, { throwIfNoEntry: false })?.isDirectory()) {
     throw new ShibafuError('SOURCE_NOT_FOUND', `Cannot list the changes of "${options.upper}": it is not a directory`);
   }
-  const lowers = options.stack.map((l) => ctx.layout.layerDiff(l.chainId!)).reverse();
-  const committed = (options.committed ?? []).map((l) => ctx.layout.layerDiff(l.chainId!)).reverse();
+  const lowers = options.stack.map((l) => layerDiffDir(ctx, l.chainId!)).reverse();
+  const committed = (options.committed ?? []).map((l) => layerDiffDir(ctx, l.chainId!)).reverse();
   const treeFs = committed.length === 0 ? nodeTreeFs(ctx.ports) : composedUpperFs(nodeTreeFs(ctx.ports), [options.upper, ...committed]);
   return upperChanges(treeFs, options.upper, lowers, options.signal !== undefined ? { signal: options.signal } : {});
 }

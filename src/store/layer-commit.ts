@@ -1,7 +1,9 @@
 /**
- * The one place a staged layer directory becomes visible: rename into layers/<chainId> and insert
- * its row in the same write transaction. Whoever commits a chainId first wins; a second producer
- * of the same content on the same parent just gets the name added to the existing layer.
+ * The one place a new layer becomes visible: its files, written into an active snapshot of the
+ * store's driver (`import-<token>`, on the parent), are committed under the chainId, and its row
+ * inserted, in the same write transaction. Whoever commits a chainId first wins; a second
+ * producer of the same content on the same parent just gets the name added to the existing layer
+ * (its own snapshot is removed).
  */
 import * as fs from 'node:fs';
 import { linkLayerBlob, type BlobCompression } from '../db/blob-queries.js';
@@ -13,10 +15,13 @@ import { fsyncDir } from '../sys/sync.js';
 import type { Staging, StagingIntent } from './staging.js';
 import type { IntentUndo } from './store-intents.js';
 import type { StoreContext } from './store-context.js';
+import { removeActive } from './layer-files.js';
 
 export interface StagedLayer {
-  /** The staged layer directory (holding `diff/`), inside the staging dir. */
+  /** The staged layer's metadata dir (its tar-split record), inside the staging dir. */
   readonly dir: string;
+  /** The active snapshot that holds its files (makeStagedLayerDir). */
+  readonly snapshot: string;
   readonly diffId: DiffId;
   readonly parent: LayerRow | null;
   readonly size: number;
@@ -37,19 +42,6 @@ export interface StagedLayerBlob {
   readonly mediaType: string;
 }
 
-/**
- * For a producer whose staged layer was taken from somewhere else (a container's upper, moved):
- * its own intent, recorded instead of an import's, and what to do inside the publishing
- * transaction, whether the chainId was new or already stored.
- */
-export interface PublishHooks {
-  readonly intent: StagingIntent;
-  /** Before the staged dir is published (the moves that fill it go here). */
-  beforePublish(): void;
-  /** Once the layer is known (the new one, or the stored one with the same chainId). */
-  afterPublish(layer: LayerRow): void;
-}
-
 export interface CommitResult {
   readonly layer: LayerRow;
   /** True when a layer with this chainId was already stored and only the name was added. */
@@ -62,29 +54,24 @@ export interface CommitResult {
  * @example
  * const { layer, existed } = commitStagedLayer(ctx, stage, staged, 'base');
  */
-export function commitStagedLayer(ctx: StoreContext, stage: Staging, staged: StagedLayer, name: string | null, hooks?: PublishHooks): CommitResult {
+export function commitStagedLayer(ctx: StoreContext, stage: Staging, staged: StagedLayer, name: string | null): CommitResult {
   const chainId = chainIdOf(staged.parent?.chainId ?? null, staged.diffId);
   const target = ctx.layout.layerDir(chainId);
   const blobs = staged.blobs ?? [];
+  let result: CommitResult;
   try {
-    return ctx.db.immediate(() => {
+    result = ctx.db.immediate(() => {
       if (name !== null) assertNameFree(ctx, name, chainId);
       const existing = layerByChainId(ctx.db, chainId);
       if (staged.parent !== null && layerById(ctx.db, staged.parent.id) === undefined) {
         throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot create layer: its parent was removed meanwhile', { hint: 'Create the parent again, then retry.' });
       }
-      if (hooks !== undefined) {
-        stage.setIntent(hooks.intent);
-        hooks.beforePublish();
-      } else if (blobs.length > 0 || existing === undefined) {
-        // The blobs are published for a stored layer too (it gains a compressed form), so the
-        // intent that lets a sweep remove a blob file left without its row comes first.
-        stage.setIntent<StagingIntent>({ kind: 'import', target, chainId, ...(blobs.length > 0 ? { blobs: blobs.map((b) => b.sealed.digest) } : {}) });
-      }
+      // Before the blobs and the layer's dir leave tmp/: the sweep removes what has no row.
+      stage.setIntent<StagingIntent>({ kind: 'import', snapshot: staged.snapshot, target, chainId, ...(blobs.length > 0 ? { blobs: blobs.map((b) => b.sealed.digest) } : {}) });
       if (existing !== undefined) {
         if (name !== null) upsertName(ctx.db, name, existing.id, ctx.now());
+        // The blobs are published for a stored layer too: it gains a compressed form.
         attachBlobs(ctx, existing, blobs);
-        hooks?.afterPublish(existing);
         return { layer: existing, existed: true };
       }
       // Holding the write lock, a directory without a row is a leftover of a killed process.
@@ -99,15 +86,20 @@ export function commitStagedLayer(ctx: StoreContext, stage: Staging, staged: Sta
       if (name !== null) upsertName(ctx.db, name, id, ctx.now());
       const layer = layerById(ctx.db, id) as LayerRow;
       attachBlobs(ctx, layer, blobs);
-      hooks?.afterPublish(layer);
+      // Last: nothing that can fail comes after it but the commit of this transaction (a nested
+      // snapshotter change is undone by its own sweep, not by this transaction's rollback).
+      ctx.snapshots.commit(chainId, staged.snapshot);
       return { layer, existed: false };
     });
   } catch (err) {
     // A blob renamed into blobs/ by the transaction that failed goes back into the staging dir,
-    // which the caller disposes of.
+    // which the caller disposes of; the snapshot goes with the caller's discardStagedLayer.
     for (const b of blobs) unpublishBlob(ctx, b.sealed);
     throw err;
   }
+  // The same content was stored already: this copy goes, outside the write lock.
+  if (result.existed) ctx.snapshots.remove(staged.snapshot);
+  return result;
 }
 
 /** Publishes the layer's blobs and links them to it (inside the publishing transaction). */
@@ -118,16 +110,60 @@ function attachBlobs(ctx: StoreContext, layer: LayerRow, blobs: readonly StagedL
   }
 }
 
+export interface StagedLayerDirs {
+  /** `layer/` (0700) inside the staging dir: the layer's metadata (its tar-split record). */
+  readonly layerDir: string;
+  /** Where its files go: the changeset of a new active snapshot on the parent, in the driver's format. */
+  readonly diffDir: string;
+  /** That snapshot's key. */
+  readonly snapshot: string;
+  /** The driver's format: overlay (a changeset) or dir (the parent's tree, to change in place). */
+  readonly format: 'overlay' | 'dir';
+}
+
 /**
- * Makes `layer/` (0700) and its empty `diff/` (0755) inside a staging dir: where every new layer
- * (import, commit, diff layer, apply) is built before `commitStagedLayer` publishes it.
+ * Where every new layer (import, commit, diff layer, apply) is built before `commitStagedLayer`
+ * publishes it: a metadata dir in the staging dir, and an active snapshot `import-<token>` on the
+ * parent for its files. Recorded before the snapshot is made, so a killed producer's snapshot is
+ * removed by the next open (undoImport). `discardStagedLayer` undoes it in process.
  */
-export function makeStagedLayerDir(ctx: StoreContext, stage: Staging): { layerDir: string; diffDir: string } {
+export function makeStagedLayerDir(ctx: StoreContext, stage: Staging, parent: LayerRow | null): StagedLayerDirs {
   const layerDir = stage.sub('layer');
-  const diffDir = ctx.layout.diffIn(layerDir);
   fs.mkdirSync(layerDir, 0o700);
-  fs.mkdirSync(diffDir, 0o755);
-  return { layerDir, diffDir };
+  const snapshot = `import-${stage.token}`;
+  stage.setIntent<StagingIntent>({ kind: 'import', snapshot });
+  ctx.snapshots.prepare(snapshot, parent?.chainId ?? null);
+  const changeset = ctx.snapshots.changeset(snapshot);
+  return { layerDir, diffDir: changeset.dir, snapshot, format: changeset.format };
+}
+
+/**
+ * The staged layer, for producers that write overlay's format (a changeset) and have no dir-format
+ * variant yet: on a dir-format driver (btrfs, zfs) they stop with UNSUPPORTED, the snapshot removed.
+ */
+export function overlayFormat(ctx: StoreContext, staged: StagedLayerDirs, action: string): StagedLayerDirs {
+  if (staged.format === 'overlay') return staged;
+  discardStagedLayer(ctx, staged);
+  throw new ShibafuError('UNSUPPORTED', `Cannot ${action} on the ${ctx.driver} driver yet: it writes overlay's changeset format, and ${ctx.driver} keeps whole trees`, {
+    hint: 'Use a store made with --storage-driver overlay (or fuse-overlayfs) for this command.',
+  });
+}
+
+/**
+ * Removes a staged layer's snapshot after a failure (best effort: the sweep does it otherwise).
+ * Its files go first: they are garbage, and on a full disk (the failure was often NO_SPACE) the
+ * database needs the room they take to record the removal.
+ */
+export function discardStagedLayer(ctx: StoreContext, staged: { readonly snapshot: string } | null): void {
+  if (staged === null) return;
+  try {
+    if (ctx.snapshots.stat(staged.snapshot).kind !== 'active') return; // committed: a layer's now
+    const { dir } = ctx.snapshots.changeset(staged.snapshot);
+    for (const name of fs.readdirSync(dir)) fs.rmSync(`${dir}/${name}`, { recursive: true, force: true });
+    ctx.snapshots.remove(staged.snapshot);
+  } catch {
+    // Gone, or busy: the sweep of the next open decides.
+  }
 }
 
 /**
@@ -135,7 +171,11 @@ export function makeStagedLayerDir(ctx: StoreContext, stage: Staging): { layerDi
  * directory whose row never committed is a leftover.
  */
 export const undoImport: IntentUndo<Extract<StagingIntent, { kind: 'import' }>> = (ctx, _stagingPath, intent) => {
-  if (layerByChainId(ctx.db, asChainId(intent.chainId)) === undefined) fs.rmSync(intent.target, { recursive: true, force: true });
+  // Its snapshot, while still active (committed, it is the layer's and has a row).
+  if (intent.snapshot !== undefined) removeActive(ctx, intent.snapshot);
+  if (intent.chainId !== undefined && intent.target !== undefined && layerByChainId(ctx.db, asChainId(intent.chainId)) === undefined) {
+    fs.rmSync(intent.target, { recursive: true, force: true });
+  }
   // Its blobs: a file renamed into blobs/ whose row never committed.
   for (const digest of intent.blobs ?? []) {
     if (DIGEST_RE.test(digest)) removeUnpublishedBlob(ctx, digest as Digest);
@@ -154,3 +194,4 @@ export function assertNameFree(ctx: StoreContext, name: string, chainId: string 
     hint: `Pick another name, or move it with \`shibafu layer tag LAYER ${name}\`.`,
   });
 }
+

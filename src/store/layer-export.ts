@@ -35,6 +35,7 @@ import { zstdStream } from '../sys/zstd-process.js';
 import { verifyBlob } from '../content/blob-reader.js';
 import { exportStoredBlob, storedBlobOf } from './layer-export-blob.js';
 import type { StoreContext } from './store-context.js';
+import { layerDiffDir } from './layer-files.js';
 
 export interface ExportOptions {
   readonly compression?: Compression;
@@ -120,7 +121,7 @@ function assertSealed(layer: LayerRow): asserts layer is LayerRow & { chainId: N
 /** The layer's uncompressed tar, unchecked: replayed from its tar-split record, or packed. */
 function layerTar(ctx: StoreContext, layer: LayerRow, signal: AbortSignal | undefined): AsyncIterable<Buffer> {
   const chainId = layer.chainId as NonNullable<LayerRow['chainId']>;
-  const diffDir = ctx.layout.layerDiff(chainId);
+  const diffDir = layerDiffDir(ctx, chainId);
   return layer.tarSplit
     ? replayTarSplit(ctx.layout.tarSplitIn(ctx.layout.layerDir(chainId)), diffDir, signal)
     : packLayer(diffDir, { xattrs: { list: (p) => ctx.ports.llistxattr(p), get: (p, n) => ctx.ports.lgetxattr(p, n) }, ...(signal !== undefined ? { signal } : {}) });

@@ -10,21 +10,19 @@
  * hashed and stored, so the layer is consistent with its diffId even when the container keeps
  * writing; pause it first for an exact snapshot, as `podman commit` does by default.
  *
- * `commitUpperByMove` takes the upper of a container that does not run as the layer itself.
+ * `commitUpperByMove` commits the active snapshot of a container that does not run as the layer itself.
  * (docs/changes.md)
  */
 import * as fs from 'node:fs';
-import { join } from 'node:path';
-import { containerById } from '../db/container-queries.js';
-import { layerByChainId, layerById, type LayerRow } from '../db/layer-queries.js';
-import { ShibafuError } from '../errors.js';
+import { insertSealedLayer, layerByChainId, layerById, upsertName, type LayerRow } from '../db/layer-queries.js';
+import { ShibafuError, isShibafuError } from '../errors.js';
 import { copyOverlayDir, type CopyOverlayStats } from '../changes/copy-overlay-dir.js';
 import { upperSettler } from '../changes/settle-upper.js';
 import { nodeTreeFs, publicXattrs, type TreeFs } from '../changes/tree-fs.js';
 import { setTimes } from '../changes/node-writer.js';
 import { asChainId, chainIdOf } from '../ids.js';
 import { fsyncDir } from '../sys/sync.js';
-import { commitStagedLayer, type CommitResult, makeStagedLayerDir } from './layer-commit.js';
+import { assertNameFree, commitStagedLayer, discardStagedLayer, makeStagedLayerDir, overlayFormat, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
 import { hashLayerDir } from './layer-hash.js';
 import { ancestry } from './layer-views.js';
 import { Staging, type StagingIntent } from './staging.js';
@@ -57,8 +55,10 @@ export function commitUpper(ctx: StoreContext, options: CommitUpperOptions): Com
     throw new ShibafuError('SOURCE_NOT_FOUND', `Cannot commit "${options.upper}": it is not a directory`);
   }
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
+  let staged: StagedLayerDirs | null = null;
   try {
-    const { layerDir, diffDir } = makeStagedLayerDir(ctx, stage);
+    staged = overlayFormat(ctx, makeStagedLayerDir(ctx, stage, parent), 'commit a copy of a container');
+    const { layerDir, diffDir } = staged;
     const stats = copyOverlayDir(nodeTreeFs(ctx.ports), ctx.ports, options.upper, diffDir, {
       whiteouts: 'normalize', ...(options.signal !== undefined ? { signal: options.signal } : {}),
     });
@@ -66,18 +66,21 @@ export function commitUpper(ctx: StoreContext, options: CommitUpperOptions): Com
     ctx.ports.syncfs(stage.fd);
     const hashed = hashLayerDir(diffDir, ctx.ports, options.signal);
     const result = commitStagedLayer(ctx, stage, {
-      dir: layerDir, diffId: hashed.diffId, parent, size: hashed.bytes, files: hashed.entries,
+      dir: layerDir, snapshot: staged.snapshot, diffId: hashed.diffId, parent, size: hashed.bytes, files: hashed.entries,
       blobDigest: null, blobSize: null, mediaType: null, source: 'commit', tarSplit: false,
     }, options.name);
     return { ...result, stats };
+  } catch (err) {
+    discardStagedLayer(ctx, staged);
+    throw err;
   } finally {
     stage.dispose();
   }
 }
 
 export interface MoveUpperOptions {
-  /** The container whose upper (containers/<id>/upper) becomes the layer; it must not run. */
-  readonly containerId: string;
+  /** The container's active snapshot, whose changes become the layer; the container must not run. */
+  readonly snapshot: string;
   /** Its stack, bottom first; its top is the parent. */
   readonly stack: readonly LayerRow[];
   readonly name: string | null;
@@ -87,96 +90,115 @@ export interface MoveUpperOptions {
 }
 
 /**
- * Commits a stopped, unmounted container's upper by moving it: settled in place (overlay's
- * private xattrs and whiteout times, settle-upper.ts) by the walk that hashes it, then renamed into the
- * new layer while a fresh empty upper (with the old root's owner, mode and time) takes its place,
- * and the container is stacked on the layer in the same transaction. Its merged view is what it
- * was; nothing is copied, so the cost is the walk, the hash and one syncfs.
+ * Commits a stopped, unmounted container's active snapshot as the layer itself: its changes,
+ * settled in place (overlay's private xattrs and whiteout times, settle-upper.ts) by the walk that
+ * hashes them, are committed under the chainId, and in the same transaction the container gets a
+ * fresh active snapshot on the new layer (with the old root's owner, mode and time) and is stacked
+ * on it. Its merged view is what it was; nothing is copied or moved, so the cost is the walk, the
+ * hash and one syncfs. If the same content is stored already, the container is stacked on that
+ * layer instead and its old snapshot, committed under a throw-away name, is removed after.
  *
- * Crash safety: the intent (kind `commit`) names the container and the chainId; until the
- * transaction commits, `undoUpperMove` puts the upper back (recovery.ts, or the catch below).
+ * Crash safety: one transaction; the snapshotter's sweep unseals a commit that did not commit, and
+ * the intent (kind `commit`) lets the store's sweep remove a layer dir without its row and the
+ * throw-away snapshot (undoUpperMove).
  *
  * @example
- * commitUpperByMove(ctx, { containerId: row.id, stack, name: 'app-v2', rebase: (l) => stackCommittedLayer(ctx.db, row.id, l.id) });
+ * commitUpperByMove(ctx, { snapshot: `container-${row.id}`, stack, name: 'app-v2', rebase: (l) => stackCommittedLayer(ctx.db, row.id, l.id) });
  */
 export function commitUpperByMove(ctx: StoreContext, options: MoveUpperOptions): CommitUpperResult {
   const parent = parentOfStack(ctx, options.stack, 'commit');
-  const upper = ctx.layout.containerUpper(options.containerId);
+  const key = options.snapshot;
+  const upper = ctx.snapshots.changeset(key);
+  if (upper.format !== 'overlay') {
+    throw new ShibafuError('UNSUPPORTED', `Cannot commit on the ${ctx.driver} driver yet: its snapshots are whole trees`, {
+      hint: 'Use a store made with --storage-driver overlay (or fuse-overlayfs) for container commit.',
+    });
+  }
   const treeFs = nodeTreeFs(ctx.ports);
   const stage = Staging.create(ctx.layout, 'commit', ctx.ports);
   try {
-    const fresh = stage.sub('upper');
     // Before anything is changed: the new upper keeps what the container sees as its root.
-    cloneRootDir(ctx, treeFs, upper, fresh);
+    const root = stage.sub('root');
+    cloneRootDir(ctx, treeFs, upper.dir, root);
     // One walk settles the upper in place and hashes it as settled.
     const settler = upperSettler(ctx.ports);
-    const hashed = hashLayerDir(upper, ctx.ports, options.signal, settler);
+    const hashed = hashLayerDir(upper.dir, ctx.ports, options.signal, settler);
     const stats = settler.stats;
     const layerDir = stage.sub('layer');
     fs.mkdirSync(layerDir, 0o700);
     // The container's writes were never synced: one syncfs makes them durable before the row.
     ctx.ports.syncfs(stage.fd);
     const chainId = chainIdOf(parent?.chainId ?? null, hashed.diffId);
-    const intent: StagingIntent = { kind: 'commit', target: ctx.layout.layerDir(chainId), source: upper, chainId, containerId: options.containerId };
+    const target = ctx.layout.layerDir(chainId);
+    const discard = `discard-${stage.token}`;
+    const intent: Extract<StagingIntent, { kind: 'commit' }> = { kind: 'commit', target, chainId, snapshot: key, discard };
+    let result: { layer: LayerRow; existed: boolean };
     try {
-      const result = commitStagedLayer(ctx, stage, {
-        dir: layerDir, diffId: hashed.diffId, parent, size: hashed.bytes, files: hashed.entries,
-        blobDigest: null, blobSize: null, mediaType: null, source: 'commit', tarSplit: false,
-      }, options.name, {
-        intent,
-        beforePublish() {
-          fs.renameSync(upper, ctx.layout.diffIn(layerDir));
-          fs.renameSync(fresh, upper);
-          fsyncDir(ctx.layout.containerDir(options.containerId));
-        },
-        afterPublish: options.rebase,
+      result = ctx.db.immediate(() => {
+        if (options.name !== null) assertNameFree(ctx, options.name, chainId);
+        if (parent !== null && layerById(ctx.db, parent.id) === undefined) {
+          throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot commit: the top layer of the stack was removed meanwhile');
+        }
+        stage.setIntent(intent);
+        let layer = layerByChainId(ctx.db, chainId);
+        const existed = layer !== undefined;
+        if (layer !== undefined) {
+          if (options.name !== null) upsertName(ctx.db, options.name, layer.id, ctx.now());
+        } else {
+          fs.rmSync(target, { recursive: true, force: true });
+          fs.renameSync(layerDir, target);
+          fsyncDir(ctx.layout.layers);
+          const id = insertSealedLayer(ctx.db, {
+            chainId, diffId: hashed.diffId, parentId: parent?.id ?? null, size: hashed.bytes, files: hashed.entries,
+            blobDigest: null, blobSize: null, mediaType: null, source: 'commit', tarSplit: false, created: ctx.now(),
+          });
+          if (options.name !== null) upsertName(ctx.db, options.name, id, ctx.now());
+          layer = layerById(ctx.db, id) as LayerRow;
+        }
+        options.rebase(layer);
+        // The snapshotter's changes last: nothing that can fail comes after them but the commit of
+        // this transaction (a nested snapshotter change is undone by its own sweep, not by a rollback).
+        ctx.snapshots.commit(existed ? discard : chainId, key);
+        ctx.snapshots.prepare(key, chainId);
+        copyRootAttrs(ctx, treeFs, root, ctx.snapshots.changeset(key).dir);
+        return { layer, existed };
       });
-      return { ...result, stats };
     } catch (err) {
-      // The transaction rolled back; the directories it had moved go back. Should that fail too,
-      // the staging dir (which may hold the upper) is left to the next open's sweep, not deleted.
-      try {
-        undoUpperMove(ctx, stage.path, intent);
-      } catch {
-        stage.abandon();
-      }
+      // The transaction rolled back: what it made outside the database goes, as the sweep's undo does.
+      ctx.db.immediate(() => undoUpperMove(ctx, stage.path, intent));
       throw err;
     }
+    if (result.existed) ctx.snapshots.remove(discard);
+    return { ...result, stats };
   } finally {
     stage.dispose();
   }
 }
 
 /**
- * Undoes a `commitUpperByMove` whose transaction did not commit: the container's upper goes back
- * from wherever the moves had taken it. Returns true when it moved something back.
- *
- * The moves, in order: upper → <stage>/layer/diff, <stage>/upper (fresh) → upper, and in the
- * transaction <stage>/layer → layers/<chainId>. So while <stage>/layer exists the old upper is in
- * it or still in place; once it is gone, the old upper is in layers/<chainId>, which then has no row.
+ * The sweep's undo of a `commit` by move: one transaction did everything, so only what it left
+ * outside the database can remain: the layer's dir without its row, and the throw-away snapshot
+ * of a commit whose content was stored already.
  */
-export function undoUpperMove(ctx: StoreContext, stagingPath: string, intent: Extract<StagingIntent, { kind: 'commit' }>): boolean {
-  const { containerId, chainId, source } = intent;
-  const row = containerById(ctx.db, containerId);
-  if (row === undefined) return false;
-  const top = row.layerIds.at(-1);
-  if (top !== undefined && layerById(ctx.db, top)?.chainId === chainId) return false; // it committed
-  const staged = join(stagingPath, 'layer');
-  let moved: string;
-  if (fs.existsSync(staged)) {
-    moved = ctx.layout.diffIn(staged);
-    if (!fs.existsSync(moved)) return false; // nothing had moved yet
-  } else {
-    if (layerByChainId(ctx.db, asChainId(chainId)) !== undefined) return false;
-    moved = ctx.layout.diffIn(ctx.layout.layerDir(asChainId(chainId)));
-    if (!fs.existsSync(moved)) return false;
+export function undoUpperMove(ctx: StoreContext, _stagingPath: string, intent: Extract<StagingIntent, { kind: 'commit' }>): boolean {
+  if (intent.snapshot === undefined) return false; // an intent of the layout before snapshots: nothing it names exists
+  if (layerByChainId(ctx.db, asChainId(intent.chainId)) === undefined) fs.rmSync(intent.target, { recursive: true, force: true });
+  try {
+    if (ctx.snapshots.stat(intent.discard).kind === 'committed') ctx.snapshots.remove(intent.discard);
+  } catch (err) {
+    if (!isShibafuError(err, 'SNAPSHOT_NOT_FOUND')) throw err;
   }
-  // What is at the upper's place now is the fresh, empty one (or nothing).
-  fs.rmSync(source, { recursive: true, force: true });
-  fs.renameSync(moved, source);
-  if (!moved.startsWith(stagingPath)) fs.rmSync(ctx.layout.layerDir(asChainId(chainId)), { recursive: true, force: true });
-  fsyncDir(ctx.layout.containerDir(containerId));
-  return true;
+  return false;
+}
+
+/** Gives `to` (an existing, empty directory) the owner, mode and mtime of `from` (made by cloneRootDir). */
+function copyRootAttrs(ctx: StoreContext, treeFs: TreeFs, from: string, to: string): void {
+  const info = treeFs.lstat(from);
+  if (info?.kind !== 'dir') return;
+  fs.chownSync(to, info.uid, info.gid);
+  fs.chmodSync(to, info.mode);
+  for (const [name, value] of publicXattrs(treeFs, from)) ctx.ports.lsetxattr(to, name, value);
+  setTimes(ctx.ports, to, info.mtimeNs);
 }
 
 /** Makes `to` an empty directory with `from`'s owner, mode, public xattrs and mtime. */

@@ -5,6 +5,8 @@
 import { createHash } from 'node:crypto';
 import type { DiffId } from '../ids.js';
 import { packLayerSync, type PackSettler } from '../tar/tar-packer.js';
+import { packTreeChangesSync } from '../changes/pack-tree-changes.js';
+import type { Changeset } from '../snapshots/snapshotter.js';
 import type { XattrPort } from './ports.js';
 
 export interface LayerHash {
@@ -19,7 +21,7 @@ export interface LayerHash {
  * `settle`: changes the tree in place as it is walked (the move commit's upper, settle-upper.ts).
  *
  * @example
- * const { diffId } = hashLayerDir(layout.layerDiff(chainId), ports);
+ * const { diffId } = hashLayerDir(layerDiffDir(ctx, chainId), ports);
  */
 export function hashLayerDir(dir: string, xattrs: XattrPort, signal?: AbortSignal, settle?: PackSettler): LayerHash {
   const hash = createHash('sha256');
@@ -27,6 +29,29 @@ export function hashLayerDir(dir: string, xattrs: XattrPort, signal?: AbortSigna
     xattrs: { list: (p) => xattrs.llistxattr(p), get: (p, n) => xattrs.lgetxattr(p, n) },
     ...(signal !== undefined ? { signal } : {}),
     ...(settle !== undefined ? { settle } : {}),
+  });
+  for (;;) {
+    const next = gen.next();
+    if (next.done === true) {
+      return { diffId: `sha256:${hash.digest('hex')}` as DiffId, entries: next.value.entries, bytes: next.value.bytes };
+    }
+    hash.update(next.value);
+  }
+}
+
+/**
+ * The diffId of a snapshot's changes in its driver's format: an overlay changeset packed as it is,
+ * or (dir format) the difference between its tree and its parent's (`emptyDir` for none).
+ *
+ * @example
+ * hashChangeset(ctx.snapshots.changeset(key), ctx.ports, ctx.layout.empty)
+ */
+export function hashChangeset(changeset: Changeset, xattrs: XattrPort, emptyDir: string, signal?: AbortSignal): LayerHash {
+  if (changeset.format === 'overlay') return hashLayerDir(changeset.dir, xattrs, signal);
+  const hash = createHash('sha256');
+  const gen = packTreeChangesSync(changeset.parentDir ?? emptyDir, changeset.dir, {
+    xattrs,
+    ...(signal !== undefined ? { signal } : {}),
   });
   for (;;) {
     const next = gen.next();

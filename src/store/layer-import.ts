@@ -8,13 +8,14 @@ import type { Readable } from 'node:stream';
 import { ShibafuError } from '../errors.js';
 import type { DiffId, Digest } from '../ids.js';
 import { toApplyOp } from '../tar/apply-op.js';
-import { LayerApplier } from '../tar/layer-applier.js';
+import { createLayerApplier, type OpApplier } from '../tar/layer-applier.js';
+import { DIR_LAYER_FORMAT, OVERLAY_LAYER_FORMAT } from '../format/layer-format.js';
 import { LAYER_MEDIA_TYPES, openSource, type Compression } from '../tar/layer-source.js';
 import { BlobWriter } from '../content/blob-ingest.js';
 import { findLayerOfBlob, nameStoredLayer } from './layer-from-blob.js';
 import { TarParser } from '../tar/tar-parser.js';
 import { TarSplitWriter } from '../tar/tar-split.js';
-import { commitStagedLayer, makeStagedLayerDir, type CommitResult } from './layer-commit.js';
+import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, overlayFormat, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
 import { copyTree } from './copy-tree.js';
 import { EarlyWriteback } from './early-writeback.js';
 import { hashLayerDir } from './layer-hash.js';
@@ -48,13 +49,18 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
   const named = known === null ? null : nameStoredLayer(ctx, known, options.name);
   if (named !== null) return named;
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
-  let applier: LayerApplier | null = null;
+  let applier: OpApplier | null = null;
+  let staged: StagedLayerDirs | null = null;
   let split: TarSplitWriter | null = null;
   let writeback: EarlyWriteback | null = null;
   let blob: BlobWriter | null = null;
   try {
-    const { layerDir, diffDir } = makeStagedLayerDir(ctx, stage);
-    applier = new LayerApplier(diffDir, ctx.ports, ctx.limits);
+    staged = makeStagedLayerDir(ctx, stage, options.parent);
+    const { layerDir, diffDir } = staged;
+    // Overlay's format into an empty changeset; dir format onto a snapshot of the parent's tree.
+    applier = staged.format === 'dir'
+      ? createLayerApplier({ format: DIR_LAYER_FORMAT, root: diffDir, ports: ctx.ports, limits: ctx.limits })
+      : createLayerApplier({ format: OVERLAY_LAYER_FORMAT, root: diffDir, ports: ctx.ports, limits: ctx.limits });
     split = new TarSplitWriter(ctx.layout.tarSplitIn(layerDir));
     const a = applier;
     const s = split;
@@ -112,6 +118,7 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
     ctx.ports.syncfs(stage.fd);
     return commitStagedLayer(ctx, stage, {
       dir: layerDir,
+      snapshot: staged.snapshot,
       diffId: digests.diffId as DiffId,
       parent: options.parent,
       size: digests.tarSize,
@@ -128,6 +135,7 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
   } catch (err) {
     applier?.abort();
     split?.destroy();
+    discardStagedLayer(ctx, staged);
     throw err;
   } finally {
     (blob as BlobWriter | null)?.close();
@@ -149,15 +157,20 @@ export async function importDir(ctx: StoreContext, dir: string, options: ImportO
   }
   if (!st.isDirectory()) throw new ShibafuError('USAGE', `Cannot use "${dir}" with --from-dir: it is not a directory`);
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
+  let staged: StagedLayerDirs | null = null;
   try {
-    const { layerDir, diffDir } = makeStagedLayerDir(ctx, stage);
+    staged = overlayFormat(ctx, makeStagedLayerDir(ctx, stage, options.parent), 'create a layer from a directory');
+    const { layerDir, diffDir } = staged;
     copyTree(dir, diffDir, ctx.ports);
     ctx.ports.syncfs(stage.fd);
     const hashed = hashLayerDir(diffDir, ctx.ports, options.signal);
     return commitStagedLayer(ctx, stage, {
-      dir: layerDir, diffId: hashed.diffId, parent: options.parent, size: hashed.bytes, files: hashed.entries,
+      dir: layerDir, snapshot: staged.snapshot, diffId: hashed.diffId, parent: options.parent, size: hashed.bytes, files: hashed.entries,
       blobDigest: null as Digest | null, blobSize: null, mediaType: null, source: 'dir', tarSplit: false,
     }, options.name);
+  } catch (err) {
+    discardStagedLayer(ctx, staged);
+    throw err;
   } finally {
     stage.dispose();
   }

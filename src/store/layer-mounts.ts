@@ -10,14 +10,13 @@ import {
   allMounts, deleteMount, insertMount, layersByIds, markMounted, mountById, mountIdByTarget, mountsUsing,
   namesOfLayers, mountChainOf, type LayerRow, type MountLayer, type MountRow, type StackLayer,
 } from '../db/layer-queries.js';
-import { ShibafuError, errnoCode } from '../errors.js';
-import { digestHex } from '../ids.js';
+import { ShibafuError, errnoCode, isShibafuError } from '../errors.js';
 import { ancestry } from './layer-views.js';
-import type { OverlayMount } from '../snapshots/mount.js';
 import type { MountApi } from './ports.js';
 import { Staging, stagingOwnerAlive, type StagingIntent } from './staging.js';
 import type { IntentUndo } from './store-intents.js';
 import type { StoreContext } from './store-context.js';
+import { removeActive } from './layer-files.js';
 
 /** Mount records do not outlive a reboot, so their commits skip the WAL fsync (Db.immediate). */
 const NOT_DURABLE = { durable: false } as const;
@@ -68,6 +67,22 @@ function expandWith<T extends StackLayer>(layers: readonly LayerRow[], chain: (l
   return stack;
 }
 
+/**
+ * The top of each chain in an expanded stack (bottom first): what a snapshot of the stack is
+ * prepared on (each brings its ancestors again, in the same order).
+ *
+ * @example
+ * chainTops([base, python, app]) // ['sha256:<app>']
+ */
+export function chainTops(stack: readonly StackLayer[]): string[] {
+  const tops: string[] = [];
+  stack.forEach((l, i) => {
+    const next = stack[i + 1];
+    if (next === undefined || next.parentId !== l.id) tops.push(l.chainId!);
+  });
+  return tops;
+}
+
 export interface MountOptions {
   readonly writable: boolean;
   readonly api: MountApi;
@@ -103,20 +118,15 @@ export function mountStack(ctx: StoreContext, stack: readonly MountLayer[], targ
   const mountId = randomBytes(8).toString('hex');
   // Decided before the record is written, so `layer mounts` shows the API actually used.
   const api = ctx.mounterFor(options.api).overlayApi();
-  const dir = ctx.layout.mountDir(mountId);
+  const snapshot = mountSnapshot(mountId);
   // Named by the mount id, so anyone can tell whether the owner of a 'mounting' record lives.
   const stage = Staging.create(ctx.layout, 'mount', ctx.ports, mountId);
   try {
-    if (options.writable) {
-      fs.mkdirSync(stage.sub('layer'), 0o700);
-      fs.mkdirSync(`${stage.sub('layer')}/upper`, 0o755);
-      fs.mkdirSync(`${stage.sub('layer')}/work`, 0o700);
-    }
     const row: MountRow = { id: mountId, target: realTarget, writable: options.writable, api, state: 'mounting', created: ctx.now(), layerIds: stack.map((l) => l.id) };
     // A read-only mount leaves nothing on disk: its record needs no WAL fsync (2-4 ms here), as a
     // power loss takes the mount with it. A writable one's record stays durable: it is what
-    // finds and prunes the upper under mounts/ once the mount is gone, reboot or not.
-    ctx.db.immediate(() => {
+    // finds and prunes the upper once the mount is gone, reboot or not.
+    const mounts = ctx.db.immediate(() => {
       const existing = mountIdByTarget(ctx.db, realTarget);
       if (existing !== undefined) {
         if (ctx.mounter.isMounted(realTarget)) {
@@ -127,26 +137,20 @@ export function mountStack(ctx: StoreContext, stack: readonly MountLayer[], targ
         dropMountRecord(ctx, existing);
       }
       // The intent outlives the record's 'mounting' state: a sweeper finding this staging dir
-      // stale undoes a half-made mount (unmount, drop the record and the upper).
-      stage.setIntent<StagingIntent>({ kind: 'mount', target: dir, mountId }, NOT_DURABLE);
+      // stale undoes a half-made mount (unmount, drop the record and the snapshot).
+      stage.setIntent<StagingIntent>({ kind: 'mount', mountId, snapshot }, NOT_DURABLE);
       // The record's foreign keys check, under this write lock, that no layer was removed since
-      // the stack was read; a remover that comes later sees the record. Checked before the upper
-      // leaves tmp/, so a refused mount leaves nothing outside it.
+      // the stack was read; a remover that comes later sees the record.
       if (!insertMount(ctx.db, row)) {
         throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot mount: a layer of the stack was removed meanwhile');
       }
-      // No fsync of mounts/ (~4 ms on ext4): the commit's WAL fsync orders the rename on ext4, and
-      // wherever it does not, an upper whose rename was lost is still in tmp/mount-<id>, which
-      // the next open sweeps, while its record is stale (not mounted) and pruned with no upper.
-      if (options.writable) fs.renameSync(stage.sub('layer'), dir);
+      // Planned by the snapshotter, in the same transaction: a view, or an active snapshot whose
+      // upper takes the writes.
+      const tops = chainTops(stack);
+      return options.writable ? ctx.snapshots.prepare(snapshot, tops, { volatile: options.volatile === true }) : ctx.snapshots.view(snapshot, tops);
     }, options.writable ? {} : NOT_DURABLE);
     try {
-      mountStackAt(ctx, stack, {
-        target: realTarget,
-        api,
-        ...(options.writable ? { upper: ctx.layout.mountUpper(mountId), work: ctx.layout.mountWork(mountId) } : {}),
-        volatile: options.volatile === true,
-      });
+      ctx.mounterFor(options.api).mount(mounts, realTarget);
     } catch (err) {
       ctx.db.immediate(() => dropMountRecord(ctx, mountId), NOT_DURABLE);
       throw err;
@@ -158,90 +162,14 @@ export function mountStack(ctx: StoreContext, stack: readonly MountLayer[], targ
   }
 }
 
-export interface StackMountRequest {
-  readonly target: string;
-  readonly api: MountApi;
-  /** Upper and work dirs owned by the caller (a container's); absent: read-only. */
-  readonly upper?: string;
-  readonly work?: string;
-  readonly volatile?: boolean;
-}
-
 /**
- * Mounts a sealed, expanded stack at `target` and records nothing: for callers that keep their own
- * record of the mount (a container's row pins its stack and names its merged dir), so the mount
- * costs no extra transaction. Returns the API used.
+ * The key of a `layer mount`'s snapshot: a view, or (writable) an active snapshot.
  *
  * @example
- * mountStackAt(ctx, stack, { target: merged, api: 'auto', upper, work, volatile: true });
+ * ctx.snapshots.changeset(mountSnapshot(id)).dir // a writable mount's upper
  */
-export function mountStackAt(ctx: StoreContext, stack: readonly StackLayer[], req: StackMountRequest): 'new' | 'legacy' {
-  if (stack.length === 0) throw new ShibafuError('USAGE', 'Cannot mount: name at least one layer');
-  const mounter = ctx.mounterFor(req.api);
-  const api = mounter.overlayApi();
-  // Planned here, performed by the mounter: the mount as data.
-  const lowers = stack.map((l) => ctx.layout.layerDiff(l.chainId!));
-  const mount: OverlayMount = {
-    type: 'overlay',
-    lowers,
-    ...(req.upper !== undefined && req.work !== undefined ? { upper: req.upper, work: req.work } : {}),
-    ...(req.volatile === true ? { volatile: true } : {}),
-    ...(api === 'legacy' ? { legacyNames: shortNames(ctx, stack) } : {}),
-  };
-  try {
-    mounter.mount([mount], req.target);
-  } catch (err) {
-    // The legacy links are used unread (see shortNames): one that is missing (a layer's first
-    // legacy mount) or stale is mended here, and the mount tried once more.
-    if (api !== 'legacy' || !mendLinks(ctx, stack)) throw err;
-    mounter.mount([mount], req.target);
-  }
-  return api;
-}
-
-/**
- * For the legacy mount(2), short names of the lowers relative to the store's links/ dir,
- * which is what fits 500 lowers in its one page of options: the layer row id in base 36 (at most 6
- * characters below two billion layers), a symlink to the layer's diff dir. A link is made at its
- * layer's first legacy mount and removed with the layer's row (removeLayer), so an existing link
- * always points at its own layer's dir: the mount uses the names without a readlink of each (500
- * readlinks were ~4 ms), and mends them only when the kernel fails. The new API gets full paths:
- * relative ones would save the kernel ~0.4 ms of path walks on 500 layers, but the kernel shows
- * each lowerdir as it was given (/proc/self/mountinfo, findmnt), and full paths say where a layer is.
- */
-function shortNames(ctx: StoreContext, stack: readonly StackLayer[]): NonNullable<OverlayMount['legacyNames']> {
-  return { cwd: ctx.layout.links, names: stack.map((l) => l.id.toString(36)) };
-}
-
-/**
- * Makes every link of `stack` point at its layer's dir; returns whether any had to change. A link
- * can be missing (never mounted with the legacy API, or a crash between a layer's removal and its
- * link's: the row stayed) or, from a store whose links were never removed with their layers,
- * point at a dir of a layer whose row id was since reused.
- */
-function mendLinks(ctx: StoreContext, stack: readonly StackLayer[]): boolean {
-  let changed = false;
-  for (const l of stack) {
-    const link = ctx.layout.link(l.id.toString(36));
-    const wanted = `../layers/${digestHex(l.chainId!)}/diff`;
-    let current: string | null = null;
-    try { current = fs.readlinkSync(link); } catch (err) { if (errnoCode(err) !== 'ENOENT') throw err; }
-    if (current === wanted) continue;
-    // Made aside and renamed over: a concurrent mount never sees a missing or half-made link.
-    const tmp = `${link}.${randomBytes(4).toString('hex')}`;
-    fs.symlinkSync(wanted, tmp);
-    fs.renameSync(tmp, link);
-    changed = true;
-  }
-  return changed;
-}
-
-/**
- * Removes a layer's legacy mount link; called in the transaction that deletes the layer's row, so
- * that a link never outlives its row and a reused row id never finds the old layer's link.
- */
-export function removeLayerLink(ctx: StoreContext, layerId: number): void {
-  fs.rmSync(ctx.layout.link(layerId.toString(36)), { force: true });
+export function mountSnapshot(mountId: string): string {
+  return `mount-${mountId}`;
 }
 
 /**
@@ -277,8 +205,9 @@ export function unmountTarget(ctx: StoreContext, target: string, lazy = false): 
 
 function dropMountRecord(ctx: StoreContext, mountId: string): void {
   deleteMount(ctx.db, mountId);
-  // Inside the caller's transaction; the upper is data of a mount that no longer exists.
-  fs.rmSync(ctx.layout.mountDir(mountId), { recursive: true, force: true });
+  // Inside the caller's transaction; the snapshot (a writable one's upper) is data of a mount
+  // that no longer exists.
+  removeActive(ctx, mountSnapshot(mountId));
 }
 
 /**
@@ -303,7 +232,7 @@ export function liveMountsUsing(ctx: StoreContext, layerId: number): MountRow[] 
 export function undoHalfMount(ctx: StoreContext, mountId: string): void {
   const row = mountById(ctx.db, mountId);
   if (row === undefined) {
-    fs.rmSync(ctx.layout.mountDir(mountId), { recursive: true, force: true });
+    removeActive(ctx, mountSnapshot(mountId));
     return;
   }
   if (row.state === 'mounted') return;
@@ -327,7 +256,17 @@ function toView(ctx: StoreContext, m: MountRow, mounted: boolean, known?: readon
   const names = known === undefined ? namesOfLayers(ctx.db, m.layerIds) : new Map(known.map((l) => [l.id, l.names]));
   return {
     id: m.id, target: m.target, writable: m.writable, api: m.api, created: m.created, state: m.state, mounted,
-    upper: m.writable ? ctx.layout.mountUpper(m.id) : null,
+    upper: m.writable ? upperOf(ctx, m.id) : null,
     layers: m.layerIds.map((id) => ({ chainId: layers.get(id)?.chainId ?? null, names: names.get(id) ?? [] })),
   };
+}
+
+/** A writable mount's upper: its snapshot's changeset (null once the snapshot is gone). */
+function upperOf(ctx: StoreContext, mountId: string): string | null {
+  try {
+    return ctx.snapshots.changeset(mountSnapshot(mountId)).dir;
+  } catch (err) {
+    if (isShibafuError(err, 'SNAPSHOT_NOT_FOUND')) return null;
+    throw err;
+  }
 }

@@ -14,7 +14,8 @@ import { layerUsers } from '../db/layer-users.js';
 import { dropBlob, purgeTrashed, sweepTrash } from '../content/blob-publish.js';
 import { ShibafuError } from '../errors.js';
 import { asChainId, shortId, type Digest } from '../ids.js';
-import { liveMountsUsing, removeLayerLink } from './layer-mounts.js';
+import { layerSnapshot, removeUnused } from './layer-files.js';
+import { liveMountsUsing } from './layer-mounts.js';
 import { Staging, type StagingIntent } from './staging.js';
 import type { IntentUndo } from './store-intents.js';
 import type { StoreContext } from './store-context.js';
@@ -36,6 +37,7 @@ export function removeLayer(ctx: StoreContext, ref: string, layer: LayerRow): Re
   const stage = Staging.create(ctx.layout, 'remove', ctx.ports);
   let droppedBlobs: Digest[] = [];
   let committed = false;
+  let snapshot: string | null = null;
   try {
     const result = ctx.db.immediate((): RemoveResult => {
       const names = namesOf(ctx.db, layer.id);
@@ -44,18 +46,32 @@ export function removeLayer(ctx: StoreContext, ref: string, layer: LayerRow): Re
         return { action: 'untagged', chainId: layer.chainId, names: [ref] };
       }
       assertUnused(ctx, layer, names);
-      const dir = layer.chainId !== null ? ctx.layout.layerDir(layer.chainId) : ctx.layout.openLayerDir(layer.openToken ?? '');
-      stage.setIntent<StagingIntent>({ kind: 'remove', target: dir, ...(layer.chainId === null ? {} : { chainId: layer.chainId }), ...(layer.openToken === null ? {} : { openToken: layer.openToken }) });
+      // Its metadata dir (a sealed layer's tar-split) moves in the transaction; its files, in its
+      // snapshot, go after it (the sweep finishes that if this process dies in between).
+      snapshot = layerSnapshot(layer);
+      const dir = layer.chainId !== null ? ctx.layout.layerDir(layer.chainId) : stage.sub('none');
+      stage.setIntent<StagingIntent>({
+        kind: 'remove', target: dir, snapshot,
+        ...(layer.chainId === null ? {} : { chainId: layer.chainId }), ...(layer.openToken === null ? {} : { openToken: layer.openToken }),
+      });
       if (fs.existsSync(dir)) fs.renameSync(dir, stage.sub('layer'));
       deleteNamesOf(ctx.db, layer.id);
       // Its blobs that no other layer has go with it, in the same transaction (blob-publish.ts:
       // moved to the trash, put back by the next open's sweep if this never commits).
       droppedBlobs = unlinkLayerBlobs(ctx.db, layer.id).filter((digest) => dropBlob(ctx, digest));
       deleteLayerRow(ctx.db, layer.id);
-      removeLayerLink(ctx, layer.id);
       return { action: 'removed', chainId: layer.chainId, names };
     });
     committed = true;
+    if (snapshot !== null) {
+      try {
+        removeUnused(ctx, snapshot);
+      } catch (err) {
+        // The row is gone; the intent stays for the next open's sweep to finish the removal.
+        stage.abandon();
+        throw err;
+      }
+    }
     return result;
   } finally {
     // The layer's files are deleted after the commit, outside the write lock.
@@ -124,9 +140,14 @@ export const undoRemove: IntentUndo<Extract<StagingIntent, { kind: 'remove' }>> 
   const rowExists = intent.chainId !== undefined ? layerByChainId(ctx.db, asChainId(intent.chainId)) !== undefined
     : intent.openToken !== undefined ? openTokenExists(ctx.db, intent.openToken)
       : intent.containerId !== undefined ? containerExists(ctx.db, intent.containerId) : false;
-  if (rowExists && fs.existsSync(moved) && !fs.existsSync(intent.target)) {
-    fs.renameSync(moved, intent.target);
-    return true;
+  if (rowExists) {
+    if (fs.existsSync(moved) && !fs.existsSync(intent.target)) {
+      fs.renameSync(moved, intent.target);
+      return true;
+    }
+    return false;
   }
+  // The row is gone: its snapshot goes too (a committed one only if no layer has its name now).
+  if (intent.snapshot !== undefined) removeUnused(ctx, intent.snapshot);
   return false;
 };

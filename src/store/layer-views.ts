@@ -6,6 +6,7 @@ import { chainOf, layerSummaries, childrenOf, mountsUsing, namesOf, layerById, t
 import { blobsOfLayer, type BlobCompression } from '../db/blob-queries.js';
 import type { ChainId, DiffId, Digest } from '../ids.js';
 import type { StoreContext } from './store-context.js';
+import { layerSnapshot } from './layer-files.js';
 
 export interface LayerSummary {
   readonly chainId: ChainId | null;
@@ -64,7 +65,7 @@ export function inspectLayer(ctx: StoreContext, layer: LayerRow): LayerDetails {
       sealed: layer.sealed,
       children: childrenOf(ctx.db, layer.id).map((c) => ({ chainId: c.chainId, names: namesOf(ctx.db, c.id) })),
       mounts: mountsUsing(ctx.db, layer.id).map((m) => ({ target: m.target, writable: m.writable, created: m.created })),
-      path: layer.chainId !== null ? ctx.layout.layerDiff(layer.chainId) : ctx.layout.openLayerDiff(layer.openToken ?? ''),
+      path: ctx.snapshots.changeset(layerSnapshot(layer)).dir,
       depth,
     };
   });

@@ -23,6 +23,8 @@ export class StoreLayout {
   get mounts(): string { return join(this.root, 'mounts'); }
   get containers(): string { return join(this.root, 'containers'); }
   get blobs(): string { return join(this.root, 'blobs', 'sha256'); }
+  /** The storage driver's root (src/snapshots/): every layer's files, every writable layer's. */
+  get snapshots(): string { return join(this.root, 'snapshots'); }
   /**
    * Resumable ingests (content/blob-ingest.ts), one dir per ref. Not under tmp/: tmp/ is swept at
    * every open, and a half-downloaded blob must survive until its ref is resumed or expires.

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import type { LayerRow } from '../db/layer-queries.js';
 import { Staging } from './staging.js';
 import type { StoreContext } from './store-context.js';
+import { layerDiffDir } from './layer-files.js';
 
 /** One mounted stack: where to read it, and whether an inode number there names a real file. */
 export interface MountedViews {
@@ -34,7 +35,7 @@ export async function withMountedStacks<T>(ctx: StoreContext, stacks: readonly (
   try {
     const devs = new Set<bigint>();
     for (const [i, stack] of stacks.entries()) {
-      const lowers = stack.map((l) => ctx.layout.layerDiff(l.chainId!));
+      const lowers = stack.map((l) => layerDiffDir(ctx, l.chainId!));
       for (const dir of lowers) devs.add(fs.statSync(dir, { bigint: true }).dev);
       const target = stage.sub(`view-${i}`);
       fs.mkdirSync(target, 0o700);

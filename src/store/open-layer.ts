@@ -15,8 +15,9 @@ import { asChainId, chainIdOf } from '../ids.js';
 import { splitArchivePath } from '../tar/path-safety.js';
 import { fsyncDir } from '../sys/sync.js';
 import { assertNameFree, type CommitResult } from './layer-commit.js';
+import { openSnapshot, removeActive, removeUnused } from './layer-files.js';
 import { copyTree, mergeStagedTree, type CopyStats } from './copy-tree.js';
-import { hashLayerDir } from './layer-hash.js';
+import { hashChangeset } from './layer-hash.js';
 import { Staging, type StagingIntent } from './staging.js';
 import type { IntentUndo } from './store-intents.js';
 import type { StoreContext } from './store-context.js';
@@ -31,18 +32,15 @@ export function createOpenLayer(ctx: StoreContext, name: string, parent: LayerRo
   const stage = Staging.create(ctx.layout, 'open', ctx.ports);
   try {
     const token = randomBytes(16).toString('hex');
-    const staged = stage.sub('layer');
-    fs.mkdirSync(staged, 0o700);
-    fs.mkdirSync(ctx.layout.diffIn(staged), 0o755);
-    const target = ctx.layout.openLayerDir(token);
     return ctx.db.immediate(() => {
       assertNameFree(ctx, name, null);
       if (parent !== null && layerById(ctx.db, parent.id) === undefined) {
         throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot create layer: its parent was removed meanwhile');
       }
-      stage.setIntent<StagingIntent>({ kind: 'open', target, openToken: token });
-      fs.renameSync(staged, target);
-      fsyncDir(ctx.layout.open);
+      const snapshot = openSnapshot(token);
+      stage.setIntent<StagingIntent>({ kind: 'open', snapshot, openToken: token });
+      // Its files: an active snapshot on the parent, made in this transaction with the row.
+      ctx.snapshots.prepare(snapshot, parent?.chainId ?? null);
       const id = insertOpenLayer(ctx.db, { parentId: parent?.id ?? null, openToken: token, created: ctx.now() });
       upsertName(ctx.db, name, id, ctx.now());
       return layerById(ctx.db, id) as LayerRow;
@@ -59,7 +57,7 @@ async function withOpenLayer<T>(ctx: StoreContext, layer: LayerRow, action: stri
       hint: 'Create a new layer on top of it: shibafu layer create NEW --parent LAYER',
     });
   }
-  const dir = ctx.layout.openLayerDir(layer.openToken);
+  const dir = ctx.snapshots.changeset(openSnapshot(layer.openToken)).dir;
   const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try {
     if (!ctx.ports.tryLock(fd, true)) {
@@ -92,7 +90,7 @@ export async function addToLayer(ctx: StoreContext, layer: LayerRow, src: string
     throw new ShibafuError('SOURCE_NOT_FOUND', `Cannot add "${src}": no such file or directory`);
   }
   return withOpenLayer(ctx, layer, 'add to', (dir) => {
-    const diff = ctx.layout.diffIn(dir);
+    const diff = dir;
     // Inside a layer, "/app/x" and "app/x" name the same place; ".." is still refused.
     const parts = splitArchivePath(dest.replace(/^\/+/, ''), ctx.limits);
     // Copied aside first, on the store's file system, then moved in by renames: a copy that fails
@@ -148,48 +146,68 @@ function isDir(path: string): boolean {
  */
 export async function sealLayer(ctx: StoreContext, layer: LayerRow): Promise<CommitResult> {
   const token = layer.openToken;
-  return withOpenLayer(ctx, layer, 'seal', async (dir, fd) => {
+  return withOpenLayer(ctx, layer, 'seal', async (_dir, fd) => {
+    const snapshot = openSnapshot(token as string);
     ctx.ports.syncfs(fd);
-    const hashed = hashLayerDir(ctx.layout.diffIn(dir), ctx.ports);
+    const hashed = hashChangeset(ctx.snapshots.changeset(snapshot), ctx.ports, ctx.layout.empty);
     const parent = layer.parentId === null ? null : layerById(ctx.db, layer.parentId) ?? null;
     const chainId = chainIdOf(parent?.chainId ?? null, hashed.diffId);
     const target = ctx.layout.layerDir(chainId);
     const stage = Staging.create(ctx.layout, 'seal', ctx.ports);
     try {
-      return ctx.db.immediate(() => {
+      const result = ctx.db.immediate(() => {
         const existing = layerByChainId(ctx.db, chainId);
         if (existing !== undefined) {
           for (const name of namesOf(ctx.db, layer.id)) upsertName(ctx.db, name, existing.id, ctx.now());
-          stage.setIntent<StagingIntent>({ kind: 'remove', target: dir, ...(token === null ? {} : { openToken: token }) });
-          fs.renameSync(dir, stage.sub('layer'));
+          stage.setIntent<StagingIntent>({ kind: 'remove', target: stage.sub('none'), snapshot, openToken: token as string });
           deleteLayerRow(ctx.db, layer.id);
           return { layer: existing, existed: true };
         }
-        stage.setIntent<StagingIntent>({ kind: 'seal', target, source: dir, chainId });
+        stage.setIntent<StagingIntent>({ kind: 'seal', target, chainId });
+        // Holding the write lock, a directory without a row is a leftover of a killed process.
         fs.rmSync(target, { recursive: true, force: true });
-        fs.renameSync(dir, target);
+        fs.mkdirSync(target, 0o700);
         fsyncDir(ctx.layout.layers);
         markSealed(ctx.db, layer.id, { chainId, diffId: hashed.diffId, size: hashed.bytes, files: hashed.entries, sealed: ctx.now() });
+        // The open layer's snapshot is the layer now: committed under its chainId, nothing moved.
+        ctx.snapshots.commit(chainId, snapshot);
         return { layer: layerById(ctx.db, layer.id) as LayerRow, existed: false };
       });
+      // The same content was stored already: the open copy goes, outside the write lock.
+      if (result.existed) removeUnused(ctx, snapshot);
+      return result;
     } finally {
       stage.dispose();
     }
   });
 }
 
-/** The sweep's undo of an `open`: an open layer dir whose row never committed is a leftover. */
+/** The sweep's undo of an `open`: the snapshot of an open layer whose row never committed goes. */
 export const undoOpen: IntentUndo<Extract<StagingIntent, { kind: 'open' }>> = (ctx, _stagingPath, intent) => {
-  if (!openTokenExists(ctx.db, intent.openToken)) fs.rmSync(intent.target, { recursive: true, force: true });
+  if (openTokenExists(ctx.db, intent.openToken)) return false;
+  // An intent of the layout before snapshots names the open layer's dir instead.
+  const legacy = (intent as { target?: string }).target;
+  if (intent.snapshot !== undefined) removeActive(ctx, intent.snapshot);
+  else if (legacy !== undefined) fs.rmSync(legacy, { recursive: true, force: true });
   return false;
 };
 
-/** The sweep's undo of a `seal`: open/<token> renamed to layers/<hex> while the row still says open goes back. */
+/**
+ * The sweep's undo of a `seal`: one transaction committed the snapshot and sealed the row, so only
+ * the layer's metadata dir can be left, without its row.
+ */
 export const undoSeal: IntentUndo<Extract<StagingIntent, { kind: 'seal' }>> = (ctx, _stagingPath, intent) => {
-  const sealed = layerByChainId(ctx.db, asChainId(intent.chainId)) !== undefined;
-  if (!sealed && fs.existsSync(intent.target) && !fs.existsSync(intent.source)) {
-    fs.renameSync(intent.target, intent.source);
-    return true;
+  if (layerByChainId(ctx.db, asChainId(intent.chainId)) !== undefined) return false;
+  // An intent of the layout before snapshots: the open layer's dir was renamed to the target; it
+  // goes back, and the migration that follows this sweep makes it a snapshot.
+  const source = (intent as { source?: string }).source;
+  if (source !== undefined) {
+    if (fs.existsSync(intent.target) && !fs.existsSync(source)) {
+      fs.renameSync(intent.target, source);
+      return true;
+    }
+    return false;
   }
+  fs.rmSync(intent.target, { recursive: true, force: true });
   return false;
 };

@@ -14,6 +14,7 @@ export interface XattrPort {
   lgetxattr(path: string, name: string): Buffer | null;
   lsetxattr(path: string, name: string, value: Buffer): void;
   llistxattr(path: string): string[];
+  lremovexattr(path: string, name: string): void;
 }
 
 export interface SyncPort {

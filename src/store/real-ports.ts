@@ -6,7 +6,7 @@ import { tryLock } from '../sys/flock.js';
 import { mknod } from '../sys/mknod.js';
 import { syncfs, syncfsInBackground } from '../sys/sync.js';
 import { futimens, lutimens } from '../sys/utimens.js';
-import { lgetxattr, llistxattr, lsetxattr } from '../sys/xattr.js';
+import { lgetxattr, llistxattr, lremovexattr, lsetxattr } from '../sys/xattr.js';
 import type { StorePorts } from './ports.js';
 
 /**
@@ -20,6 +20,7 @@ export function realPorts(): StorePorts {
     lutimens: (path, atime, mtime) => lutimens(path, atime, mtime),
     lgetxattr: (path, name) => lgetxattr(path, name),
     llistxattr: (path) => llistxattr(path),
+    lremovexattr: (path, name) => lremovexattr(path, name),
     tryLock: (fd, exclusive) => tryLock(fd, exclusive),
     syncfs: (fd) => syncfs(fd),
     syncfsInBackground: (fd) => syncfsInBackground(fd),

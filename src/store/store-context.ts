@@ -5,6 +5,7 @@
 import type { Db } from '../db/db.js';
 import type { StoreLayout } from './layout.js';
 import type { Mounter, MountTable } from '../snapshots/mount.js';
+import type { Snapshotter, StorageDriver } from '../snapshots/snapshotter.js';
 import type { MountApi, StorePorts } from './ports.js';
 
 export interface ImportLimits {
@@ -26,6 +27,12 @@ export interface StoreContext {
   readonly db: Db;
   readonly layout: StoreLayout;
   readonly ports: StorePorts;
+  /**
+   * The store's snapshotter: sealed layers are its committed snapshots (named by chainId), open
+   * layers, writable mounts and containers its active ones.
+   */
+  readonly snapshots: Snapshotter;
+  readonly driver: StorageDriver;
   /** Performs the mounts the store plans (the mount API decided once, where the kernel has the new one). */
   readonly mounter: Mounter & MountTable;
   /** The mounter for an API asked for by name (`layer mount --mount-api`); `auto` is `mounter`. */

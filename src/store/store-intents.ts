@@ -8,25 +8,28 @@ import type { StoreContext } from './store-context.js';
 
 export type StoreIntent =
   /**
-   * A staged layer renamed to layers/<hex> in the transaction that inserts its row, with the blobs
-   * published in it (layer-commit.ts).
+   * A new layer: its files in the active snapshot `snapshot`, committed, its metadata dir renamed
+   * to layers/<hex> and its blobs published in the transaction that inserts its row (layer-commit.ts).
    */
-  | { readonly kind: 'import'; readonly target: string; readonly chainId: string; readonly blobs?: readonly string[] }
-  /** An empty open layer renamed to open/<token> in the transaction that inserts its row (open-layer.ts). */
-  | { readonly kind: 'open'; readonly target: string; readonly openToken: string }
-  /** open/<token> renamed to layers/<hex> in the transaction that seals its row (open-layer.ts). */
-  | { readonly kind: 'seal'; readonly target: string; readonly source: string; readonly chainId: string }
+  | { readonly kind: 'import'; readonly snapshot?: string; readonly target?: string; readonly chainId?: string; readonly blobs?: readonly string[] }
+  /** An open layer's active snapshot, prepared in the transaction that inserts its row (open-layer.ts). */
+  | { readonly kind: 'open'; readonly snapshot: string; readonly openToken: string }
+  /** An open layer's snapshot committed, its metadata dir layers/<hex> made, in the transaction that seals its row (open-layer.ts). */
+  | { readonly kind: 'seal'; readonly target: string; readonly chainId: string }
   /**
    * A directory moved into the staging dir in the transaction that deletes its row: a layer's, an
-   * open layer's or a container's (layer-remove.ts).
+   * open layer's or a container's (layer-remove.ts); its snapshot is removed after that row.
    */
-  | { readonly kind: 'remove'; readonly target: string; readonly chainId?: string; readonly openToken?: string; readonly containerId?: string }
-  /** A mount recorded before the mount(2) (layer-mounts.ts); its upper under mounts/<id> if writable. */
-  | { readonly kind: 'mount'; readonly target: string; readonly mountId: string }
-  /** containers/<id> filled in the transaction that inserts the container's row (src/container). */
-  | { readonly kind: 'container'; readonly target: string; readonly containerId: string }
-  /** A container's upper moved into layers/<hex> by a commit (layer-from-upper.ts). */
-  | { readonly kind: 'commit'; readonly target: string; readonly source: string; readonly chainId: string; readonly containerId: string };
+  | { readonly kind: 'remove'; readonly target: string; readonly chainId?: string; readonly openToken?: string; readonly containerId?: string; readonly snapshot?: string }
+  /** A mount recorded, with its snapshot, before the kernel mount (layer-mounts.ts). */
+  | { readonly kind: 'mount'; readonly mountId: string; readonly snapshot?: string }
+  /** containers/<id> filled, and its snapshot prepared, in the transaction that inserts the container's row (src/container). */
+  | { readonly kind: 'container'; readonly target: string; readonly containerId: string; readonly snapshot?: string }
+  /**
+   * A stopped container's snapshot committed as a layer (layer-from-upper.ts): the layer's dir
+   * `target`, and `discard`, the name its snapshot is committed under when the content was stored.
+   */
+  | { readonly kind: 'commit'; readonly target: string; readonly chainId: string; readonly snapshot?: string; readonly discard: string };
 
 export type StoreIntentKind = StoreIntent['kind'];
 

@@ -17,6 +17,11 @@ import { inspectLayer, listLayers, type LayerDetails, type LayerSummary } from '
 import type { MountApi, StorePorts } from './ports.js';
 import { realPorts } from './real-ports.js';
 import { systemMounter } from '../overlay/system-mounter.js';
+import { openSnapshotter } from '../snapshots/meta-snapshotter.js';
+import type { Snapshotter, StorageDriver } from '../snapshots/snapshotter.js';
+import { openStorage } from '../snapshots/storage-drivers.js';
+import { storeDriver } from './store-driver.js';
+import { migrateLegacyLayout } from './legacy-layout.js';
 import type { Mounter, MountTable } from '../snapshots/mount.js';
 import { sweepLeftovers, type SweptItem } from './recovery.js';
 import { sweepTrash } from '../content/blob-publish.js';
@@ -37,6 +42,10 @@ export interface OpenStoreOptions {
   readonly ports?: StorePorts;
   /** What performs the store's mounts; the kernel's (systemMounter) by default. */
   readonly mounter?: Mounter & MountTable;
+  /** For a new store: its storage driver (default overlay). An existing store keeps its own: another is DRIVER_MISMATCH. */
+  readonly storageDriver?: StorageDriver;
+  /** For a new store: the driver's options (`zfs.fsname`). */
+  readonly storageOptions?: Readonly<Record<string, string>>;
   readonly now?: () => string;
   /**
    * The undo of staged operations the store does not own (the containers' own, registered by
@@ -113,18 +122,38 @@ export class Store {
     const mounter = options.mounter ?? systemMounter({ emptyDir: layout.empty });
     const byApi: Partial<Record<'new' | 'legacy', Mounter & MountTable>> = {};
     const db = Db.open(layout.db);
+    const ports = options.ports ?? realPorts();
+    const now = options.now ?? (() => new Date().toISOString());
+    let snapshots: Snapshotter;
+    let driver: StorageDriver;
+    let legacy: boolean;
+    try {
+      const chosen = storeDriver(db, layout.root, options.storageDriver, options.storageOptions);
+      driver = chosen.driver;
+      legacy = chosen.legacy;
+      // Opening it sweeps what an interrupted change of a snapshot left (snapshot-sweep.ts),
+      // before the store's own sweep, whose undo may remove snapshots.
+      snapshots = openSnapshotter({ db, staging: layout, locks: ports, mountTable: mounter, now }, openStorage(driver, { root: layout.snapshots, options: chosen.options }));
+    } catch (err) {
+      db.close();
+      throw err;
+    }
     const ctx: StoreContext = {
       db,
       layout,
-      ports: options.ports ?? realPorts(),
+      ports,
+      snapshots,
+      driver,
       mounter,
       mounterFor: (api) => (api === 'auto' || api === mounter.overlayApi() ? mounter : (byApi[api] ??= systemMounter({ emptyDir: layout.empty, api }))),
       limits: { ...DEFAULT_LIMITS, ...options.limits },
-      now: options.now ?? (() => new Date().toISOString()),
+      now,
     };
     try {
       const undoers = options.undoers ?? {};
-      return new Store(ctx, undoers, sweepAll(ctx, undoers));
+      const swept = sweepAll(ctx, undoers);
+      if (legacy) migrateLegacyLayout(ctx);
+      return new Store(ctx, undoers, swept);
     } catch (err) {
       db.close();
       throw err;
@@ -303,6 +332,7 @@ export class Store {
   }
 
   close(): void {
+    this.#ctx.snapshots.close();
     this.#ctx.db.close();
   }
 }

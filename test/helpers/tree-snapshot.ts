@@ -34,6 +34,8 @@ export function snapshotTree(dir: string, skip: (rel: string) => boolean = () =>
 }
 
 /** The database's own files change on every open (WAL, shm); everything else must not. */
+const STAGING_AREAS = ['snapshots', 'snapshots/work'];
+
 const DB_FILES = /^shibafu\.db(-wal|-shm|-journal)?$/;
 
 export interface StoreSnapshot {
@@ -50,6 +52,13 @@ export function snapshotStore(store: Store): StoreSnapshot {
   const tree = snapshotTree(store.root, (rel) => DB_FILES.test(rel) || rel === 'tmp');
   const rootStat = lstatSync(store.root);
   tree['.'] = `d ${(rootStat.mode & 0o7777).toString(8)} ${rootStat.uid}:${rootStat.gid}`;
+  // The driver builds a snapshot's dirs under its own root (staged-<token>, work/staged-<token>)
+  // and renames them into place: these two dirs are its staging area, as tmp/ is the store's, so
+  // only their mode and owner count (what they hold is compared entry by entry).
+  for (const dir of STAGING_AREAS) {
+    const line = tree[dir];
+    if (line !== undefined) tree[dir] = line.split(' ').slice(0, 3).join(' ');
+  }
   return { layers: JSON.stringify(store.listLayers()), tree };
 }
 

@@ -5,7 +5,7 @@
  * name the program, and a commit settles what the program leaves in an upper that the kernel's
  * format has not (settle-fuse-upper.ts), so a committed snapshot is the same changeset either way.
  */
-import { join, posix } from 'node:path';
+import { posix } from 'node:path';
 import { ShibafuError } from '../../errors.js';
 import { FUSE_OVERLAY_HINT, FUSE_OVERLAY_MAX_OPTIONS, probeFuseOverlay } from '../../sys/fuse-overlayfs.js';
 import type { Mount } from '../mount.js';

@@ -101,6 +101,9 @@ export class OverlayDirs implements SnapshotStorage, OverlayPaths {
   }
 
   mounts(snapshot: StoredSnapshot, lowers: readonly StoredSnapshot[], options: { readonly volatile: boolean }): Mount[] {
+    // An active snapshot always has its workdir: a commit made inside a caller's transaction that
+    // then rolled back leaves the row active and the dir sealed (its workdir removed).
+    if (snapshot.kind === 'active' && lowers.length > 0) fs.mkdirSync(this.workDir(snapshot.id), { recursive: true, mode: 0o700 });
     return this.#mounts(this, snapshot, lowers, options.volatile);
   }
 

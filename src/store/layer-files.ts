@@ -1,0 +1,70 @@
+/**
+ * Where a sealed layer's files are: its committed snapshot (named by its chainId) in the store's
+ * driver. The code that reads a layer as a changeset in overlay's format asks here.
+ */
+import { layerByChainId } from '../db/layer-queries.js';
+import { ShibafuError, isShibafuError } from '../errors.js';
+import { asChainId } from '../ids.js';
+import type { LayerRow } from '../db/layer-queries.js';
+import type { ChainId } from '../ids.js';
+import type { StoreContext } from './store-context.js';
+
+/**
+ * The layer's changeset dir (overlay format). UNSUPPORTED on a dir-format driver, whose layers
+ * are whole trees: the caller needs a dir-format reading there.
+ *
+ * @example
+ * packLayerSync(layerDiffDir(ctx, layer.chainId), ...)
+ */
+export function layerDiffDir(ctx: StoreContext, chainId: ChainId): string {
+  const changeset = ctx.snapshots.changeset(chainId);
+  if (changeset.format !== 'overlay') {
+    throw new ShibafuError('UNSUPPORTED', `Cannot read layer ${chainId} as a changeset on the ${ctx.driver} driver yet: it keeps whole trees`, {
+      hint: 'Use a store made with --storage-driver overlay (or fuse-overlayfs) for this command.',
+    });
+  }
+  return changeset.dir;
+}
+
+/**
+ * The key of a layer's snapshot: its chainId once sealed, `open-<token>` while open.
+ *
+ * @example
+ * ctx.snapshots.changeset(layerSnapshot(layer)).dir
+ */
+export function layerSnapshot(layer: Pick<LayerRow, 'chainId' | 'openToken'>): string {
+  if (layer.chainId !== null) return layer.chainId;
+  return openSnapshot(layer.openToken ?? '');
+}
+
+/** The key of an open layer's active snapshot. */
+export function openSnapshot(openToken: string): string {
+  return `open-${openToken}`;
+}
+
+/** Removes an active snapshot if there is one by that key. */
+export function removeActive(ctx: StoreContext, key: string): void {
+  let kind: string;
+  try {
+    kind = ctx.snapshots.stat(key).kind;
+  } catch (err) {
+    if (isShibafuError(err, 'SNAPSHOT_NOT_FOUND')) return;
+    throw err;
+  }
+  if (kind !== 'committed') ctx.snapshots.remove(key);
+}
+
+/**
+ * Removes a snapshot left by an operation whose row is gone: an active one always; a committed
+ * one only while no layer has its name (a layer by that chainId may have been made since).
+ */
+export function removeUnused(ctx: StoreContext, key: string): void {
+  let kind: string;
+  try {
+    kind = ctx.snapshots.stat(key).kind;
+  } catch (err) {
+    if (isShibafuError(err, 'SNAPSHOT_NOT_FOUND')) return;
+    throw err;
+  }
+  if (kind !== 'committed' || !/^sha256:[0-9a-f]{64}$/.test(key) || layerByChainId(ctx.db, asChainId(key)) === undefined) ctx.snapshots.remove(key);
+}

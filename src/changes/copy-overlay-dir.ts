@@ -14,7 +14,7 @@ import { errnoCode } from '../errors.js';
 import {
   finishDirs, newWriteStats, NORMALIZED_WHITEOUT, writeDir, writeNode, writeWhiteout, type PendingDir, type WriteStats, type WriterPorts,
 } from './node-writer.js';
-import { isOpaqueValue, isOverlayPrivateXattr, isWhiteout, opaqueXattrIn, refuseUnreadableOverlay } from '../format/overlay-format.js';
+import { isOpaqueValue, isOverlayPrivateXattr, isWhiteout, opaqueXattrIn, refuseUnreadableOverlay, upperMark } from '../format/overlay-format.js';
 import { publicXattrs, type NodeInfo, type TreeFs } from './tree-fs.js';
 
 export interface CopyOverlayOptions {
@@ -71,6 +71,15 @@ function copyEntries(c: Copy, src: string, dst: string, rel: string): void {
     const info = c.fs.lstat(from);
     if (info === null) {
       c.stats.vanished++;
+      continue;
+    }
+    const mark = upperMark(name, info.kind === 'file');
+    if (mark !== null) {
+      // fuse-overlayfs's marks (format/overlay-format.ts): its opaque marker is no entry (the
+      // xattr, copied with the dir, says it); its whiteout file becomes the kernel's whiteout.
+      if (mark.kind === 'whiteout' && c.fs.lstat(`${src}/${mark.name}`) === null) {
+        writeWhiteout(c.ports, `${dst}/${mark.name}`, c.normalize ? NORMALIZED_WHITEOUT : info, c.stats);
+      }
       continue;
     }
     try {

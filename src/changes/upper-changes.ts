@@ -15,7 +15,7 @@
  */
 import { absPath, nodeBytes, sortChanges, type Change } from './change.js';
 import { nodesDiffer, type Located } from './node-compare.js';
-import { isOpaqueValue, isWhiteout, opaqueXattrIn, unreadableOverlayFeature, unsupportedOverlayFeature } from '../format/overlay-format.js';
+import { isOpaqueValue, isWhiteout, opaqueXattrIn, unreadableOverlayFeature, unsupportedOverlayFeature, upperMark } from '../format/overlay-format.js';
 import type { NodeInfo, TreeFs } from './tree-fs.js';
 import { childOf, stackView, subtreeBytes, type TreeView } from './tree-view.js';
 
@@ -62,6 +62,15 @@ function walkDir(w: Walk, rel: string, hidden: boolean): boolean {
     const info = w.fs.lstat(path);
     // Gone since readdir: a running container deleted it; it is not a change any more.
     if (info === null) continue;
+    const mark = upperMark(name, info.kind === 'file');
+    if (mark !== null) {
+      // fuse-overlayfs's marks: its opaque marker (the xattr says the same) is no entry, and its
+      // whiteout file deletes NAME unless NAME is in the upper again.
+      if (mark.kind === 'whiteout' && !hidden && w.fs.lstat(`${dirPath}/${mark.name}`) === null) {
+        listingChanged = deletion(w, childOf(rel, mark.name)) || listingChanged;
+      }
+      continue;
+    }
     if (isWhiteout(info)) {
       // Below an opaque directory the image is hidden anyway; the listing comparison reports it.
       if (!hidden) listingChanged = deletion(w, child) || listingChanged;

@@ -2,7 +2,7 @@
  * The shape of one CLI command: parse → run (typed data) → render (table or --json).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ShibafuError, type Store } from '../index.js';
+import { ShibafuError, type StorageDriver, type Store } from '../index.js';
 import type { CliIo } from './io.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -18,6 +18,8 @@ export interface CommandEnv {
   /** The store root: --root, else SHIBAFU_ROOT, else /var/lib/shibafu. */
   readonly root: string;
   readonly json: boolean;
+  /** For a new store: its storage driver and the driver's options (--storage-driver, --storage-opt). */
+  readonly storage?: { readonly driver?: StorageDriver; readonly options: Readonly<Record<string, string>> };
   /** Set in the service (src/cli/commands/service.ts): the store it keeps open (see withStore). */
   readonly openStore?: (root: string) => Store;
 }

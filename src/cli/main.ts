@@ -2,7 +2,7 @@
  * The `shibafu` command line: `main(argv, io)` returns the exit status (tests call it directly).
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_ROOT, ShibafuError, type Store } from '../index.js';
+import { DEFAULT_ROOT, parseStorageDriver, parseStorageOptions, ShibafuError, type Store } from '../index.js';
 import { parseCommand, flag, str, type Command, type CommandEnv } from './command.js';
 import { print, type CliIo } from './io.js';
 import { reportError } from './render.js';
@@ -10,10 +10,13 @@ import { COMMANDS, type CommandEntry } from './commands/index.js';
 
 const GLOBAL_HELP = `shibafu: container image layers on overlayfs, and containers on them
 
-Usage: shibafu [--root DIR] COMMAND [ARGS...] [--json]
+Usage: shibafu [--root DIR] [--storage-driver NAME] COMMAND [ARGS...] [--json]
 
 Global options:
-  --root DIR    the store (default: $SHIBAFU_ROOT, else ${DEFAULT_ROOT})
+  --root DIR              the store (default: $SHIBAFU_ROOT, else ${DEFAULT_ROOT})
+  --storage-driver NAME   for a new store: overlay (default), fuse-overlayfs, btrfs or zfs
+                          (default: $SHIBAFU_STORAGE_DRIVER); a store keeps the one it was made with
+  --storage-opt KEY=VAL   a driver option for a new store (zfs.fsname=POOL/DATASET), repeatable
   --json        machine-readable output (every command that prints data)
   -h, --help    help for shibafu or for a command
   --version     print the version
@@ -80,6 +83,7 @@ async function commandLine(
       io,
       root: str(parsed, 'root') ?? globals.root ?? io.env.SHIBAFU_ROOT ?? DEFAULT_ROOT,
       json: globals.json || flag(parsed, 'json'),
+      ...storageOf(globals, io.env),
       ...(openStore !== undefined ? { openStore } : {}),
     };
     if (!serves(cmd.name, env.root)) return 'fallback';
@@ -89,16 +93,27 @@ async function commandLine(
   }
 }
 
-interface Globals { root: string | undefined; json: boolean; help: boolean; version: boolean }
+interface Globals { root: string | undefined; json: boolean; help: boolean; version: boolean; driver: string | undefined; storageOpts: string[] }
+
+/** The storage driver asked for (flag, else environment) and its options, for a new store. */
+function storageOf(globals: Globals, env: Readonly<Record<string, string | undefined>>): Pick<CommandEnv, 'storage'> {
+  const driver = globals.driver ?? env.SHIBAFU_STORAGE_DRIVER;
+  if (driver === undefined && globals.storageOpts.length === 0) return {};
+  return { storage: { ...(driver !== undefined && driver !== '' ? { driver: parseStorageDriver(driver) } : {}), options: parseStorageOptions(globals.storageOpts) } };
+}
 
 /** Global options may stand before the command words: `shibafu --root /tmp/s layer list`. */
 function splitGlobals(argv: string[]): { globals: Globals; rest: string[] } {
-  const globals: Globals = { root: undefined, json: false, help: false, version: false };
+  const globals: Globals = { root: undefined, json: false, help: false, version: false, driver: undefined, storageOpts: [] };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--root') globals.root = argv[++i];
     else if (a.startsWith('--root=')) globals.root = a.slice('--root='.length);
+    else if (a === '--storage-driver') globals.driver = argv[++i];
+    else if (a.startsWith('--storage-driver=')) globals.driver = a.slice('--storage-driver='.length);
+    else if (a === '--storage-opt') globals.storageOpts.push(argv[++i] ?? '');
+    else if (a.startsWith('--storage-opt=')) globals.storageOpts.push(a.slice('--storage-opt='.length));
     else if (a === '--json') globals.json = true;
     else if (a === '--help' || a === '-h') globals.help = true;
     else if (a === '--version') globals.version = true;

@@ -18,8 +18,12 @@ export async function withStore<T>(env: CommandEnv, parsed: Parsed | null, fn: (
     ...(int(parsed, 'max-depth') !== undefined ? { maxDepth: int(parsed, 'max-depth') } : {}),
     ...(int(parsed, 'max-size') !== undefined ? { maxBytes: int(parsed, 'max-size') } : {}),
   };
-  const kept = env.openStore !== undefined && Object.keys(limits).length === 0;
-  const store = kept ? (env.openStore as (root: string) => Store)(env.root) : openStore({ root: env.root, limits });
+  // A driver asked for is checked against the store's by a fresh open (DRIVER_MISMATCH).
+  const kept = env.openStore !== undefined && Object.keys(limits).length === 0 && env.storage === undefined;
+  const storage = env.storage === undefined ? {} : {
+    ...(env.storage.driver !== undefined ? { storageDriver: env.storage.driver } : {}), storageOptions: env.storage.options,
+  };
+  const store = kept ? (env.openStore as (root: string) => Store)(env.root) : openStore({ root: env.root, limits, ...storage });
   try {
     for (const s of kept ? store.sweep() : store.swept) {
       env.io.stderr.write(`shibafu: swept ${s.kind} leftover of an interrupted operation: ${s.path} (${s.action})\n`);

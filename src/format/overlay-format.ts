@@ -98,7 +98,33 @@ export function opaqueXattrIn(names: readonly string[]): string | null {
  * isOverlayPrivateXattr('trusted.overlay.origin') === true
  */
 export function isOverlayPrivateXattr(name: string): boolean {
-  return name.startsWith(OVERLAY_XATTR_PREFIX.trusted) || name.startsWith(OVERLAY_XATTR_PREFIX.user);
+  return name.startsWith(OVERLAY_XATTR_PREFIX.trusted) || name.startsWith(OVERLAY_XATTR_PREFIX.user) || name.startsWith(FUSE_OVERLAY_XATTR_PREFIX);
+}
+
+/** fuse-overlayfs's own bookkeeping (the origin of a copied-up file), private as the kernel's. */
+export const FUSE_OVERLAY_XATTR_PREFIX = 'user.fuseoverlayfs.';
+
+/**
+ * A mark fuse-overlayfs leaves in an upper it writes, besides the kernel's format it also uses:
+ * `.wh..wh..opq` in a directory it made opaque (it sets the opaque xattr too), a `.wh.NAME` file as
+ * the whiteout of NAME where it could not mknod one, and other `.wh.` entries it hides from its
+ * own listings. A `.wh.` name is never content (the OCI spec reserves the prefix, and the importer
+ * converts it), so a reader of an upper skips these, honouring the whiteouts.
+ */
+export type UpperMark = { readonly kind: 'opaque' } | { readonly kind: 'whiteout'; readonly name: string } | { readonly kind: 'hidden' };
+
+/**
+ * The mark an upper entry named `name` is, or null for content.
+ *
+ * @example
+ * upperMark('.wh.passwd', true) // { kind: 'whiteout', name: 'passwd' }
+ */
+export function upperMark(name: string, isFile: boolean): UpperMark | null {
+  if (!name.startsWith('.wh.')) return null;
+  if (name === '.wh..wh..opq') return { kind: 'opaque' };
+  const target = name.slice('.wh.'.length);
+  if (isFile && target !== '' && !target.startsWith('.wh.')) return { kind: 'whiteout', name: target };
+  return { kind: 'hidden' };
 }
 
 /**

@@ -194,6 +194,12 @@ class MetaSnapshotter implements Snapshotter {
     });
   }
 
+  settle(key: string): void {
+    const row = this.#ctx.db.read(() => this.#row(key));
+    if (row.kind !== 'active') throw new ShibafuError('SNAPSHOT_STATE', `Cannot settle snapshot "${key}": only an active one changes`);
+    this.#storage.settle?.(row.id);
+  }
+
   close(): void {
     this.#storage.close();
   }

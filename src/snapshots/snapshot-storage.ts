@@ -47,6 +47,8 @@ export interface SnapshotStorage {
 
   /** The file-system step of a commit: the active object becomes immutable (read-only). */
   seal(id: number): void;
+  /** Canonical form of an active snapshot's changes, in place (Snapshotter.settle); absent: already canonical. */
+  settle?(id: number): void;
   /** Undoes `seal` (a commit whose row never changed). */
   unseal(id: number): void;
   /** Removes the object of snapshot `id`, whatever part of it exists. */

@@ -134,5 +134,12 @@ export interface Snapshotter {
   /** Where its changes can be read (or, for an active snapshot, written) without a mount. */
   changeset(key: string): Changeset;
 
+  /**
+   * Brings an active snapshot's changes to its format's canonical form in place (fuse-overlayfs
+   * leaves marks of its own in an upper), for a reader that walks them as a layer; a no-op for
+   * the other drivers. Only while nothing has it mounted.
+   */
+  settle(key: string): void;
+
   close(): void;
 }

@@ -120,7 +120,9 @@ export function commitUpperByMove(ctx: StoreContext, options: MoveUpperOptions):
     // Before anything is changed: the new upper keeps what the container sees as its root.
     const root = stage.sub('root');
     cloneRootDir(ctx, treeFs, upper.dir, root);
-    // One walk settles the upper in place and hashes it as settled.
+    // One walk settles the upper in place and hashes it as settled (after the driver's own
+    // marks, where it leaves any, are settled: fuse-overlayfs).
+    ctx.snapshots.settle(key);
     const settler = upperSettler(ctx.ports);
     const hashed = hashLayerDir(upper.dir, ctx.ports, options.signal, settler);
     const stats = settler.stats;

@@ -68,6 +68,10 @@ class FuseOverlayDirs extends OverlayDirs {
     super(root, 'fuse-overlayfs', fuseOverlayCapabilities(root), mounts);
   }
 
+  settle(id: number): void {
+    settleFuseUpper(this.fsDir(id));
+  }
+
   override seal(id: number): void {
     settleFuseUpper(this.fsDir(id));
     super.seal(id);

@@ -35,7 +35,7 @@ import { zstdStream } from '../sys/zstd-process.js';
 import { verifyBlob } from '../content/blob-reader.js';
 import { exportStoredBlob, storedBlobOf } from './layer-export-blob.js';
 import type { StoreContext } from './store-context.js';
-import { layerDiffDir } from './layer-files.js';
+import { packTreeChangesSync } from '../changes/pack-tree-changes.js';
 
 export interface ExportOptions {
   readonly compression?: Compression;
@@ -121,10 +121,21 @@ function assertSealed(layer: LayerRow): asserts layer is LayerRow & { chainId: N
 /** The layer's uncompressed tar, unchecked: replayed from its tar-split record, or packed. */
 function layerTar(ctx: StoreContext, layer: LayerRow, signal: AbortSignal | undefined): AsyncIterable<Buffer> {
   const chainId = layer.chainId as NonNullable<LayerRow['chainId']>;
-  const diffDir = layerDiffDir(ctx, chainId);
-  return layer.tarSplit
-    ? replayTarSplit(ctx.layout.tarSplitIn(ctx.layout.layerDir(chainId)), diffDir, signal)
-    : packLayer(diffDir, { xattrs: { list: (p) => ctx.ports.llistxattr(p), get: (p, n) => ctx.ports.lgetxattr(p, n) }, ...(signal !== undefined ? { signal } : {}) });
+  const changeset = ctx.snapshots.changeset(chainId);
+  // An imported layer's own files are at their paths in either format (a changeset, or the whole
+  // tree of a btrfs or zfs snapshot): its tar-split record replays the archive from them.
+  if (layer.tarSplit) return replayTarSplit(ctx.layout.tarSplitIn(ctx.layout.layerDir(chainId)), changeset.dir, signal);
+  if (changeset.format === 'dir') return iterate(packTreeChangesSync(changeset.parentDir ?? ctx.layout.empty, changeset.dir, { xattrs: ctx.ports, ...(signal !== undefined ? { signal } : {}) }));
+  return packLayer(changeset.dir, { xattrs: { list: (p) => ctx.ports.llistxattr(p), get: (p, n) => ctx.ports.lgetxattr(p, n) }, ...(signal !== undefined ? { signal } : {}) });
+}
+
+/** A synchronous generator's chunks as an async iterable. */
+async function* iterate(gen: Generator<Buffer, unknown, undefined>): AsyncIterable<Buffer> {
+  for (;;) {
+    const next = gen.next();
+    if (next.done === true) return;
+    yield next.value;
+  }
 }
 
 /**

@@ -31,6 +31,7 @@ import { getLayerChanges } from '../src/store/layer-changes.js';
 import { commitUpper } from '../src/store/layer-from-upper.js';
 import { changeTotals } from '../src/changes/change.js';
 import { containersOf } from '../src/index.js';
+import { containerUpper } from '../src/container/container-mount.js';
 
 /** A row of this benchmark (bench/report.ts's Row, whose `bench` union needs 'changes' added). */
 export type ChangesRow = Omit<Row, 'bench'> & { readonly bench: 'changes' };
@@ -159,10 +160,11 @@ async function measureScale(ctx: BenchContext, scale: number): Promise<ScaleFigu
     const merged = layout.containerMerged(containerId);
     makeEdits(merged, scale);
     const stack = expandStack(reopened.context, [reopened.resolve('image')]);
-    const changes = getLayerChanges(reopened.context, { upper: layout.containerUpper(containerId), stack });
+    const upper = containerUpper(reopened.context, containerId);
+    const changes = getLayerChanges(reopened.context, { upper, stack });
     listed = changes.length;
     totals = changeTotals(changes);
-    shibafu = await timeShibafu(ctx, reopened, { root, merged, upper: layout.containerUpper(containerId), stack }, scale);
+    shibafu = await timeShibafu(ctx, reopened, { root, merged, upper, stack }, scale);
   } finally {
     reopened.close();
     cli('container', 'rm', '--force', 'c');

@@ -82,6 +82,20 @@ export function childCount(db: Db, id: number): number {
   return r.n;
 }
 
+/**
+ * `id` and its ancestors, bottom first, with only their id and kind: what a mount of a stack
+ * needs (a 500-snapshot chain with whole rows, labels parsed, costs several times this).
+ */
+export function chainIdsOf(db: Db, id: number): { id: number; kind: SnapshotRowKind }[] {
+  return db.stmt(`
+    WITH RECURSIVE chain(id, kind, parent, depth) AS (
+      SELECT id, kind, parent_id, 0 FROM snapshots WHERE id = ?
+      UNION ALL
+      SELECT s.id, s.kind, s.parent_id, chain.depth + 1 FROM snapshots s JOIN chain ON s.id = chain.parent
+    )
+    SELECT id, kind FROM chain ORDER BY depth DESC`).all(id) as { id: number; kind: SnapshotRowKind }[];
+}
+
 /** `id` and its ancestors, bottom first (the root of the chain first). */
 export function chainOf(db: Db, id: number): SnapshotRow[] {
   const rows = db.stmt(`

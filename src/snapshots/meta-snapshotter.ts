@@ -12,7 +12,7 @@
  */
 import type { Db } from '../db/db.js';
 import {
-  allSnapshots, chainOf, childCount, deleteSnapshot, insertSnapshot, markCommitted, parentIdsOf, snapshotById, snapshotByKey,
+  allSnapshots, chainIdsOf, childCount, deleteSnapshot, insertSnapshot, markCommitted, parentIdsOf, snapshotById, snapshotByKey,
   type SnapshotRow,
 } from '../db/snapshot-queries.js';
 import { ShibafuError, isShibafuError } from '../errors.js';
@@ -130,6 +130,9 @@ class MetaSnapshotter implements Snapshotter {
     const { db } = this.#ctx;
     const stage = this.#removalStage();
     try {
+      // A view's or a volatile snapshot's removal needs no fsync either (it did not need one to exist).
+      const known = db.read(() => snapshotByKey(db, key));
+      const ephemeral = known !== undefined && (known.kind === 'view' || known.labels['shibafu.volatile'] === 'true');
       const id = db.immediate(() => {
         const row = this.#row(key);
         const children = childCount(db, row.id);
@@ -143,14 +146,14 @@ class MetaSnapshotter implements Snapshotter {
           throw new ShibafuError('SNAPSHOT_IN_USE', `Cannot remove snapshot "${key}": it is mounted (${busy})`, { hint: 'Unmount it first.' });
         }
         try {
-          stage?.setIntent<SnapshotIntent>({ kind: 'snapshot-remove', id: row.id });
+          stage?.setIntent<SnapshotIntent>({ kind: 'snapshot-remove', id: row.id }, { durable: !ephemeral });
         } catch (err) {
           if (!isShibafuError(err, 'NO_SPACE')) throw err; // see #removalStage
         }
         this.#checkpoint('remove:recorded');
         deleteSnapshot(db, row.id);
         return row.id;
-      });
+      }, { durable: !ephemeral });
       // The row is gone: the object is garbage now, destroyed outside the write lock (a big
       // tree takes a while), and by the sweep if this process dies first.
       this.#checkpoint('remove:deleted');
@@ -218,7 +221,10 @@ class MetaSnapshotter implements Snapshotter {
     const stage = Staging.create(this.#ctx.staging, `snapshot-${kind === 'active' ? 'prepare' : 'view'}`, this.#ctx.locks);
     const token = stage.token;
     try {
-      stage.setIntent<SnapshotIntent>({ kind: 'snapshot-prepare', token });
+      // A view or a volatile snapshot does not outlive a reboot: its intents need no fsync
+      // (several ms each; a 500-layer `layer mount` is a view).
+      const durability = { durable: kind === 'active' && options.volatile !== true };
+      stage.setIntent<SnapshotIntent>({ kind: 'snapshot-prepare', token }, durability);
       this.#checkpoint(`${verb}:recorded`);
       this.#storage.build(token, { kind, lowers: lowers.stack });
       this.#checkpoint(`${verb}:built`);
@@ -231,12 +237,12 @@ class MetaSnapshotter implements Snapshotter {
           const again = this.#planLowers(key, verb, parents);
           const id = insertSnapshot(db, { key, kind, parentIds: again.tops.map((t) => t.id), created: this.#ctx.now(), labels });
           inserted = id;
-          stage.setIntent<SnapshotIntent>({ kind: 'snapshot-prepare', token, id });
+          stage.setIntent<SnapshotIntent>({ kind: 'snapshot-prepare', token, id }, durability);
           this.#checkpoint(`${verb}:inserted`);
           this.#storage.publish(token, id);
           this.#checkpoint(`${verb}:published`);
           return this.#storage.mounts({ id, kind }, again.stack, { volatile: options.volatile === true });
-        }, { durable: options.volatile !== true });
+        }, durability);
       } catch (err) {
         // The transaction rolled back: undo as the sweep would (the same rule, under the write
         // lock, so the id is no other snapshot's).
@@ -268,10 +274,10 @@ class MetaSnapshotter implements Snapshotter {
         });
       }
       tops.push(p);
-      for (const l of chainOf(db, p.id)) {
+      for (const l of chainIdsOf(db, p.id)) {
         if (seen.has(l.id)) continue;
         seen.add(l.id);
-        stack.push(stored(l));
+        stack.push(l);
       }
     }
     const max = this.capabilities.maxDepth;
@@ -288,10 +294,10 @@ class MetaSnapshotter implements Snapshotter {
     const stack: StoredSnapshot[] = [];
     const seen = new Set<number>();
     for (const id of ids) {
-      for (const l of chainOf(this.#ctx.db, id)) {
+      for (const l of chainIdsOf(this.#ctx.db, id)) {
         if (seen.has(l.id)) continue;
         seen.add(l.id);
-        stack.push(stored(l));
+        stack.push(l);
       }
     }
     return stack;

@@ -19,8 +19,6 @@ export class StoreLayout {
 
   get db(): string { return join(this.root, 'shibafu.db'); }
   get tmp(): string { return join(this.root, 'tmp'); }
-  get open(): string { return join(this.root, 'open'); }
-  get mounts(): string { return join(this.root, 'mounts'); }
   get containers(): string { return join(this.root, 'containers'); }
   get blobs(): string { return join(this.root, 'blobs', 'sha256'); }
   /** The storage driver's root (src/snapshots/): every layer's files, every writable layer's. */
@@ -35,12 +33,6 @@ export class StoreLayout {
    * back while its row exists, deletes it otherwise (content/blob-publish.ts).
    */
   get blobTrash(): string { return join(this.root, 'blobs', 'trash'); }
-  /**
-   * Short symlinks to lower dirs, used only by the legacy mount(2) path (one-page option limit).
-   * A link is removed with its layer's row, so it never names the dir of another layer whose row
-   * reused the id; an older store's `l/` dir, whose links were not, is never read (layer-mounts.ts).
-   */
-  get links(): string { return join(this.root, 'links'); }
   /**
    * The OCI runtime's state root (`runc --root`): shibafu's containers never mix with the host's
    * runc containers (/run/runc), and ids cannot collide with them.
@@ -58,32 +50,35 @@ export class StoreLayout {
 
   /** Directories created when the store is opened (root itself is mode 0700). */
   get skeleton(): string[] {
-    return [this.tmp, this.layers, this.open, this.mounts, this.containers, this.blobs, this.blobIngests, this.blobTrash, this.links, this.empty, this.runtimeState];
+    return [this.tmp, this.layers, this.containers, this.blobs, this.blobIngests, this.blobTrash, this.empty, this.runtimeState];
   }
 
   // Concatenated, not join()ed: `layers` is normalized and a chainId's hex is 64 [0-9a-f] (checked
   // when the id was parsed), and a mount asks for up to 500 of these at a time.
   layerDir(chainId: ChainId): string { return `${this.layers}/${digestHex(chainId)}`; }
-  layerDiff(chainId: ChainId): string { return `${this.layerDir(chainId)}/diff`; }
-  /** The diff dir inside any layer dir (staged, open or sealed): a layer dir moves as a whole. */
-  diffIn(layerDir: string): string { return join(layerDir, 'diff'); }
   /** The tar-split record that reproduces an imported archive byte for byte (tar/tar-split.ts). */
   tarSplitIn(layerDir: string): string { return join(layerDir, 'tar-split.gz'); }
 
-  openLayerDir(openToken: string): string { return join(this.open, openToken); }
-  openLayerDiff(openToken: string): string { return join(this.openLayerDir(openToken), 'diff'); }
 
-  mountDir(mountId: string): string { return join(this.mounts, mountId); }
-  mountUpper(mountId: string): string { return join(this.mountDir(mountId), 'upper'); }
-  mountWork(mountId: string): string { return join(this.mountDir(mountId), 'work'); }
 
   containerDir(containerId: string): string { return join(this.containers, containerId); }
-  /** The container's writable layer (overlay upperdir): its changes. */
-  containerUpper(containerId: string): string { return join(this.containerDir(containerId), 'upper'); }
-  /** Overlay's workdir for the upper (same file system, empty between mounts). */
-  containerWork(containerId: string): string { return join(this.containerDir(containerId), 'work'); }
   /** Where the stack is mounted: the container's root file system. */
   containerMerged(containerId: string): string { return join(this.containerDir(containerId), 'merged'); }
+  /**
+   * Where the layout from before storage drivers kept what is now in snapshots: read only by the
+   * migration of such a store (legacy-layout.ts).
+   */
+  get legacy(): { layerDiff(chainId: ChainId): string; openLayerDiff(token: string): string; containerUpper(id: string): string; containerWork(id: string): string; mountUpper(id: string): string; dirs: string[] } {
+    return {
+      layerDiff: (chainId) => `${this.layerDir(chainId)}/diff`,
+      openLayerDiff: (token) => join(this.root, 'open', token, 'diff'),
+      containerUpper: (id) => join(this.containerDir(id), 'upper'),
+      containerWork: (id) => join(this.containerDir(id), 'work'),
+      mountUpper: (id) => join(this.root, 'mounts', id, 'upper'),
+      dirs: ['open', 'mounts', 'links', 'l'].map((d) => join(this.root, d)),
+    };
+  }
+
   /** The OCI runtime bundle (config.json; its root.path points at merged/). */
   containerBundle(containerId: string): string { return join(this.containerDir(containerId), 'bundle'); }
   containerConfigJson(containerId: string): string { return join(this.containerBundle(containerId), 'config.json'); }
@@ -115,5 +110,4 @@ export class StoreLayout {
   /** A fresh staging dir name under tmp/ (the caller creates and locks it). */
   staging(kind: string, token: string): string { return join(this.tmp, `${kind}-${token}`); }
 
-  link(short: string): string { return join(this.links, short); }
 }

@@ -32,22 +32,22 @@ export function migrateLegacyLayout(ctx: StoreContext): void {
   const layers = db.read(() => allLayers(db));
   for (const layer of layers) {
     if (layer.chainId !== null) {
-      adopt(ctx, `legacy-${digestHex(layer.chainId)}`, parentOf(ctx, layer), `${layout.layers}/${digestHex(layer.chainId)}/diff`, layer.chainId);
+      adopt(ctx, `legacy-${digestHex(layer.chainId)}`, parentOf(ctx, layer), layout.legacy.layerDiff(layer.chainId), layer.chainId);
     } else if (layer.openToken !== null) {
-      adopt(ctx, `open-${layer.openToken}`, parentOf(ctx, layer), `${layout.root}/open/${layer.openToken}/diff`, null);
+      adopt(ctx, `open-${layer.openToken}`, parentOf(ctx, layer), layout.legacy.openLayerDiff(layer.openToken), null);
     }
   }
   for (const c of db.read(() => allContainers(db))) {
     const stack = db.read(() => c.layerIds.map((id) => layerById(db, id)).filter((l): l is LayerRow => l !== undefined));
-    adopt(ctx, `container-${c.id}`, chainTops(stack), `${layout.containerDir(c.id)}/upper`, null);
-    fs.rmSync(`${layout.containerDir(c.id)}/work`, { recursive: true, force: true });
+    adopt(ctx, `container-${c.id}`, chainTops(stack), layout.legacy.containerUpper(c.id), null);
+    fs.rmSync(layout.legacy.containerWork(c.id), { recursive: true, force: true });
   }
   for (const m of db.read(() => allMounts(db))) {
     const stack = db.read(() => m.layerIds.map((id) => layerById(db, id)).filter((l): l is LayerRow => l !== undefined));
-    if (m.writable) adopt(ctx, `mount-${m.id}`, chainTops(stack), `${layout.root}/mounts/${m.id}/upper`, null);
+    if (m.writable) adopt(ctx, `mount-${m.id}`, chainTops(stack), layout.legacy.mountUpper(m.id), null);
     else if (!exists(ctx, `mount-${m.id}`)) ctx.snapshots.view(`mount-${m.id}`, chainTops(stack));
   }
-  for (const dir of ['open', 'mounts', 'links', 'l']) fs.rmSync(`${layout.root}/${dir}`, { recursive: true, force: true });
+  for (const dir of layout.legacy.dirs) fs.rmSync(dir, { recursive: true, force: true });
   db.immediate(() => setStoreSetting(db, LAYOUT_KEY, SNAPSHOT_LAYOUT));
 }
 

@@ -137,6 +137,17 @@ for (const d of DRIVERS) {
         assert.match(commit.stderr, /^error\[UNSUPPORTED\]/);
       }
       assert.equal((await cli(root, 'container', 'rm', 'c')).status, 0);
+      // A layer with an extended attribute: kept where the driver holds xattrs, refused by name
+      // (never dropped) where it does not.
+      const withXattr = writeInput('xattr.tar', tarOf((t) => t.file('tagged', 'x', { pax: [['SCHILY.xattr.user.origin', 'test']] })));
+      const x = await cli(root, 'layer', 'create', 'tagged', withXattr, '--parent', 'l2');
+      if (d.driver === 'zfs') {
+        assert.equal(x.status, 6, x.stderr);
+        assert.match(x.stderr, /^error\[UNSUPPORTED\]: Cannot import "tagged" into the zfs driver: it has the extended attribute "user.origin"/);
+      } else {
+        assert.equal(x.status, 0, x.stderr);
+        assert.equal((await cli(root, 'layer', 'rm', 'tagged')).status, 0);
+      }
       const rm = await cli(root, 'layer', 'rm', 'l2');
       assert.equal(rm.status, d.driver === 'overlay' || d.driver === 'fuse-overlayfs' ? 4 : 0, rm.stderr); // c-img stands on it
     });

@@ -42,16 +42,20 @@ export function openSnapshot(openToken: string): string {
   return `open-${openToken}`;
 }
 
-/** Removes an active snapshot if there is one by that key. */
-export function removeActive(ctx: StoreContext, key: string): void {
-  let kind: string;
+/** The kind of the snapshot by that key, or null when there is none. */
+function kindOf(ctx: StoreContext, key: string): string | null {
   try {
-    kind = ctx.snapshots.stat(key).kind;
+    return ctx.snapshots.stat(key).kind;
   } catch (err) {
-    if (isShibafuError(err, 'SNAPSHOT_NOT_FOUND')) return;
+    if (isShibafuError(err, 'SNAPSHOT_NOT_FOUND')) return null;
     throw err;
   }
-  if (kind !== 'committed') ctx.snapshots.remove(key);
+}
+
+/** Removes an active snapshot or a view if there is one by that key. */
+export function removeActive(ctx: StoreContext, key: string): void {
+  const kind = kindOf(ctx, key);
+  if (kind !== null && kind !== 'committed') ctx.snapshots.remove(key);
 }
 
 /**
@@ -59,12 +63,7 @@ export function removeActive(ctx: StoreContext, key: string): void {
  * one only while no layer has its name (a layer by that chainId may have been made since).
  */
 export function removeUnused(ctx: StoreContext, key: string): void {
-  let kind: string;
-  try {
-    kind = ctx.snapshots.stat(key).kind;
-  } catch (err) {
-    if (isShibafuError(err, 'SNAPSHOT_NOT_FOUND')) return;
-    throw err;
-  }
+  const kind = kindOf(ctx, key);
+  if (kind === null) return;
   if (kind !== 'committed' || !/^sha256:[0-9a-f]{64}$/.test(key) || layerByChainId(ctx.db, asChainId(key)) === undefined) ctx.snapshots.remove(key);
 }

@@ -24,12 +24,16 @@ export interface LayerHash {
  * const { diffId } = hashLayerDir(layerDiffDir(ctx, chainId), ports);
  */
 export function hashLayerDir(dir: string, xattrs: XattrPort, signal?: AbortSignal, settle?: PackSettler): LayerHash {
-  const hash = createHash('sha256');
-  const gen = packLayerSync(dir, {
+  return hashTar(packLayerSync(dir, {
     xattrs: { list: (p) => xattrs.llistxattr(p), get: (p, n) => xattrs.lgetxattr(p, n) },
     ...(signal !== undefined ? { signal } : {}),
     ...(settle !== undefined ? { settle } : {}),
-  });
+  }));
+}
+
+/** Streams a packer's tar through sha256, written nowhere. */
+function hashTar(gen: Generator<Buffer, { readonly entries: number; readonly bytes: number }, undefined>): LayerHash {
+  const hash = createHash('sha256');
   for (;;) {
     const next = gen.next();
     if (next.done === true) {
@@ -48,16 +52,5 @@ export function hashLayerDir(dir: string, xattrs: XattrPort, signal?: AbortSigna
  */
 export function hashChangeset(changeset: Changeset, xattrs: XattrPort, emptyDir: string, signal?: AbortSignal): LayerHash {
   if (changeset.format === 'overlay') return hashLayerDir(changeset.dir, xattrs, signal);
-  const hash = createHash('sha256');
-  const gen = packTreeChangesSync(changeset.parentDir ?? emptyDir, changeset.dir, {
-    xattrs,
-    ...(signal !== undefined ? { signal } : {}),
-  });
-  for (;;) {
-    const next = gen.next();
-    if (next.done === true) {
-      return { diffId: `sha256:${hash.digest('hex')}` as DiffId, entries: next.value.entries, bytes: next.value.bytes };
-    }
-    hash.update(next.value);
-  }
+  return hashTar(packTreeChangesSync(changeset.parentDir ?? emptyDir, changeset.dir, { xattrs, ...(signal !== undefined ? { signal } : {}) }));
 }

@@ -9,6 +9,7 @@ import { ShibafuError } from '../errors.js';
 import type { DiffId, Digest } from '../ids.js';
 import { toApplyOp } from '../tar/apply-op.js';
 import { createLayerApplier, type OpApplier } from '../tar/layer-applier.js';
+import { assertXattrsSupported } from '../snapshots/assert-xattrs-supported.js';
 import { DIR_LAYER_FORMAT, OVERLAY_LAYER_FORMAT } from '../format/layer-format.js';
 import { LAYER_MEDIA_TYPES, openSource, type Compression } from '../tar/layer-source.js';
 import { BlobWriter } from '../content/blob-ingest.js';
@@ -68,9 +69,13 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
     // File content goes to the layer; everything else (and the content of entries that are not
     // regular files, which no layer keeps) goes to the tar-split record.
     let toFile = false;
+    // A driver whose file system holds no xattrs (zfs-fuse) refuses a layer that has some, by
+    // name, rather than dropping them.
+    const xattrsRefused = !ctx.snapshots.capabilities.xattrs;
     const parser = new TarParser({
       onEntry: (entry) => {
         const op = toApplyOp(entry, limits);
+        if (xattrsRefused && 'attrs' in op) assertXattrsSupported(ctx.snapshots, { path: op.parts.join('/'), xattrs: op.attrs.xattrs });
         a.apply(op);
         toFile = op.op === 'file';
         if (op.op === 'file') s.file(op.parts.join('/'), op.size);

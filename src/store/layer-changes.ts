@@ -8,6 +8,8 @@ import { ShibafuError } from '../errors.js';
 import type { Change } from '../changes/change.js';
 import { nodeTreeFs } from '../changes/tree-fs.js';
 import { upperChanges } from '../changes/upper-changes.js';
+import { diffTrees } from '../changes/tree-diff.js';
+import { dirView } from '../changes/tree-view.js';
 import { composedUpperFs } from '../changes/composed-upper.js';
 import type { StoreContext } from './store-context.js';
 import { layerDiffDir } from './layer-files.js';
@@ -36,8 +38,21 @@ export function getLayerChanges(ctx: StoreContext, options: GetLayerChangesOptio
   if (!fs.statSync(options.upper, { throwIfNoEntry: false })?.isDirectory()) {
     throw new ShibafuError('SOURCE_NOT_FOUND', `Cannot list the changes of "${options.upper}": it is not a directory`);
   }
+  if (ctx.snapshots.capabilities.format === 'dir') return treeChanges(ctx, options);
   const lowers = options.stack.map((l) => layerDiffDir(ctx, l.chainId!)).reverse();
   const committed = (options.committed ?? []).map((l) => layerDiffDir(ctx, l.chainId!)).reverse();
   const treeFs = committed.length === 0 ? nodeTreeFs(ctx.ports) : composedUpperFs(nodeTreeFs(ctx.ports), [options.upper, ...committed]);
   return upperChanges(treeFs, options.upper, lowers, options.signal !== undefined ? { signal: options.signal } : {});
+}
+
+/**
+ * On a whole-tree driver (btrfs, zfs) `upper` is the container's whole tree: its changes are
+ * the difference from the tree of the stack's top layer (what it was created on; its own
+ * commits since are in its tree already), by the tree diff `layer diff` uses.
+ */
+function treeChanges(ctx: StoreContext, options: GetLayerChangesOptions): Change[] {
+  const top = options.stack.at(-1);
+  const base = top === undefined ? ctx.layout.empty : ctx.snapshots.changeset(top.chainId!).dir;
+  const treeFs = nodeTreeFs(ctx.ports);
+  return diffTrees(treeFs, dirView(treeFs, base), dirView(treeFs, options.upper), options.signal !== undefined ? { signal: options.signal } : {}).changes;
 }

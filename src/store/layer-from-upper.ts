@@ -19,11 +19,11 @@ import { ShibafuError, isShibafuError } from '../errors.js';
 import { copyOverlayDir, type CopyOverlayStats } from '../changes/copy-overlay-dir.js';
 import { upperSettler } from '../changes/settle-upper.js';
 import { nodeTreeFs, publicXattrs, type TreeFs } from '../changes/tree-fs.js';
-import { setTimes } from '../changes/node-writer.js';
+import { newWriteStats, setTimes } from '../changes/node-writer.js';
 import { asChainId, chainIdOf } from '../ids.js';
 import { fsyncDir } from '../sys/sync.js';
 import { assertNameFree, commitStagedLayer, discardStagedLayer, makeStagedLayerDir, overlayFormat, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
-import { hashLayerDir } from './layer-hash.js';
+import { hashChangeset, hashLayerDir, type LayerHash } from './layer-hash.js';
 import { ancestry } from './layer-views.js';
 import { Staging, type StagingIntent } from './staging.js';
 import type { StoreContext } from './store-context.js';
@@ -108,28 +108,31 @@ export interface MoveUpperOptions {
 export function commitUpperByMove(ctx: StoreContext, options: MoveUpperOptions): CommitUpperResult {
   const parent = parentOfStack(ctx, options.stack, 'commit');
   const key = options.snapshot;
-  const upper = ctx.snapshots.changeset(key);
-  if (upper.format !== 'overlay') {
-    throw new ShibafuError('UNSUPPORTED', `Cannot commit on the ${ctx.driver} driver yet: its snapshots are whole trees`, {
-      hint: 'Use a store made with --storage-driver overlay (or fuse-overlayfs) for container commit.',
-    });
-  }
+  const changeset = ctx.snapshots.changeset(key);
   const treeFs = nodeTreeFs(ctx.ports);
   const stage = Staging.create(ctx.layout, 'commit', ctx.ports);
   try {
-    // Before anything is changed: the new upper keeps what the container sees as its root.
+    // An overlay upper is settled in place by the walk that hashes it (after the driver's own
+    // marks, where it leaves any: fuse-overlayfs); a whole tree (btrfs, zfs) is hashed as the
+    // difference from its parent's, and its fresh snapshot, of the committed tree, keeps its root.
     const root = stage.sub('root');
-    cloneRootDir(ctx, treeFs, upper.dir, root);
-    // One walk settles the upper in place and hashes it as settled (after the driver's own
-    // marks, where it leaves any, are settled: fuse-overlayfs).
-    ctx.snapshots.settle(key);
-    const settler = upperSettler(ctx.ports);
-    const hashed = hashLayerDir(upper.dir, ctx.ports, options.signal, settler);
-    const stats = settler.stats;
+    let hashed: LayerHash;
+    let stats: CopyOverlayStats = { ...newWriteStats(), vanished: 0 };
+    if (changeset.format === 'overlay') {
+      // Before anything is changed: the new upper keeps what the container sees as its root.
+      cloneRootDir(ctx, treeFs, changeset.dir, root);
+      ctx.snapshots.settle(key);
+      const settler = upperSettler(ctx.ports);
+      hashed = hashLayerDir(changeset.dir, ctx.ports, options.signal, settler);
+      stats = settler.stats;
+    } else {
+      hashed = hashChangeset(changeset, ctx.ports, ctx.layout.empty, options.signal);
+    }
     const layerDir = stage.sub('layer');
     fs.mkdirSync(layerDir, 0o700);
-    // The container's writes were never synced: one syncfs makes them durable before the row.
-    ctx.ports.syncfs(stage.fd);
+    // The container's writes were never synced: one syncfs (of the file system that holds them:
+    // a ZFS dataset is one of its own) makes them durable before the row.
+    syncTree(ctx, changeset.dir);
     const chainId = chainIdOf(parent?.chainId ?? null, hashed.diffId);
     const target = ctx.layout.layerDir(chainId);
     const discard = `discard-${stage.token}`;
@@ -162,7 +165,7 @@ export function commitUpperByMove(ctx: StoreContext, options: MoveUpperOptions):
         // this transaction (a nested snapshotter change is undone by its own sweep, not by a rollback).
         ctx.snapshots.commit(existed ? discard : chainId, key);
         ctx.snapshots.prepare(key, chainId);
-        copyRootAttrs(ctx, treeFs, root, ctx.snapshots.changeset(key).dir);
+        if (changeset.format === 'overlay') copyRootAttrs(ctx, treeFs, root, ctx.snapshots.changeset(key).dir);
         return { layer, existed };
       });
     } catch (err) {
@@ -191,6 +194,16 @@ export function undoUpperMove(ctx: StoreContext, _stagingPath: string, intent: E
     if (!isShibafuError(err, 'SNAPSHOT_NOT_FOUND')) throw err;
   }
   return false;
+}
+
+/** syncfs(2) of the file system that holds `dir`. */
+function syncTree(ctx: StoreContext, dir: string): void {
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    ctx.ports.syncfs(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Gives `to` (an existing, empty directory) the owner, mode and mtime of `from` (made by cloneRootDir). */

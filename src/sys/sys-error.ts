@@ -26,7 +26,7 @@ export function errnoName(errno: number): string {
  * @example
  * if (lastErrno() === ERRNO.EINTR) continue;
  */
-export const ERRNO = { EINTR: 4, EAGAIN: 11, ERANGE: 34, ENODATA: 61 } as const;
+export const ERRNO = { EINTR: 4, EAGAIN: 11, ERANGE: 34, ENODATA: 61, ENOTSUP: 95 } as const;
 
 function describe(errno: number): string {
   return getSystemErrorMap().get(-Math.abs(errno))?.[1] ?? `errno ${errno}`;

@@ -11,7 +11,7 @@ export const XATTR_CREATE = 1;
 /** setxattr flag: fail with ENODATA if the attribute does not exist. */
 export const XATTR_REPLACE = 2;
 
-const { ENODATA, ERANGE } = ERRNO;
+const { ENODATA, ENOTSUP, ERANGE } = ERRNO;
 
 /**
  * Linux caps an xattr value and a name list at 64 KiB (XATTR_SIZE_MAX, XATTR_LIST_MAX), so one
@@ -24,13 +24,14 @@ const SCRATCH = Buffer.alloc(65536);
  * Calls a getxattr/listxattr-style function into the scratch buffer and copies out what it got;
  * should a file system ever report ERANGE for 64 KiB, falls back to a size query then a fill,
  * until the buffer fits (the value may grow between the two calls, reported as ERANGE again).
- * Returns null when the attribute does not exist (ENODATA).
+ * Returns null when the attribute does not exist (ENODATA), or when the file system keeps no
+ * xattrs at all (ENOTSUP: zfs-fuse), which has none to read; setting one there still fails.
  */
 function readSized(call: (buf: Buffer | null, size: number) => number, context: SysErrorContext): Buffer | null {
   const first = call(SCRATCH, SCRATCH.length);
   if (first >= 0) return Buffer.from(SCRATCH.subarray(0, first));
   const errno = lastErrno();
-  if (errno === ENODATA) return null;
+  if (errno === ENODATA || errno === ENOTSUP) return null;
   if (errno !== ERANGE) throw new SysError(errno, context);
   for (;;) {
     const size = call(null, 0);

@@ -304,15 +304,7 @@ export class DirLayerApplier implements OpApplier {
 
   #dropOtherXattrs(path: string, attrs: Attrs): void {
     const keep = new Set(attrs.xattrs.map(([name]) => name));
-    let names: string[];
-    try {
-      names = this.#ports.llistxattr(path);
-    } catch (err) {
-      // A file system without xattrs (zfs-fuse) has none to drop; one the layer sets fails below.
-      if (errnoCode(err) === 'ENOTSUP' || errnoCode(err) === 'EOPNOTSUPP') return;
-      throw err;
-    }
-    for (const name of names) if (!keep.has(name)) this.#ports.lremovexattr(path, name);
+    for (const name of this.#ports.llistxattr(path)) if (!keep.has(name)) this.#ports.lremovexattr(path, name);
   }
 
   #setXattrs(path: string, attrs: Attrs): void {

@@ -126,10 +126,16 @@ export async function discardContainer(ctx: StoreContext, containerId: Container
       // Moved in the transaction, deleted after it: a crash in between leaves only tmp/ to sweep.
       if (fs.existsSync(dir)) fs.renameSync(dir, stage.sub('layer'));
     }, durability);
-    // Its writable layer goes after the row, outside the write lock (the sweep finishes it otherwise).
-    removeActive(ctx, containerSnapshot(containerId));
+    // Its writable layer goes after the row, outside the write lock; should that fail, the intent
+    // stays for the next open's sweep to finish it (undoRemove).
+    try {
+      removeActive(ctx, containerSnapshot(containerId));
+    } catch (err) {
+      stage.abandon();
+      throw err;
+    }
   } finally {
-    // The upper's files go here, outside the write lock (Staging.dispose removes the dir).
+    // The container's other files go here, outside the write lock (Staging.dispose removes the dir).
     stage.dispose();
   }
 }

@@ -19,7 +19,7 @@ import { ShibafuError, isShibafuError } from '../errors.js';
 import { Staging, type StagingArea, type StagingLocks } from '../staging/staging.js';
 import type { Mount, MountTable } from './mount.js';
 import type { SnapshotStorage, StoredSnapshot } from './snapshot-storage.js';
-import { sweepSnapshots, type SnapshotIntent } from './snapshot-sweep.js';
+import { sweepSnapshots, type SnapshotIntent, type SweptSnapshot } from './snapshot-sweep.js';
 import type {
   Changeset, DriverCapabilities, PrepareOptions, SnapshotInfo, Snapshotter, SnapshotUsage, StorageDriver,
 } from './snapshotter.js';
@@ -45,12 +45,17 @@ export interface SnapshotterContext {
  * const sn = openSnapshotter(ctx, overlayStorage({ root: '/var/lib/shibafu/snapshots', emptyDir }));
  * const mounts = sn.prepare('container-1', 'sha256:...');
  */
-export function openSnapshotter(ctx: SnapshotterContext, storage: SnapshotStorage): Snapshotter {
+export function openSnapshotter(ctx: SnapshotterContext, storage: SnapshotStorage): SweepingSnapshotter {
   sweepSnapshots(ctx, storage);
   return new MetaSnapshotter(ctx, storage);
 }
 
-class MetaSnapshotter implements Snapshotter {
+/** A snapshotter whose owner can sweep again what killed processes left (a store kept open by the service). */
+export interface SweepingSnapshotter extends Snapshotter {
+  sweep(): SweptSnapshot[];
+}
+
+class MetaSnapshotter implements SweepingSnapshotter {
   readonly #ctx: SnapshotterContext;
   readonly #storage: SnapshotStorage;
 
@@ -195,6 +200,10 @@ class MetaSnapshotter implements Snapshotter {
       const parent = row.parentId === null ? null : snapshotById(this.#ctx.db, row.parentId) ?? null;
       return this.#storage.changeset(stored(row), parent === null ? null : stored(parent));
     });
+  }
+
+  sweep(): SweptSnapshot[] {
+    return sweepSnapshots(this.#ctx, this.#storage);
   }
 
   settle(key: string): void {

@@ -80,7 +80,7 @@ export async function createDiffLayer(ctx: StoreContext, options: CreateDiffLaye
     const stage = Staging.create(ctx.layout, 'import', ctx.ports);
     let staged: StagedLayerDirs | null = null;
     try {
-      staged = overlayFormat(ctx, makeStagedLayerDir(ctx, stage, parent), 'create a diff layer');
+      staged = overlayFormat(ctx, stage, makeStagedLayerDir(ctx, stage, parent), 'create a diff layer');
       const { layerDir, diffDir } = staged;
       const source: Source = {
         merged: dirView(treeFs, views.roots[1] as string),
@@ -98,7 +98,7 @@ export async function createDiffLayer(ctx: StoreContext, options: CreateDiffLaye
       }, options.name);
       return { ...result, changes: diff.changes, stats };
     } catch (err) {
-      discardStagedLayer(ctx, staged);
+      discardStagedLayer(ctx, staged, stage);
       throw err;
     } finally {
       stage.dispose();

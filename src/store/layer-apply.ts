@@ -42,7 +42,7 @@ export async function applyLayer(ctx: StoreContext, options: ApplyLayerOptions):
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
   let staged: StagedLayerDirs | null = null;
   try {
-    staged = overlayFormat(ctx, makeStagedLayerDir(ctx, stage, onto), 'apply a layer');
+    staged = overlayFormat(ctx, stage, makeStagedLayerDir(ctx, stage, onto), 'apply a layer');
     const { layerDir, diffDir } = staged;
     copyOverlayDir(nodeTreeFs(ctx.ports), ctx.ports, layerDiffDir(ctx, diff.chainId), diffDir, options.signal !== undefined ? { signal: options.signal } : {});
     if (diff.tarSplit) fs.copyFileSync(ctx.layout.tarSplitIn(ctx.layout.layerDir(diff.chainId)), ctx.layout.tarSplitIn(layerDir));
@@ -61,7 +61,7 @@ export async function applyLayer(ctx: StoreContext, options: ApplyLayerOptions):
       blobDigest: diff.blobDigest, blobSize: diff.blobSize, mediaType: diff.mediaType, source: 'diff', tarSplit: diff.tarSplit,
     }, options.name);
   } catch (err) {
-    discardStagedLayer(ctx, staged);
+    discardStagedLayer(ctx, staged, stage);
     throw err;
   } finally {
     stage.dispose();

@@ -141,9 +141,9 @@ export function makeStagedLayerDir(ctx: StoreContext, stage: Staging, parent: La
  * The staged layer, for producers that write overlay's format (a changeset) and have no dir-format
  * variant yet: on a dir-format driver (btrfs, zfs) they stop with UNSUPPORTED, the snapshot removed.
  */
-export function overlayFormat(ctx: StoreContext, staged: StagedLayerDirs, action: string): StagedLayerDirs {
+export function overlayFormat(ctx: StoreContext, stage: Staging, staged: StagedLayerDirs, action: string): StagedLayerDirs {
   if (staged.format === 'overlay') return staged;
-  discardStagedLayer(ctx, staged);
+  discardStagedLayer(ctx, staged, stage);
   throw new ShibafuError('UNSUPPORTED', `Cannot ${action} on the ${ctx.driver} driver yet: it writes overlay's changeset format, and ${ctx.driver} keeps whole trees`, {
     hint: 'Use a store made with --storage-driver overlay (or fuse-overlayfs) for this command.',
   });
@@ -154,15 +154,20 @@ export function overlayFormat(ctx: StoreContext, staged: StagedLayerDirs, action
  * Its files go first: they are garbage, and on a full disk (the failure was often NO_SPACE) the
  * database needs the room they take to record the removal.
  */
-export function discardStagedLayer(ctx: StoreContext, staged: { readonly snapshot: string } | null): void {
+export function discardStagedLayer(ctx: StoreContext, staged: { readonly snapshot: string } | null, stage: Staging): void {
   if (staged === null) return;
   try {
     if (ctx.snapshots.stat(staged.snapshot).kind !== 'active') return; // committed: a layer's now
+  } catch {
+    return; // gone already
+  }
+  try {
     const { dir } = ctx.snapshots.changeset(staged.snapshot);
     for (const name of fs.readdirSync(dir)) fs.rmSync(`${dir}/${name}`, { recursive: true, force: true });
     ctx.snapshots.remove(staged.snapshot);
   } catch {
-    // Gone, or busy: the sweep of the next open decides.
+    // Busy, or no room even now: the intent stays for the next open's sweep (undoImport).
+    stage.abandon();
   }
 }
 

@@ -57,7 +57,7 @@ export function commitUpper(ctx: StoreContext, options: CommitUpperOptions): Com
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
   let staged: StagedLayerDirs | null = null;
   try {
-    staged = overlayFormat(ctx, makeStagedLayerDir(ctx, stage, parent), 'commit a copy of a container');
+    staged = overlayFormat(ctx, stage, makeStagedLayerDir(ctx, stage, parent), 'commit a copy of a container');
     const { layerDir, diffDir } = staged;
     const stats = copyOverlayDir(nodeTreeFs(ctx.ports), ctx.ports, options.upper, diffDir, {
       whiteouts: 'normalize', ...(options.signal !== undefined ? { signal: options.signal } : {}),
@@ -71,7 +71,7 @@ export function commitUpper(ctx: StoreContext, options: CommitUpperOptions): Com
     }, options.name);
     return { ...result, stats };
   } catch (err) {
-    discardStagedLayer(ctx, staged);
+    discardStagedLayer(ctx, staged, stage);
     throw err;
   } finally {
     stage.dispose();

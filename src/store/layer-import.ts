@@ -140,7 +140,7 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
   } catch (err) {
     applier?.abort();
     split?.destroy();
-    discardStagedLayer(ctx, staged);
+    discardStagedLayer(ctx, staged, stage);
     throw err;
   } finally {
     (blob as BlobWriter | null)?.close();
@@ -164,7 +164,7 @@ export async function importDir(ctx: StoreContext, dir: string, options: ImportO
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
   let staged: StagedLayerDirs | null = null;
   try {
-    staged = overlayFormat(ctx, makeStagedLayerDir(ctx, stage, options.parent), 'create a layer from a directory');
+    staged = overlayFormat(ctx, stage, makeStagedLayerDir(ctx, stage, options.parent), 'create a layer from a directory');
     const { layerDir, diffDir } = staged;
     copyTree(dir, diffDir, ctx.ports);
     ctx.ports.syncfs(stage.fd);
@@ -174,7 +174,7 @@ export async function importDir(ctx: StoreContext, dir: string, options: ImportO
       blobDigest: null as Digest | null, blobSize: null, mediaType: null, source: 'dir', tarSplit: false,
     }, options.name);
   } catch (err) {
-    discardStagedLayer(ctx, staged);
+    discardStagedLayer(ctx, staged, stage);
     throw err;
   } finally {
     stage.dispose();

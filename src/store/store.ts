@@ -17,8 +17,8 @@ import { inspectLayer, listLayers, type LayerDetails, type LayerSummary } from '
 import type { MountApi, StorePorts } from './ports.js';
 import { realPorts } from './real-ports.js';
 import { systemMounter } from '../overlay/system-mounter.js';
-import { openSnapshotter } from '../snapshots/meta-snapshotter.js';
-import type { Snapshotter, StorageDriver } from '../snapshots/snapshotter.js';
+import { openSnapshotter, type SweepingSnapshotter } from '../snapshots/meta-snapshotter.js';
+import type { StorageDriver } from '../snapshots/snapshotter.js';
 import { openStorage } from '../snapshots/storage-drivers.js';
 import { storeDriver } from './store-driver.js';
 import { migrateLegacyLayout } from './legacy-layout.js';
@@ -102,9 +102,11 @@ export class Store {
   readonly swept: readonly SweptItem[];
 
   readonly #undoers: IntentUndoers;
+  readonly #snapshots: SweepingSnapshotter;
 
-  private constructor(ctx: StoreContext, undoers: IntentUndoers, swept: SweptItem[]) {
+  private constructor(ctx: StoreContext, snapshots: SweepingSnapshotter, undoers: IntentUndoers, swept: SweptItem[]) {
     this.#ctx = ctx;
+    this.#snapshots = snapshots;
     this.#undoers = undoers;
     this.swept = swept;
   }
@@ -124,7 +126,7 @@ export class Store {
     const db = Db.open(layout.db);
     const ports = options.ports ?? realPorts();
     const now = options.now ?? (() => new Date().toISOString());
-    let snapshots: Snapshotter;
+    let snapshots: SweepingSnapshotter;
     let driver: StorageDriver;
     let legacy: boolean;
     try {
@@ -153,7 +155,7 @@ export class Store {
       const undoers = options.undoers ?? {};
       const swept = sweepAll(ctx, undoers);
       if (legacy) migrateLegacyLayout(ctx);
-      return new Store(ctx, undoers, swept);
+      return new Store(ctx, snapshots, undoers, swept);
     } catch (err) {
       db.close();
       throw err;
@@ -164,6 +166,7 @@ export class Store {
 
   /** Sweeps leftovers again, as an open does (for a store kept open across commands). */
   sweep(): SweptItem[] {
+    this.#snapshots.sweep();
     return sweepAll(this.#ctx, this.#undoers);
   }
 

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
 import { digestHex, sha256Digest, type Digest } from '../ids.js';
 import { removeUnpublishedBlob, type ContentContext } from './blob-publish.js';
+import { stillThere } from '../staging/staging.js';
 
 /** How long an ingest nobody writes to is kept for a resume. */
 export const DEFAULT_INGEST_EXPIRY_MS = 24 * 3600 * 1000;
@@ -44,17 +45,6 @@ export function lockIngestDir(ctx: ContentContext, dir: string, ref: string): nu
     if (attempt >= MAX_OPEN_ATTEMPTS) {
       throw new ShibafuError('STORE_BUSY', `Cannot open blob ingest "${ref}": another process kept removing it`, { hint: 'Retry.' });
     }
-  }
-}
-
-/** True while `fd` is still the directory named `path` (not removed, not replaced). */
-function stillThere(fd: number, path: string): boolean {
-  const open = fs.fstatSync(fd);
-  if (open.nlink === 0) return false;
-  try {
-    return fs.lstatSync(path).ino === open.ino;
-  } catch {
-    return false;
   }
 }
 

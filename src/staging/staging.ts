@@ -253,7 +253,7 @@ export function stagingPath(area: StagingArea, kind: string, token: string): str
 }
 
 /** True while `fd` is still the directory named `path` (not removed, not replaced). */
-function stillThere(fd: number, path: string): boolean {
+export function stillThere(fd: number, path: string): boolean {
   const open = fs.fstatSync(fd);
   if (open.nlink === 0) return false;
   try {

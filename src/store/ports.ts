@@ -34,5 +34,4 @@ export interface CopyPort {
 
 export interface StorePorts extends ApplyPorts, LockPort, XattrPort, SyncPort, CopyPort {}
 
-/** 'auto' takes the new mount API where the kernel has `lowerdir+` (6.8+), else mount(2). */
-export type MountApi = 'auto' | 'new' | 'legacy';
+export type { MountApi } from '../overlay/mount-overlay.js';

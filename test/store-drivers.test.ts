@@ -2,13 +2,14 @@
  * The store on every storage driver: the same archives give the same diffIds and chainIds and
  * export byte for byte; a stack mounts as the layers say (whiteouts and opaque dirs applied, in
  * overlay's format or btrfs's and zfs's whole trees); a container runs on it through runc; its
- * changes list and commit (from an upper, or as the difference of two trees); and a store keeps
+ * changes list and commit (from an upper, or as the difference of two trees), running or not;
+ * stacks compare, diff layers are made and applied, a host dir becomes a layer; and a store keeps
  * the driver it was created with.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -133,6 +134,38 @@ for (const d of DRIVERS) {
       const exported = join(base, `c-img-${n}.tar`);
       assert.equal((await cli(root, 'layer', 'export', 'c-img', '-o', exported)).status, 0, 'the committed layer exports, checked against its diffId');
       assert.equal((await cli(root, 'container', 'rm', 'c')).status, 0);
+
+      // A running container's commit: paused and its changes copied (on whole trees, their tar
+      // applied onto a new snapshot of the parent's).
+      assert.equal((await cli(root, 'run', '-d', '--name', 'r', 'l2', 'sh', '-c', 'echo live > /live; sleep 60')).status, 0);
+      for (let i = 0; i < 50 && !existsSync(join(root, 'containers')); i++) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 300));
+      const live = await cli(root, 'container', 'commit', 'r', 'r-img');
+      assert.equal(live.status, 0, live.stderr);
+      assert.equal((await cli(root, 'container', 'rm', '-f', 'r')).status, 0);
+      const liveRun = await cli(root, 'run', '--rm', 'r-img', 'cat', '/live');
+      assert.equal(liveRun.stdout, 'live\n', liveRun.stderr);
+
+      // Stacks compared, a diff layer made and applied again, a layer from a host directory.
+      const ldiff = await cli(root, 'layer', 'diff', 'extra', 'l2');
+      assert.equal(ldiff.status, 0, ldiff.stderr);
+      assert.match(ldiff.stdout, /^D \/gone/m);
+      assert.match(ldiff.stdout, /^A \/data\/new/m);
+      assert.equal((await cli(root, 'layer', 'diff-create', 'patch', '--from', 'extra', '--to', 'l2')).status, 0);
+      assert.equal((await cli(root, 'layer', 'diff', 'patch', 'l2')).stdout, '', 'the diff layer on extra shows l2');
+      const applied = await cli(root, 'layer', 'apply', 'patch', '--onto', 'rootfs', 'patch-on-rootfs', '--json');
+      assert.equal(applied.status, 0, applied.stderr);
+      assert.equal((JSON.parse(applied.stdout) as { diffId: string }).diffId, openStoreLayer(root, 'patch').diffId);
+      const host = join(base, `host-${n}`);
+      mkdirSync(join(host, 'srv'), { recursive: true });
+      writeFileSync(join(host, 'srv', 'index.html'), 'hello\n');
+      assert.equal((await cli(root, 'layer', 'create', 'from-dir', '--from-dir', host, '--parent', 'l2')).status, 0);
+      const fromDir = await cli(root, 'run', '--rm', 'from-dir', 'cat', '/srv/index.html');
+      assert.equal(fromDir.stdout, 'hello\n', fromDir.stderr);
+      for (const name of ['from-dir', 'patch-on-rootfs', 'patch', 'r-img']) {
+        const out = join(base, `check-${n}-${name}.tar`);
+        assert.equal((await cli(root, 'layer', 'export', name, '-o', out)).status, 0, `${name} exports, checked against its diffId`);
+      }
       // A layer with an extended attribute: kept where the driver holds xattrs, refused by name
       // (never dropped) where it does not.
       const withXattr = writeInput('xattr.tar', tarOf((t) => t.file('tagged', 'x', { pax: [['SCHILY.xattr.user.origin', 'test']] })));
@@ -146,7 +179,7 @@ for (const d of DRIVERS) {
       }
       const rm = await cli(root, 'layer', 'rm', 'l2');
       assert.equal(rm.status, 4, rm.stderr); // c-img stands on it
-      assert.equal((await cli(root, 'layer', 'rm', 'c-img', 'l2')).status, 0);
+      assert.equal((await cli(root, 'layer', 'rm', 'c-img', 'from-dir', 'r-img', 'patch', 'l2')).status, 0);
     });
   });
 }
@@ -157,4 +190,14 @@ function writeInput(name: string, data: Buffer): string {
   const path = join(dir, `${++n}-${name}`);
   writeFileSync(path, data);
   return path;
+}
+
+/** A layer's details, read through the library (the CLI's --json of inspect is an array). */
+function openStoreLayer(root: string, name: string): { diffId: string | null } {
+  const store = openStore({ root });
+  try {
+    return store.inspectLayer(name);
+  } finally {
+    store.close();
+  }
 }

@@ -19,13 +19,15 @@ import { diffTrees, type TreeDiff } from '../changes/tree-diff.js';
 import { nodeTreeFs, publicXattrs, type NodeInfo, type TreeFs } from '../changes/tree-fs.js';
 import { dirView, stackView, type TreeView } from '../changes/tree-view.js';
 import { ShibafuError } from '../errors.js';
-import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, overlayFormat, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
+import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, syncDir, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
 import { parentOfStack } from './layer-from-upper.js';
 import { hashLayerDir } from './layer-hash.js';
 import { withMountedStacks, type MountedViews } from './mounted-views.js';
 import { Staging } from './staging.js';
 import type { StoreContext } from './store-context.js';
 import { layerDiffDir } from './layer-files.js';
+import { applyTarToTreeSync } from './dir-layer-write.js';
+import { packTreeChangesSync } from '../changes/pack-tree-changes.js';
 
 export interface DiffStacksOptions {
   readonly signal?: AbortSignal;
@@ -38,6 +40,13 @@ export interface DiffStacksOptions {
  * await diffStacks(ctx, expandStack(ctx, [base]), expandStack(ctx, [app])) // [{ path: '/app', kind: 'A', ... }, ...]
  */
 export async function diffStacks(ctx: StoreContext, from: readonly LayerRow[], to: readonly LayerRow[], options: DiffStacksOptions = {}): Promise<Change[]> {
+  if (ctx.snapshots.capabilities.format === 'dir') {
+    // Whole-tree snapshots: each stack is one chain whose top's tree is its merged view.
+    const treeFs = nodeTreeFs(ctx.ports);
+    const a = treeOf(ctx, parentOfStack(ctx, from, 'compare the stacks'));
+    const b = treeOf(ctx, parentOfStack(ctx, to, 'compare the stacks'));
+    return diffTrees(treeFs, dirView(treeFs, a), dirView(treeFs, b), options.signal !== undefined ? { signal: options.signal } : {}).changes;
+  }
   return withMountedStacks(ctx, [from, to], (views) => compareViews(nodeTreeFs(ctx.ports), views, options.signal).changes);
 }
 
@@ -74,13 +83,14 @@ export interface CreateDiffLayerResult extends CommitResult {
 export async function createDiffLayer(ctx: StoreContext, options: CreateDiffLayerOptions): Promise<CreateDiffLayerResult> {
   const parent = parentOfStack(ctx, options.from, 'create a diff layer');
   if (parent === null) throw new ShibafuError('USAGE', 'Cannot create a diff layer: --from names no layer');
+  if (ctx.snapshots.capabilities.format === 'dir') return createDiffLayerOfTrees(ctx, options, parent);
   const treeFs = nodeTreeFs(ctx.ports);
   return withMountedStacks(ctx, [options.from, options.to], (views) => {
     const diff = compareViews(treeFs, views, options.signal);
     const stage = Staging.create(ctx.layout, 'import', ctx.ports);
     let staged: StagedLayerDirs | null = null;
     try {
-      staged = overlayFormat(ctx, stage, makeStagedLayerDir(ctx, stage, parent), 'create a diff layer');
+      staged = makeStagedLayerDir(ctx, stage, parent);
       const { layerDir, diffDir } = staged;
       const source: Source = {
         merged: dirView(treeFs, views.roots[1] as string),
@@ -151,4 +161,46 @@ function contentPath(src: Source, rel: string, shown: NodeInfo): string | null {
   if (shown.kind !== 'file') return null;
   const real = src.layers.lookup(rel);
   return real !== null && real.info.kind === 'file' && real.info.size === shown.size && real.info.ino === shown.ino ? real.path : null;
+}
+
+/** The tree of a whole-tree driver's layer (its snapshot: its merged view), or the empty dir. */
+function treeOf(ctx: StoreContext, layer: LayerRow | null): string {
+  return layer === null ? ctx.layout.empty : ctx.snapshots.changeset(layer.chainId!).dir;
+}
+
+/**
+ * createDiffLayer on a whole-tree driver: the difference of the two stacks' tops' trees, packed
+ * as the layer's tar and applied onto the new snapshot of `from`'s top in the same pass.
+ */
+function createDiffLayerOfTrees(ctx: StoreContext, options: CreateDiffLayerOptions, parent: LayerRow): CreateDiffLayerResult {
+  const to = parentOfStack(ctx, options.to, 'create a diff layer');
+  const stage = Staging.create(ctx.layout, 'import', ctx.ports);
+  let staged: StagedLayerDirs | null = null;
+  try {
+    staged = makeStagedLayerDir(ctx, stage, parent);
+    const gen = packTreeChangesSync(treeOf(ctx, parent), treeOf(ctx, to), { xattrs: ctx.ports, ...(options.signal !== undefined ? { signal: options.signal } : {}) });
+    let changes: Change[] = [];
+    const tar = function* (): Generator<Buffer> {
+      for (;;) {
+        const next = gen.next();
+        if (next.done === true) {
+          changes = next.value.changes;
+          return;
+        }
+        yield next.value;
+      }
+    };
+    const hashed = applyTarToTreeSync(ctx, staged.diffDir, tar(), options.signal);
+    syncDir(ctx, staged.diffDir);
+    const result = commitStagedLayer(ctx, stage, {
+      dir: staged.layerDir, snapshot: staged.snapshot, diffId: hashed.diffId, parent, size: hashed.bytes, files: hashed.entries,
+      blobDigest: null, blobSize: null, mediaType: null, source: 'diff', tarSplit: false,
+    }, options.name);
+    return { ...result, changes, stats: newWriteStats() };
+  } catch (err) {
+    discardStagedLayer(ctx, staged, stage);
+    throw err;
+  } finally {
+    stage.dispose();
+  }
 }

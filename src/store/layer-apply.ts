@@ -12,12 +12,14 @@ import { copyOverlayDir } from '../changes/copy-overlay-dir.js';
 import { nodeTreeFs } from '../changes/tree-fs.js';
 import { ShibafuError } from '../errors.js';
 import type { DiffId } from '../ids.js';
-import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, overlayFormat, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
+import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, syncDir, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
 import { replayTarSplit } from './layer-export.js';
 import { hashLayerDir } from './layer-hash.js';
 import { Staging } from './staging.js';
 import type { StoreContext } from './store-context.js';
 import { layerDiffDir } from './layer-files.js';
+import { applyTarToTree } from './dir-layer-write.js';
+import { layerTar } from './layer-export.js';
 
 export interface ApplyLayerOptions {
   /** The layer whose own changeset (not its ancestors') is applied. */
@@ -42,14 +44,24 @@ export async function applyLayer(ctx: StoreContext, options: ApplyLayerOptions):
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
   let staged: StagedLayerDirs | null = null;
   try {
-    staged = overlayFormat(ctx, stage, makeStagedLayerDir(ctx, stage, onto), 'apply a layer');
+    staged = makeStagedLayerDir(ctx, stage, onto);
     const { layerDir, diffDir } = staged;
-    copyOverlayDir(nodeTreeFs(ctx.ports), ctx.ports, layerDiffDir(ctx, diff.chainId), diffDir, options.signal !== undefined ? { signal: options.signal } : {});
-    if (diff.tarSplit) fs.copyFileSync(ctx.layout.tarSplitIn(ctx.layout.layerDir(diff.chainId)), ctx.layout.tarSplitIn(layerDir));
-    ctx.ports.syncfs(stage.fd);
-    const got = diff.tarSplit
-      ? await hashReplay(ctx.layout.tarSplitIn(layerDir), diffDir, options.signal)
-      : hashLayerDir(diffDir, ctx.ports, options.signal).diffId;
+    let got: DiffId;
+    let tarSplit = diff.tarSplit;
+    if (staged.format === 'dir') {
+      // A whole tree on the new base: the layer's tar, as it exports, applied onto it, with a
+      // tar-split record of it (the new layer's export is that tar, whatever the base).
+      got = (await applyTarToTree(ctx, diffDir, layerTar(ctx, diff, options.signal), { tarSplit: ctx.layout.tarSplitIn(layerDir), ...(options.signal !== undefined ? { signal: options.signal } : {}) })).diffId;
+      tarSplit = true;
+      syncDir(ctx, diffDir);
+    } else {
+      if (diff.tarSplit) fs.copyFileSync(ctx.layout.tarSplitIn(ctx.layout.layerDir(diff.chainId)), ctx.layout.tarSplitIn(layerDir));
+      copyOverlayDir(nodeTreeFs(ctx.ports), ctx.ports, layerDiffDir(ctx, diff.chainId), diffDir, options.signal !== undefined ? { signal: options.signal } : {});
+      ctx.ports.syncfs(stage.fd);
+      got = diff.tarSplit
+        ? await hashReplay(ctx.layout.tarSplitIn(layerDir), diffDir, options.signal)
+        : hashLayerDir(diffDir, ctx.ports, options.signal).diffId;
+    }
     if (got !== diff.diffId) {
       throw new ShibafuError('DIGEST_MISMATCH', `Cannot apply layer ${diff.chainId}: its copy hashes to ${got}, not to its diffId ${diff.diffId}`, {
         hint: 'The layer\'s files were changed on disk behind shibafu. Re-create it from its source.',
@@ -58,7 +70,7 @@ export async function applyLayer(ctx: StoreContext, options: ApplyLayerOptions):
     }
     return commitStagedLayer(ctx, stage, {
       dir: layerDir, snapshot: staged.snapshot, diffId: diff.diffId, parent: onto, size: diff.size, files: diff.files,
-      blobDigest: diff.blobDigest, blobSize: diff.blobSize, mediaType: diff.mediaType, source: 'diff', tarSplit: diff.tarSplit,
+      blobDigest: diff.blobDigest, blobSize: diff.blobSize, mediaType: diff.mediaType, source: 'diff', tarSplit,
     }, options.name);
   } catch (err) {
     discardStagedLayer(ctx, staged, stage);

@@ -138,18 +138,6 @@ export function makeStagedLayerDir(ctx: StoreContext, stage: Staging, parent: La
 }
 
 /**
- * The staged layer, for producers that write overlay's format (a changeset) and have no dir-format
- * variant yet: on a dir-format driver (btrfs, zfs) they stop with UNSUPPORTED, the snapshot removed.
- */
-export function overlayFormat(ctx: StoreContext, stage: Staging, staged: StagedLayerDirs, action: string): StagedLayerDirs {
-  if (staged.format === 'overlay') return staged;
-  discardStagedLayer(ctx, staged, stage);
-  throw new ShibafuError('UNSUPPORTED', `Cannot ${action} on the ${ctx.driver} driver yet: it writes overlay's changeset format, and ${ctx.driver} keeps whole trees`, {
-    hint: 'Use a store made with --storage-driver overlay (or fuse-overlayfs) for this command.',
-  });
-}
-
-/**
  * Removes a staged layer's snapshot after a failure (best effort: the sweep does it otherwise).
  * Its files go first: they are garbage, and on a full disk (the failure was often NO_SPACE) the
  * database needs the room they take to record the removal.
@@ -200,3 +188,16 @@ export function assertNameFree(ctx: StoreContext, name: string, chainId: string 
   });
 }
 
+
+/**
+ * syncfs(2) of the file system that holds `dir`: a snapshot's may not be the store's (a ZFS
+ * dataset is a file system of its own).
+ */
+export function syncDir(ctx: StoreContext, dir: string): void {
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    ctx.ports.syncfs(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -119,7 +119,13 @@ function assertSealed(layer: LayerRow): asserts layer is LayerRow & { chainId: N
 }
 
 /** The layer's uncompressed tar, unchecked: replayed from its tar-split record, or packed. */
-function layerTar(ctx: StoreContext, layer: LayerRow, signal: AbortSignal | undefined): AsyncIterable<Buffer> {
+/**
+ * The layer's OCI tar as it exports: its tar-split replayed, or its changes packed.
+ *
+ * @example
+ * for await (const chunk of layerTar(ctx, layer, undefined)) hash.update(chunk);
+ */
+export function layerTar(ctx: StoreContext, layer: LayerRow, signal: AbortSignal | undefined): AsyncIterable<Buffer> {
   const chainId = layer.chainId as NonNullable<LayerRow['chainId']>;
   const changeset = ctx.snapshots.changeset(chainId);
   // An imported layer's own files are at their paths in either format (a changeset, or the whole

@@ -22,11 +22,13 @@ import { nodeTreeFs, publicXattrs, type TreeFs } from '../changes/tree-fs.js';
 import { newWriteStats, setTimes } from '../changes/node-writer.js';
 import { asChainId, chainIdOf } from '../ids.js';
 import { fsyncDir } from '../sys/sync.js';
-import { assertNameFree, commitStagedLayer, discardStagedLayer, makeStagedLayerDir, overlayFormat, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
+import { assertNameFree, commitStagedLayer, discardStagedLayer, makeStagedLayerDir, syncDir, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
 import { hashChangeset, hashLayerDir, type LayerHash } from './layer-hash.js';
 import { ancestry } from './layer-views.js';
 import { Staging, type StagingIntent } from './staging.js';
 import type { StoreContext } from './store-context.js';
+import { applyTarToTreeSync, chunksOf } from './dir-layer-write.js';
+import { packTreeChangesSync } from '../changes/pack-tree-changes.js';
 
 export interface CommitUpperOptions {
   /** The overlay upper dir to commit. */
@@ -57,14 +59,24 @@ export function commitUpper(ctx: StoreContext, options: CommitUpperOptions): Com
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
   let staged: StagedLayerDirs | null = null;
   try {
-    staged = overlayFormat(ctx, stage, makeStagedLayerDir(ctx, stage, parent), 'commit a copy of a container');
+    staged = makeStagedLayerDir(ctx, stage, parent);
     const { layerDir, diffDir } = staged;
-    const stats = copyOverlayDir(nodeTreeFs(ctx.ports), ctx.ports, options.upper, diffDir, {
-      whiteouts: 'normalize', ...(options.signal !== undefined ? { signal: options.signal } : {}),
-    });
-    // One syncfs for the whole staged tree: durable before the row that shows it commits.
-    ctx.ports.syncfs(stage.fd);
-    const hashed = hashLayerDir(diffDir, ctx.ports, options.signal);
+    let stats: CopyOverlayStats = { ...newWriteStats(), vanished: 0 };
+    let hashed: LayerHash;
+    if (staged.format === 'dir') {
+      // `upper` is the container's whole tree: its changes from the parent's tree, packed as the
+      // layer's tar and applied onto the new snapshot (of the parent) in the same pass.
+      const parentTree = parent === null ? ctx.layout.empty : ctx.snapshots.changeset(parent.chainId!).dir;
+      hashed = applyTarToTreeSync(ctx, diffDir, chunksOf(packTreeChangesSync(parentTree, options.upper, { xattrs: ctx.ports, ...(options.signal !== undefined ? { signal: options.signal } : {}) })));
+      syncDir(ctx, diffDir);
+    } else {
+      stats = copyOverlayDir(nodeTreeFs(ctx.ports), ctx.ports, options.upper, diffDir, {
+        whiteouts: 'normalize', ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      });
+      // One syncfs for the whole staged tree: durable before the row that shows it commits.
+      ctx.ports.syncfs(stage.fd);
+      hashed = hashLayerDir(diffDir, ctx.ports, options.signal);
+    }
     const result = commitStagedLayer(ctx, stage, {
       dir: layerDir, snapshot: staged.snapshot, diffId: hashed.diffId, parent, size: hashed.bytes, files: hashed.entries,
       blobDigest: null, blobSize: null, mediaType: null, source: 'commit', tarSplit: false,
@@ -132,7 +144,7 @@ export function commitUpperByMove(ctx: StoreContext, options: MoveUpperOptions):
     fs.mkdirSync(layerDir, 0o700);
     // The container's writes were never synced: one syncfs (of the file system that holds them:
     // a ZFS dataset is one of its own) makes them durable before the row.
-    syncTree(ctx, changeset.dir);
+    syncDir(ctx, changeset.dir);
     const chainId = chainIdOf(parent?.chainId ?? null, hashed.diffId);
     const target = ctx.layout.layerDir(chainId);
     const discard = `discard-${stage.token}`;
@@ -194,16 +206,6 @@ export function undoUpperMove(ctx: StoreContext, _stagingPath: string, intent: E
     if (!isShibafuError(err, 'SNAPSHOT_NOT_FOUND')) throw err;
   }
   return false;
-}
-
-/** syncfs(2) of the file system that holds `dir`. */
-function syncTree(ctx: StoreContext, dir: string): void {
-  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-  try {
-    ctx.ports.syncfs(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** Gives `to` (an existing, empty directory) the owner, mode and mtime of `from` (made by cloneRootDir). */

@@ -16,13 +16,15 @@ import { BlobWriter } from '../content/blob-ingest.js';
 import { findLayerOfBlob, nameStoredLayer } from './layer-from-blob.js';
 import { TarParser } from '../tar/tar-parser.js';
 import { TarSplitWriter } from '../tar/tar-split.js';
-import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, overlayFormat, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
+import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, syncDir, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
 import { copyTree } from './copy-tree.js';
 import { EarlyWriteback } from './early-writeback.js';
-import { hashLayerDir } from './layer-hash.js';
+import { hashLayerDir, type LayerHash } from './layer-hash.js';
 import { Staging } from './staging.js';
 import type { LayerRow } from '../db/layer-queries.js';
 import type { StoreContext } from './store-context.js';
+import { applyTarToTreeSync, chunksOf } from './dir-layer-write.js';
+import { packLayerSync } from '../tar/tar-packer.js';
 
 export interface ImportProgress {
   /** Uncompressed bytes read so far. */
@@ -164,11 +166,20 @@ export async function importDir(ctx: StoreContext, dir: string, options: ImportO
   const stage = Staging.create(ctx.layout, 'import', ctx.ports);
   let staged: StagedLayerDirs | null = null;
   try {
-    staged = overlayFormat(ctx, stage, makeStagedLayerDir(ctx, stage, options.parent), 'create a layer from a directory');
+    staged = makeStagedLayerDir(ctx, stage, options.parent);
     const { layerDir, diffDir } = staged;
-    copyTree(dir, diffDir, ctx.ports);
-    ctx.ports.syncfs(stage.fd);
-    const hashed = hashLayerDir(diffDir, ctx.ports, options.signal);
+    let hashed: LayerHash;
+    if (staged.format === 'dir') {
+      // The host dir is a changeset in overlay's format: packed as the layer's tar, it is
+      // applied onto the new snapshot of the parent's tree in the same pass.
+      const xattrs = { list: (p: string) => ctx.ports.llistxattr(p), get: (p: string, n: string) => ctx.ports.lgetxattr(p, n) };
+      hashed = applyTarToTreeSync(ctx, diffDir, chunksOf(packLayerSync(dir, { xattrs, ...(options.signal !== undefined ? { signal: options.signal } : {}) })));
+      syncDir(ctx, diffDir);
+    } else {
+      copyTree(dir, diffDir, ctx.ports);
+      ctx.ports.syncfs(stage.fd);
+      hashed = hashLayerDir(diffDir, ctx.ports, options.signal);
+    }
     return commitStagedLayer(ctx, stage, {
       dir: layerDir, snapshot: staged.snapshot, diffId: hashed.diffId, parent: options.parent, size: hashed.bytes, files: hashed.entries,
       blobDigest: null as Digest | null, blobSize: null, mediaType: null, source: 'dir', tarSplit: false,

@@ -1,0 +1,106 @@
+/**
+ * How a layer's changes reach a whole-tree driver's snapshot (btrfs, zfs): as an OCI layer tar,
+ * applied in dir format (real deletions) onto the import snapshot prepared on the parent, hashed
+ * in the same pass. The producers that copy an overlay changeset elsewhere (a running container's
+ * commit, --from-dir, layer apply, diff-create) give their changes here as the tar the export of
+ * the new layer will be, so its diffId is that tar's digest.
+ */
+import { createHash } from 'node:crypto';
+import type { DiffId } from '../ids.js';
+import { assertXattrsSupported } from '../snapshots/assert-xattrs-supported.js';
+import { toApplyOp } from '../tar/apply-op.js';
+import { DIR_LAYER_FORMAT } from '../format/layer-format.js';
+import { createLayerApplier } from '../tar/layer-applier.js';
+import { TarParser } from '../tar/tar-parser.js';
+import { TarSplitWriter } from '../tar/tar-split.js';
+import type { LayerHash } from './layer-hash.js';
+import type { StoreContext } from './store-context.js';
+
+/**
+ * Applies the tar `chunks` onto the tree `dir` in dir format; returns the tar's digest and size.
+ *
+ * @example
+ * const hashed = applyTarToTreeSync(ctx, staged.diffDir, chunksOf(packTreeChangesSync(parentTree, containerTree, { xattrs: ctx.ports })));
+ */
+export function applyTarToTreeSync(ctx: StoreContext, dir: string, chunks: Iterable<Buffer>, signal?: AbortSignal): LayerHash {
+  const w = treeWriter(ctx, dir);
+  try {
+    for (const chunk of chunks) {
+      signal?.throwIfAborted();
+      w.write(chunk);
+    }
+    return w.end();
+  } catch (err) {
+    w.abort();
+    throw err;
+  }
+}
+
+/**
+ * applyTarToTreeSync for a tar that comes asynchronously (a layer's export), writing its
+ * tar-split record to `tarSplit`: a layer applied onto another base than the one it was made on
+ * exports its own tar then, not the difference of the two trees (which would not be it).
+ */
+export async function applyTarToTree(ctx: StoreContext, dir: string, chunks: AsyncIterable<Buffer>, options: { readonly tarSplit: string; readonly signal?: AbortSignal }): Promise<LayerHash> {
+  const split = new TarSplitWriter(options.tarSplit);
+  const w = treeWriter(ctx, dir, split);
+  try {
+    for await (const chunk of chunks) {
+      options.signal?.throwIfAborted();
+      w.write(chunk);
+      const drained = split.ready();
+      if (drained !== null) await drained;
+    }
+    const hashed = w.end();
+    await split.close();
+    return hashed;
+  } catch (err) {
+    w.abort();
+    split.destroy();
+    throw err;
+  }
+}
+
+function treeWriter(ctx: StoreContext, dir: string, split?: TarSplitWriter): { write(chunk: Buffer): void; end(): LayerHash; abort(): void } {
+  const applier = createLayerApplier({ format: DIR_LAYER_FORMAT, root: dir, ports: ctx.ports, limits: ctx.limits });
+  const hash = createHash('sha256');
+  // A driver whose file system holds no xattrs (zfs-fuse) refuses a layer that has some, by name.
+  const xattrsRefused = !ctx.snapshots.capabilities.xattrs;
+  let bytes = 0;
+  let toFile = false;
+  const parser = new TarParser({
+    onEntry: (entry) => {
+      const op = toApplyOp(entry, ctx.limits);
+      if (xattrsRefused && 'attrs' in op) assertXattrsSupported(ctx.snapshots, { path: op.parts.join('/'), xattrs: op.attrs.xattrs });
+      applier.apply(op);
+      toFile = op.op === 'file';
+      if (op.op === 'file') split?.file(op.parts.join('/'), op.size);
+    },
+    // File content goes to the tree; everything else to the tar-split record, where one is kept.
+    onData: (chunk) => { if (toFile) applier.data(chunk); else split?.raw(chunk); },
+    onEntryEnd: () => { toFile = false; applier.endEntry(); },
+    ...(split !== undefined ? { onRaw: (bytes: Buffer) => split.raw(bytes) } : {}),
+  });
+  return {
+    write(chunk) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      parser.write(chunk);
+    },
+    end() {
+      parser.end();
+      applier.finish();
+      return { diffId: `sha256:${hash.digest('hex')}` as DiffId, entries: applier.stats.entries, bytes };
+    },
+    abort: () => applier.abort(),
+  };
+}
+
+/** A synchronous generator's chunks, without its return value. */
+export function* chunksOf(gen: Generator<Buffer, unknown, undefined>): Generator<Buffer> {
+  for (;;) {
+    const next = gen.next();
+    if (next.done === true) return;
+    yield next.value;
+  }
+}

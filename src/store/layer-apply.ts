@@ -13,13 +13,12 @@ import { nodeTreeFs } from '../changes/tree-fs.js';
 import { ShibafuError } from '../errors.js';
 import type { DiffId } from '../ids.js';
 import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, syncDir, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
-import { replayTarSplit } from './layer-export.js';
+import { layerTar, replayTarSplit } from './layer-export.js';
 import { hashLayerDir } from './layer-hash.js';
 import { Staging } from './staging.js';
 import type { StoreContext } from './store-context.js';
 import { layerDiffDir } from './layer-files.js';
 import { applyTarToTree } from './dir-layer-write.js';
-import { layerTar } from './layer-export.js';
 
 export interface ApplyLayerOptions {
   /** The layer whose own changeset (not its ancestors') is applied. */

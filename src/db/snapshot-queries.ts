@@ -96,18 +96,6 @@ export function chainIdsOf(db: Db, id: number): { id: number; kind: SnapshotRowK
     SELECT id, kind FROM chain ORDER BY depth DESC`).all(id) as { id: number; kind: SnapshotRowKind }[];
 }
 
-/** `id` and its ancestors, bottom first (the root of the chain first). */
-export function chainOf(db: Db, id: number): SnapshotRow[] {
-  const rows = db.stmt(`
-    WITH RECURSIVE chain(id, depth) AS (
-      SELECT ?, 0
-      UNION ALL
-      SELECT s.parent_id, chain.depth + 1 FROM snapshots s JOIN chain ON s.id = chain.id WHERE s.parent_id IS NOT NULL
-    )
-    SELECT ${COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')} FROM chain JOIN snapshots s ON s.id = chain.id ORDER BY chain.depth DESC`).all(id) as RawSnapshot[];
-  return rows.map(toRow);
-}
-
 export function storeSetting(db: Db, key: string): string | undefined {
   const r = db.stmt('SELECT value FROM store_config WHERE key = ?').get(key) as { value: string } | undefined;
   return r?.value;

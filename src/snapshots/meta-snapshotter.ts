@@ -272,8 +272,6 @@ class MetaSnapshotter implements SweepingSnapshotter {
       throw new ShibafuError('SNAPSHOT_EXISTS', `Cannot ${verb} snapshot "${key}": a snapshot has that key`, { hint: 'Use another key, or remove the existing snapshot.' });
     }
     const tops: SnapshotRow[] = [];
-    const stack: StoredSnapshot[] = [];
-    const seen = new Set<number>();
     for (const name of parents) {
       const p = snapshotByKey(db, name);
       if (p === undefined) throw new ShibafuError('SNAPSHOT_NOT_FOUND', `Cannot ${verb} snapshot "${key}": its parent "${name}" does not exist`);
@@ -283,12 +281,8 @@ class MetaSnapshotter implements SweepingSnapshotter {
         });
       }
       tops.push(p);
-      for (const l of chainIdsOf(db, p.id)) {
-        if (seen.has(l.id)) continue;
-        seen.add(l.id);
-        stack.push(l);
-      }
     }
+    const stack = this.#lowers(tops.map((t) => t.id));
     const max = this.capabilities.maxDepth;
     if (max !== null && stack.length > max) {
       throw new ShibafuError('STACK_TOO_DEEP', `Cannot ${verb} snapshot "${key}": its stack has ${stack.length} layers, the ${this.driver} driver mounts at most ${max}`, {
@@ -299,6 +293,7 @@ class MetaSnapshotter implements SweepingSnapshotter {
     return { tops, stack };
   }
 
+  /** Each chain under `ids` (their tops, bottom first), bottom first, a snapshot in two only once. */
   #lowers(ids: readonly number[]): StoredSnapshot[] {
     const stack: StoredSnapshot[] = [];
     const seen = new Set<number>();

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { DiffId } from '../ids.js';
 import { assertXattrsSupported } from '../snapshots/assert-xattrs-supported.js';
-import { toApplyOp } from '../tar/apply-op.js';
+import { toApplyOp, type ApplyOp } from '../tar/apply-op.js';
 import { DIR_LAYER_FORMAT } from '../format/layer-format.js';
 import { createLayerApplier } from '../tar/layer-applier.js';
 import { TarParser } from '../tar/tar-parser.js';
@@ -64,14 +64,13 @@ export async function applyTarToTree(ctx: StoreContext, dir: string, chunks: Asy
 function treeWriter(ctx: StoreContext, dir: string, split?: TarSplitWriter): { write(chunk: Buffer): void; end(): LayerHash; abort(): void } {
   const applier = createLayerApplier({ format: DIR_LAYER_FORMAT, root: dir, ports: ctx.ports, limits: ctx.limits });
   const hash = createHash('sha256');
-  // A driver whose file system holds no xattrs (zfs-fuse) refuses a layer that has some, by name.
-  const xattrsRefused = !ctx.snapshots.capabilities.xattrs;
+  const checkXattrs = xattrCheck(ctx);
   let bytes = 0;
   let toFile = false;
   const parser = new TarParser({
     onEntry: (entry) => {
       const op = toApplyOp(entry, ctx.limits);
-      if (xattrsRefused && 'attrs' in op) assertXattrsSupported(ctx.snapshots, { path: op.parts.join('/'), xattrs: op.attrs.xattrs });
+      checkXattrs(op);
       applier.apply(op);
       toFile = op.op === 'file';
       if (op.op === 'file') split?.file(op.parts.join('/'), op.size);
@@ -93,6 +92,21 @@ function treeWriter(ctx: StoreContext, dir: string, split?: TarSplitWriter): { w
       return { diffId: `sha256:${hash.digest('hex')}` as DiffId, entries: applier.stats.entries, bytes };
     },
     abort: () => applier.abort(),
+  };
+}
+
+/**
+ * What every import into the store's driver checks of an entry before applying it: a driver whose
+ * file system holds no xattrs (zfs-fuse) refuses a layer that has some, by name, rather than
+ * dropping them. A no-op for the others.
+ *
+ * @example
+ * const check = xattrCheck(ctx); ... check(toApplyOp(entry, limits));
+ */
+export function xattrCheck(ctx: StoreContext): (op: ApplyOp) => void {
+  if (ctx.snapshots.capabilities.xattrs) return () => {};
+  return (op) => {
+    if ('attrs' in op) assertXattrsSupported(ctx.snapshots, { path: op.parts.join('/'), xattrs: op.attrs.xattrs });
   };
 }
 

@@ -4,13 +4,12 @@
  * zstd output depends on the tool, its version and its level, so only the stored bytes give the
  * original digest back. The blob is verified as it streams (content/blob-reader.ts).
  */
-import { createHash } from 'node:crypto';
 import { blobsOfLayer, type LayerBlobRow } from '../db/blob-queries.js';
 import type { LayerRow } from '../db/layer-queries.js';
-import { ShibafuError } from '../errors.js';
-import type { DiffId, Digest } from '../ids.js';
+import type { DiffId } from '../ids.js';
 import { readBlob } from '../content/blob-reader.js';
 import type { Compression } from '../tar/layer-source.js';
+import { digestedExport } from './digested-export.js';
 import type { ExportOptions, LayerExport } from './layer-export.js';
 import type { StoreContext } from './store-context.js';
 
@@ -35,27 +34,9 @@ export function storedBlobOf(ctx: StoreContext, layer: LayerRow, compression: Co
  * const exp = exportStoredBlob(ctx, layer, blob, {}); for await (const c of exp.chunks) out.write(c);
  */
 export function exportStoredBlob(ctx: StoreContext, layer: LayerRow, blob: LayerBlobRow, options: ExportOptions): LayerExport {
-  const hash = createHash('sha256');
-  let size = 0;
-  let done = false;
   const chunks = readBlob(ctx, blob.digest, options.signal === undefined ? {} : { signal: options.signal });
-  async function* counted(): AsyncGenerator<Buffer> {
-    for await (const chunk of chunks) {
-      hash.update(chunk);
-      size += chunk.length;
-      options.onProgress?.(size, 'write');
-      yield chunk;
-    }
-    done = true;
-  }
-  return {
-    chunks: counted(),
-    result() {
-      if (!done) throw new ShibafuError('INTERNAL', 'Cannot read the export result before the export is written');
-      return {
-        chainId: layer.chainId as string, diffId: layer.diffId as DiffId, tarSize: layer.size, compression: blob.compression,
-        mediaType: blob.mediaType, digest: `sha256:${hash.digest('hex')}` as Digest, size, source: 'blob',
-      };
-    },
-  };
+  return digestedExport(chunks, (digest, size) => ({
+    chainId: layer.chainId as string, diffId: layer.diffId as DiffId, tarSize: layer.size, compression: blob.compression,
+    mediaType: blob.mediaType, digest, size, source: 'blob',
+  }), (size) => options.onProgress?.(size, 'write'));
 }

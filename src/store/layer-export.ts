@@ -36,6 +36,8 @@ import { verifyBlob } from '../content/blob-reader.js';
 import { exportStoredBlob, storedBlobOf } from './layer-export-blob.js';
 import type { StoreContext } from './store-context.js';
 import { packTreeChangesSync } from '../changes/pack-tree-changes.js';
+import { digestedExport } from './digested-export.js';
+import { chunksOf } from './dir-layer-write.js';
 
 export interface ExportOptions {
   readonly compression?: Compression;
@@ -87,27 +89,10 @@ export function exportLayer(ctx: StoreContext, layer: LayerRow, options: ExportO
   let tarSize = 0;
   const checked = verified(tar, layer.diffId, (n) => { tarSize = n; options.onProgress?.(n, 'write'); });
   const compressed = compression === 'none' ? checked : compression === 'gzip' ? gzip(checked) : zstdStream(checked, 'compress');
-  const outHash = createHash('sha256');
-  let size = 0;
-  let done = false;
-  async function* counted(): AsyncGenerator<Buffer> {
-    for await (const chunk of compressed) {
-      outHash.update(chunk);
-      size += chunk.length;
-      yield chunk;
-    }
-    done = true;
-  }
-  return {
-    chunks: counted(),
-    result() {
-      if (!done) throw new ShibafuError('INTERNAL', 'Cannot read the export result before the export is written');
-      return {
-        chainId: layer.chainId as string, diffId: layer.diffId as DiffId, tarSize, compression,
-        mediaType: LAYER_MEDIA_TYPES[compression], digest: `sha256:${outHash.digest('hex')}` as Digest, size, source,
-      };
-    },
-  };
+  return digestedExport(compressed, (digest, size) => ({
+    chainId: layer.chainId as string, diffId: layer.diffId as DiffId, tarSize, compression,
+    mediaType: LAYER_MEDIA_TYPES[compression], digest, size, source,
+  }));
 }
 
 function assertSealed(layer: LayerRow): asserts layer is LayerRow & { chainId: NonNullable<LayerRow['chainId']>; diffId: DiffId } {
@@ -137,11 +122,7 @@ export function layerTar(ctx: StoreContext, layer: LayerRow, signal: AbortSignal
 
 /** A synchronous generator's chunks as an async iterable. */
 async function* iterate(gen: Generator<Buffer, unknown, undefined>): AsyncIterable<Buffer> {
-  for (;;) {
-    const next = gen.next();
-    if (next.done === true) return;
-    yield next.value;
-  }
+  yield* chunksOf(gen);
 }
 
 /**

@@ -1,12 +1,11 @@
 /**
- * Where a sealed layer's files are: its committed snapshot (named by its chainId) in the store's
- * driver. The code that reads a layer as a changeset in overlay's format asks here.
+ * Where the store's files are in its driver: a sealed layer's in its committed snapshot (named
+ * by its chainId), an open layer's in `open-<token>`; and the removal of the snapshots an
+ * operation leaves behind (the sweep's and the failure paths').
  */
-import { layerByChainId } from '../db/layer-queries.js';
+import { layerByChainId, type LayerRow } from '../db/layer-queries.js';
 import { ShibafuError, isShibafuError } from '../errors.js';
-import { asChainId } from '../ids.js';
-import type { LayerRow } from '../db/layer-queries.js';
-import type { ChainId } from '../ids.js';
+import { asChainId, type ChainId } from '../ids.js';
 import type { StoreContext } from './store-context.js';
 
 /**

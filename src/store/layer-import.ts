@@ -9,7 +9,6 @@ import { ShibafuError } from '../errors.js';
 import type { DiffId, Digest } from '../ids.js';
 import { toApplyOp } from '../tar/apply-op.js';
 import { createLayerApplier, type OpApplier } from '../tar/layer-applier.js';
-import { assertXattrsSupported } from '../snapshots/assert-xattrs-supported.js';
 import { DIR_LAYER_FORMAT, OVERLAY_LAYER_FORMAT } from '../format/layer-format.js';
 import { LAYER_MEDIA_TYPES, openSource, type Compression } from '../tar/layer-source.js';
 import { BlobWriter } from '../content/blob-ingest.js';
@@ -23,7 +22,7 @@ import { hashLayerDir, type LayerHash } from './layer-hash.js';
 import { Staging } from './staging.js';
 import type { LayerRow } from '../db/layer-queries.js';
 import type { StoreContext } from './store-context.js';
-import { applyTarToTreeSync, chunksOf } from './dir-layer-write.js';
+import { applyTarToTreeSync, chunksOf, xattrCheck } from './dir-layer-write.js';
 import { packLayerSync } from '../tar/tar-packer.js';
 
 export interface ImportProgress {
@@ -71,13 +70,11 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
     // File content goes to the layer; everything else (and the content of entries that are not
     // regular files, which no layer keeps) goes to the tar-split record.
     let toFile = false;
-    // A driver whose file system holds no xattrs (zfs-fuse) refuses a layer that has some, by
-    // name, rather than dropping them.
-    const xattrsRefused = !ctx.snapshots.capabilities.xattrs;
+    const checkXattrs = xattrCheck(ctx);
     const parser = new TarParser({
       onEntry: (entry) => {
         const op = toApplyOp(entry, limits);
-        if (xattrsRefused && 'attrs' in op) assertXattrsSupported(ctx.snapshots, { path: op.parts.join('/'), xattrs: op.attrs.xattrs });
+        checkXattrs(op);
         a.apply(op);
         toFile = op.op === 'file';
         if (op.op === 'file') s.file(op.parts.join('/'), op.size);

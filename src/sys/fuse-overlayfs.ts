@@ -314,7 +314,7 @@ export function fuseOverlayDaemons(proc = '/proc'): FuseOverlayDaemon[] {
  * lower, its upper or its work dir.
  *
  * @example
- * fuseOverlayUses('/var/lib/shibafu/snapshots/7/fs', fuseOverlayDaemons())
+ * fuseOverlayUses('/var/lib/shibafu/snapshots/7', fuseOverlayDaemons())
  */
 export function fuseOverlayUses(dir: string, daemons: readonly FuseOverlayDaemon[]): boolean {
   let real: string;

@@ -15,6 +15,7 @@ import { chainIdOf, type ChainId, type DiffId } from '../src/ids.js';
 import type { Store } from '../src/store/store.js';
 import { TarBuilder } from './helpers/tar-builder.js';
 import { makeTempStore, needsRoot, type TempStore } from './helpers/temp-store.js';
+import { tamperWith } from './helpers/test-driver.js';
 
 function io(): { io: CliIo; out: () => string; err: () => string } {
   const stdout = new PassThrough();
@@ -102,7 +103,7 @@ test('layer apply refuses a layer whose files changed on disk, leaving nothing b
   const ts = await setup();
   const store = ts.reopen();
   const path = store.inspectLayer('patch').path;
-  writeFileSync(join(path, 'etc/patched'), readFileSync(join(path, 'etc/patched')).toString().toUpperCase());
+  tamperWith(path, () => writeFileSync(join(path, 'etc/patched'), readFileSync(join(path, 'etc/patched')).toString().toUpperCase()));
   const before = store.listLayers().length;
   await assert.rejects(store.applyLayer({ diff: 'patch', onto: 'v2', name: 'bad' }), { code: 'DIGEST_MISMATCH' });
   assert.equal(store.listLayers().length, before);

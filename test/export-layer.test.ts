@@ -16,6 +16,7 @@ import { main } from '../src/cli/main.js';
 import type { Store } from '../src/store/store.js';
 import { TarBuilder } from './helpers/tar-builder.js';
 import { makeTempStore, needsRoot, type TempStore } from './helpers/temp-store.js';
+import { tamperWith } from './helpers/test-driver.js';
 import { fakeIo } from './helpers/fake-io.js';
 
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -106,11 +107,11 @@ test('a file changed in the diff dir: DIGEST_MISMATCH, and no output file is lef
     const victim = ref === 'imported' ? join(path, 'etc/os-release') : join(path, 'app/app.py');
     const original = readFileSync(victim);
     // Same size, other bytes: only the digest at the end can tell.
-    writeFileSync(victim, Buffer.from(original.toString().toUpperCase()));
+    tamperWith(path, () => writeFileSync(victim, Buffer.from(original.toString().toUpperCase())));
     await assert.rejects(ts.store.exportLayer(ref, { file: out }), { code: 'DIGEST_MISMATCH' });
     assert.deepEqual(readdirSync(ts.inputs).filter((n) => n.includes('out.tar')), [], 'no file and no temp file');
     // Another size: caught at that file already (tar-split) or by the digest (packer).
-    writeFileSync(victim, Buffer.concat([original, Buffer.from('more')]));
+    tamperWith(path, () => writeFileSync(victim, Buffer.concat([original, Buffer.from('more')])));
     await assert.rejects(ts.store.exportLayer(ref, { file: out }), { code: 'DIGEST_MISMATCH' });
     assert.equal(existsSync(out), false);
   }

@@ -35,6 +35,8 @@ export interface FuseOverlayMount {
   readonly lowers: readonly string[];
   readonly upper?: string;
   readonly work?: string;
+  /** No fsync reaches the disk (the program's `volatile` option, as overlay's): an upper that dies with its container. */
+  readonly volatile?: true;
 }
 
 /**
@@ -72,7 +74,7 @@ export function describeMount(m: Mount): MountDescription {
       const options = [`lowerdir=${[...m.lowers].reverse().join(':')}`];
       if (m.upper !== undefined && m.work !== undefined) options.push(`upperdir=${m.upper}`, `workdir=${m.work}`);
       else options.push('ro');
-      if (m.type === 'overlay' && m.volatile === true) options.push('volatile');
+      if (m.volatile === true) options.push('volatile');
       return { type: m.type === 'overlay' ? 'overlay' : 'fuse.fuse-overlayfs', source: m.type === 'overlay' ? 'overlay' : m.program, options };
     }
   }

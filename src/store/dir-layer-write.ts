@@ -13,8 +13,14 @@ import { DIR_LAYER_FORMAT } from '../format/layer-format.js';
 import { createLayerApplier } from '../tar/layer-applier.js';
 import { TarParser } from '../tar/tar-parser.js';
 import { TarSplitWriter } from '../tar/tar-split.js';
+import { newWriteStats, type WriteStats } from '../changes/node-writer.js';
 import type { LayerHash } from './layer-hash.js';
 import type { StoreContext } from './store-context.js';
+
+/** A tar applied to a tree: its digest and size, and what it wrote (counted as an overlay changeset's copy counts). */
+export interface TreeWrite extends LayerHash {
+  readonly stats: WriteStats;
+}
 
 /**
  * Applies the tar `chunks` onto the tree `dir` in dir format; returns the tar's digest and size.
@@ -22,7 +28,7 @@ import type { StoreContext } from './store-context.js';
  * @example
  * const hashed = applyTarToTreeSync(ctx, staged.diffDir, chunksOf(packTreeChangesSync(parentTree, containerTree, { xattrs: ctx.ports })));
  */
-export function applyTarToTreeSync(ctx: StoreContext, dir: string, chunks: Iterable<Buffer>, signal?: AbortSignal): LayerHash {
+export function applyTarToTreeSync(ctx: StoreContext, dir: string, chunks: Iterable<Buffer>, signal?: AbortSignal): TreeWrite {
   const w = treeWriter(ctx, dir);
   try {
     for (const chunk of chunks) {
@@ -41,7 +47,7 @@ export function applyTarToTreeSync(ctx: StoreContext, dir: string, chunks: Itera
  * tar-split record to `tarSplit`: a layer applied onto another base than the one it was made on
  * exports its own tar then, not the difference of the two trees (which would not be it).
  */
-export async function applyTarToTree(ctx: StoreContext, dir: string, chunks: AsyncIterable<Buffer>, options: { readonly tarSplit: string; readonly signal?: AbortSignal }): Promise<LayerHash> {
+export async function applyTarToTree(ctx: StoreContext, dir: string, chunks: AsyncIterable<Buffer>, options: { readonly tarSplit: string; readonly signal?: AbortSignal }): Promise<TreeWrite> {
   const split = new TarSplitWriter(options.tarSplit);
   const w = treeWriter(ctx, dir, split);
   try {
@@ -61,10 +67,11 @@ export async function applyTarToTree(ctx: StoreContext, dir: string, chunks: Asy
   }
 }
 
-function treeWriter(ctx: StoreContext, dir: string, split?: TarSplitWriter): { write(chunk: Buffer): void; end(): LayerHash; abort(): void } {
+function treeWriter(ctx: StoreContext, dir: string, split?: TarSplitWriter): { write(chunk: Buffer): void; end(): TreeWrite; abort(): void } {
   const applier = createLayerApplier({ format: DIR_LAYER_FORMAT, root: dir, ports: ctx.ports, limits: ctx.limits });
   const hash = createHash('sha256');
   const checkXattrs = xattrCheck(ctx);
+  const stats = newWriteStats();
   let bytes = 0;
   let toFile = false;
   const parser = new TarParser({
@@ -72,6 +79,7 @@ function treeWriter(ctx: StoreContext, dir: string, split?: TarSplitWriter): { w
       const op = toApplyOp(entry, ctx.limits);
       checkXattrs(op);
       applier.apply(op);
+      count(stats, op);
       toFile = op.op === 'file';
       if (op.op === 'file') split?.file(op.parts.join('/'), op.size);
     },
@@ -89,10 +97,21 @@ function treeWriter(ctx: StoreContext, dir: string, split?: TarSplitWriter): { w
     end() {
       parser.end();
       applier.finish();
-      return { diffId: `sha256:${hash.digest('hex')}` as DiffId, entries: applier.stats.entries, bytes };
+      return { diffId: `sha256:${hash.digest('hex')}` as DiffId, entries: applier.stats.entries, bytes, stats };
     },
     abort: () => applier.abort(),
   };
+}
+
+function count(stats: WriteStats, op: ApplyOp): void {
+  switch (op.op) {
+    case 'dir': stats.dirs++; break;
+    case 'hardlink': stats.links++; break;
+    case 'whiteout': stats.whiteouts++; break;
+    case 'file': stats.files++; stats.bytes += op.size; break;
+    case 'symlink': case 'device': stats.files++; break;
+    default: break;
+  }
 }
 
 /**

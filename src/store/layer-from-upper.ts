@@ -67,7 +67,9 @@ export function commitUpper(ctx: StoreContext, options: CommitUpperOptions): Com
       // `upper` is the container's whole tree: its changes from the parent's tree, packed as the
       // layer's tar and applied onto the new snapshot (of the parent) in the same pass.
       const parentTree = parent === null ? ctx.layout.empty : ctx.snapshots.changeset(parent.chainId!).dir;
-      hashed = applyTarToTreeSync(ctx, diffDir, chunksOf(packTreeChangesSync(parentTree, options.upper, { xattrs: ctx.ports, ...(options.signal !== undefined ? { signal: options.signal } : {}) })));
+      const written = applyTarToTreeSync(ctx, diffDir, chunksOf(packTreeChangesSync(parentTree, options.upper, { xattrs: ctx.ports, ...(options.signal !== undefined ? { signal: options.signal } : {}) })));
+      stats = { ...written.stats, vanished: 0 };
+      hashed = written;
       syncDir(ctx, diffDir);
     } else {
       stats = copyOverlayDir(nodeTreeFs(ctx.ports), ctx.ports, options.upper, diffDir, {

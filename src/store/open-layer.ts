@@ -14,6 +14,9 @@ import { ShibafuError, errnoCode } from '../errors.js';
 import { asChainId, chainIdOf } from '../ids.js';
 import { splitArchivePath } from '../tar/path-safety.js';
 import { fsyncDir } from '../sys/sync.js';
+import { lstatx } from '../sys/statx.js';
+import { timespecOf } from '../sys/utimens.js';
+import type { StorePorts } from './ports.js';
 import { assertNameFree, type CommitResult } from './layer-commit.js';
 import { openSnapshot, removeActive, removeUnused } from './layer-files.js';
 import { copyTree, mergeStagedTree, type CopyStats } from './copy-tree.js';
@@ -21,6 +24,9 @@ import { hashChangeset } from './layer-hash.js';
 import { Staging, type StagingIntent } from './staging.js';
 import type { IntentUndo } from './store-intents.js';
 import type { StoreContext } from './store-context.js';
+
+/** The name of `layer add`'s copy inside a snapshot that is its own file system (ADD_ASIDE_PREFIX + token). */
+const ADD_ASIDE_PREFIX = '.shibafu-add-';
 
 /**
  * Creates an empty open layer named `name` on `parent`.
@@ -93,11 +99,22 @@ export async function addToLayer(ctx: StoreContext, layer: LayerRow, src: string
     const diff = dir;
     // Inside a layer, "/app/x" and "app/x" name the same place; ".." is still refused.
     const parts = splitArchivePath(dest.replace(/^\/+/, ''), ctx.limits);
-    // Copied aside first, on the store's file system, then moved in by renames: a copy that fails
-    // half-way (a full disk, an unreadable file) leaves the layer as it was.
+    // Copied aside first, then moved in by renames: a copy that fails half-way (a full disk, an
+    // unreadable file) leaves the layer as it was. Renames need one file system: where the layer's
+    // snapshot is a file system of its own (a btrfs subvolume, a zfs dataset), the copy is made
+    // inside it, under a name no archive path can take, and the intent names it for the sweep.
     const stage = Staging.create(ctx.layout, 'add', ctx.ports);
+    let aside: Extract<StagingIntent, { kind: 'add' }> | undefined;
+    let merged = false;
     try {
-      const staged = stage.sub('tree');
+      if (fs.statSync(stage.path).dev !== fs.statSync(diff).dev) {
+        // The layer's root keeps its times when the add fails: the copy's coming and going is not a change.
+        const st = lstatx(diff);
+        if (st === null) throw new ShibafuError('STORE_CORRUPT', `Cannot add to layer ${describe(ctx, layer)}: its directory ${diff} is missing`);
+        aside = { kind: 'add', aside: join(diff, `${ADD_ASIDE_PREFIX}${stage.token}`), root: diff, atime: st.atime, mtime: timespecOf(st.mtimeNs) };
+        stage.setIntent<StagingIntent>(aside);
+      }
+      const staged = aside?.aside ?? stage.sub('tree');
       const stats = copyTree(src, staged, ctx.ports);
       let target: string;
       if (srcStat.isDirectory()) {
@@ -109,8 +126,11 @@ export async function addToLayer(ctx: StoreContext, layer: LayerRow, src: string
           : join(ensureDirs(diff, parts.slice(0, -1)), parts.at(-1) as string);
       }
       mergeStagedTree(staged, target, ctx.ports);
+      merged = true;
       return stats;
     } finally {
+      // What merged moved out; the directories it merged into stay behind as empty shells.
+      if (aside !== undefined) removeAside(aside, ctx.ports, !merged);
       stage.dispose();
     }
   });
@@ -189,6 +209,23 @@ export const undoOpen: IntentUndo<Extract<StagingIntent, { kind: 'open' }>> = (c
   const legacy = (intent as { target?: string }).target;
   if (intent.snapshot !== undefined) removeActive(ctx, intent.snapshot);
   else if (legacy !== undefined) fs.rmSync(legacy, { recursive: true, force: true });
+  return false;
+};
+
+/** Removes an add's copy made inside the layer; `restoreRoot` gives the layer's root its times back. */
+function removeAside(intent: Extract<StagingIntent, { kind: 'add' }>, ports: StorePorts, restoreRoot: boolean): void {
+  if (!basename(intent.aside).startsWith(ADD_ASIDE_PREFIX)) return;
+  fs.rmSync(intent.aside, { recursive: true, force: true });
+  if (restoreRoot) ports.lutimens(intent.root, intent.atime, intent.mtime);
+}
+
+/**
+ * The sweep's undo of an `add` copied inside the layer's snapshot: the copy goes, and the root
+ * its times (a kill between the last rename and the removal leaves the root "changed" by the
+ * add that did land: its time is then one a user could have set).
+ */
+export const undoAdd: IntentUndo<Extract<StagingIntent, { kind: 'add' }>> = (ctx, _stagingPath, intent) => {
+  removeAside(intent, ctx.ports, true);
   return false;
 };
 

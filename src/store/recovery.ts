@@ -9,7 +9,7 @@ import { undoImport } from './layer-commit.js';
 import { undoUpperMove } from './layer-from-upper.js';
 import { undoMount } from './layer-mounts.js';
 import { undoRemove } from './layer-remove.js';
-import { undoOpen, undoSeal } from './open-layer.js';
+import { undoAdd, undoOpen, undoSeal } from './open-layer.js';
 import { findStaleStaging } from './staging.js';
 import type { StoreContext } from './store-context.js';
 import type { IntentUndo, IntentUndoers, StoreIntent } from './store-intents.js';
@@ -25,6 +25,7 @@ export interface SweptItem {
 export const STORE_UNDOERS: IntentUndoers = {
   import: undoImport,
   open: undoOpen,
+  add: undoAdd,
   seal: undoSeal,
   remove: undoRemove,
   mount: undoMount,

@@ -4,6 +4,7 @@
  * dispatches on `kind`). The field names are what intent.json files on disk hold: a store left by
  * a killed process is swept by the next version too, so they only ever gain kinds.
  */
+import type { Timespec } from '../sys/utimens.js';
 import type { StoreContext } from './store-context.js';
 
 export type StoreIntent =
@@ -14,6 +15,11 @@ export type StoreIntent =
   | { readonly kind: 'import'; readonly snapshot?: string; readonly target?: string; readonly chainId?: string; readonly blobs?: readonly string[] }
   /** An open layer's active snapshot, prepared in the transaction that inserts its row (open-layer.ts). */
   | { readonly kind: 'open'; readonly snapshot: string; readonly openToken: string }
+  /**
+   * `layer add` copying into `aside`, a directory inside the open layer's snapshot (where that is a
+   * file system of its own, so a copy in tmp/ could not be renamed in): removed if left (open-layer.ts).
+   */
+  | { readonly kind: 'add'; readonly aside: string; readonly root: string; readonly atime: Timespec; readonly mtime: Timespec }
   /** An open layer's snapshot committed, its metadata dir layers/<hex> made, in the transaction that seals its row (open-layer.ts). */
   | { readonly kind: 'seal'; readonly target: string; readonly chainId: string }
   /**

@@ -2,7 +2,7 @@
  * A fresh store per test (or per suite) under os.tmpdir(), removed in an after() hook.
  *
  * Layout of one temp dir:
- *   <base>/store     the store root
+ *   <base>/store     the store root (on a driver's own file system: test-driver.ts)
  *   <base>/canary    files next to the store that no import may ever touch
  *   <base>/inputs    archives the test writes for the CLI or the library to read
  */
@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { openStore, type OpenStoreOptions, type Store } from '../../src/store/store.js';
+import { makeDriverStore } from './test-driver.js';
 
 export const isRoot = process.getuid?.() === 0;
 
@@ -45,7 +46,8 @@ export interface TempStore {
  */
 export function makeTempStore(options: { limits?: OpenStoreOptions['limits']; open?: boolean } = {}): TempStore {
   const base = mkdtempSync(join(tmpdir(), 'shibafu-test-'));
-  const root = join(base, 'store');
+  const backing = makeDriverStore(base);
+  const root = backing.root;
   const canary = join(base, 'canary');
   const inputs = join(base, 'inputs');
   mkdirSync(inputs);
@@ -80,6 +82,8 @@ export function makeTempStore(options: { limits?: OpenStoreOptions['limits']; op
       cleaned = true;
       store?.close();
       store = null;
+      unmountUnder(root);
+      backing.teardown();
       unmountUnder(base);
       rmSync(base, { recursive: true, force: true });
     },

@@ -109,7 +109,11 @@ describe('fuse-overlayfs arguments and command lines (pure)', () => {
     assert.deepEqual(fuseOverlayArgs({ program: '/p', lowers: ['/l/a', '/l/b'] }, '/m'), ['-o', 'lowerdir=/l/b:/l/a,ro', '/m']);
     assert.deepEqual(
       fuseOverlayArgs({ program: '/p', lowers: ['/l/a,1'], upper: '//s/u\\x', work: '/s/w' }, '/m'),
-      ['-o', 'lowerdir=/l/a\\,1,upperdir=/s/u\\\\x,workdir=/s/w', '/m'],
+      ['-o', 'lowerdir=/l/a\\,1,upperdir=/s/u\\\\x,workdir=/s/w,writeback=0', '/m'],
+    );
+    assert.deepEqual(
+      fuseOverlayArgs({ program: '/p', lowers: ['/l/a'], upper: '/u', work: '/w', volatile: true }, '/m'),
+      ['-o', 'lowerdir=/l/a,upperdir=/u,workdir=/w,writeback=0,volatile', '/m'],
     );
     assert.equal(escapeFuseOption('a,b\\c'), 'a\\,b\\\\c');
   });

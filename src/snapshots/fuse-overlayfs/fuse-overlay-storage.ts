@@ -54,17 +54,17 @@ export function fuseOverlayStorage(args: { readonly root: string; readonly progr
   }
   const program = probe.program;
   const root = args.root;
-  return new FuseOverlayDirs(root, (p, s, lowers) => {
+  return new FuseOverlayDirs(root, (p, s, lowers, volatile) => {
     const dirs = lowers.map((l) => p.fsDir(l.id));
     if (s.kind === 'view') return [{ type: 'fuse-overlayfs', program, lowers: dirs }];
     // Nothing under it: fuse-overlayfs needs a lower, and a bind of the upper is the same tree.
     if (dirs.length === 0) return [{ type: 'bind', source: p.fsDir(s.id), readonly: false }];
-    return [{ type: 'fuse-overlayfs', program, lowers: dirs, upper: p.fsDir(s.id), work: p.workDir(s.id) }];
+    return [{ type: 'fuse-overlayfs', program, lowers: dirs, upper: p.fsDir(s.id), work: p.workDir(s.id), ...(volatile ? { volatile: true } : {}) }];
   });
 }
 
 class FuseOverlayDirs extends OverlayDirs {
-  constructor(root: string, mounts: (paths: OverlayPaths, s: StoredSnapshot, lowers: readonly StoredSnapshot[]) => Mount[]) {
+  constructor(root: string, mounts: (paths: OverlayPaths, s: StoredSnapshot, lowers: readonly StoredSnapshot[], volatile: boolean) => Mount[]) {
     super(root, 'fuse-overlayfs', fuseOverlayCapabilities(root), mounts);
   }
 

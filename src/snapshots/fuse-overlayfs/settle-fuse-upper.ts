@@ -15,6 +15,8 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { mknod } from '../../sys/mknod.js';
+import { lstatx } from '../../sys/statx.js';
+import { lutimens, timespecOf } from '../../sys/utimens.js';
 import { isSysError } from '../../sys/sys-error.js';
 import { lgetxattr, llistxattr, lremovexattr, lsetxattr } from '../../sys/xattr.js';
 
@@ -30,15 +32,21 @@ const PRIVATE_XATTR_PREFIX = 'user.fuseoverlayfs.';
  */
 export function settleFuseUpper(dir: string): void {
   dropPrivateXattrs(dir);
+  // Removing a marker is not a change the container made: the directory keeps the times it had
+  // (what the container saw, and what a commit of a running container copies).
+  const times = lstatx(dir);
+  let settled = false;
   for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, ent.name);
     if (ent.name.startsWith(WHITEOUT_PREFIX)) {
       settleMarker(dir, ent);
+      settled = true;
       continue;
     }
     if (ent.isDirectory()) settleFuseUpper(path);
     else dropPrivateXattrs(path);
   }
+  if (settled && times !== null) lutimens(dir, times.atime, timespecOf(times.mtimeNs));
 }
 
 function settleMarker(dir: string, ent: fs.Dirent): void {

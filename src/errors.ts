@@ -67,6 +67,15 @@ export const ERROR_CODES = {
   INVALID_REFERENCE: { exit: 2 },
   AUTH_FILE_INVALID: { exit: 5 },
   IO_ERROR: { exit: 1 },
+  // Images (src/oci/, src/images/).
+  IMAGE_NOT_FOUND: { exit: 3 },
+  IMAGE_IN_USE: { exit: 4 },
+  IMAGE_AMBIGUOUS: { exit: 2 },
+  PLATFORM_NOT_FOUND: { exit: 3 },
+  MANIFEST_INVALID: { exit: 5 },
+  MEDIA_TYPE_UNSUPPORTED: { exit: 5 },
+  ARCHIVE_INVALID: { exit: 5 },
+  IMAGE_ARCHIVE: { exit: 5 },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

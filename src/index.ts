@@ -8,21 +8,23 @@
  * await store.mountLayers({ layers: ['base'], target: '/mnt/base' });
  */
 import { CONTAINER_UNDOERS } from './container/container-intents.js';
+import { IMAGE_UNDOERS } from './images/image-intents.js';
 import type { Containers } from './container/containers.js';
+import type { Images } from './images/images.js';
 import { Store, type OpenStoreOptions } from './store/store.js';
 
 export { Store } from './store/store.js';
 
 /**
  * Opens (creating if needed) the store at `root`, sweeping what interrupted operations left,
- * containers' included.
+ * containers' and images' included.
  *
  * @example
  * const store = openStore({ root: '/var/lib/shibafu' });
  * try { console.log(store.listLayers()); } finally { store.close(); }
  */
 export function openStore(options: OpenStoreOptions): Store {
-  return Store.open({ ...options, undoers: { ...CONTAINER_UNDOERS, ...options.undoers } });
+  return Store.open({ ...options, undoers: { ...CONTAINER_UNDOERS, ...IMAGE_UNDOERS, ...options.undoers } });
 }
 
 const CONTAINERS = new WeakMap<Store, Containers>();
@@ -45,6 +47,34 @@ export async function containersOf(store: Store): Promise<Containers> {
   }
   return containers;
 }
+const IMAGES = new WeakMap<Store, Images>();
+
+/**
+ * The images in a store: load, save, ls, inspect, history, tag, untag, rm. Loaded when first
+ * asked for.
+ *
+ * @example
+ * const images = await imagesOf(store);
+ * await images.load('/tmp/busybox.tar');
+ */
+export async function imagesOf(store: Store): Promise<Images> {
+  let images = IMAGES.get(store);
+  if (images === undefined) {
+    const { imagesFacade } = await import('./images/images.js');
+    images = imagesFacade(store.context);
+    IMAGES.set(store, images);
+  }
+  return images;
+}
+export type { Images } from './images/images.js';
+export type { LoadedImage, LoadOptions } from './images/image-load.js';
+export type { ImageRemoval } from './images/image-remove.js';
+export type { ImageSummary, ImageDetails, HistoryLine } from './images/image-views.js';
+export type { SaveFormat, SaveOptions, SaveResult } from './images/image-save.js';
+export type { LayerProgress } from './images/image-layers.js';
+export { splitImageName } from './images/image-names.js';
+export { parsePlatform, formatPlatform, hostPlatform } from './oci/platform.js';
+export type { Platform } from './oci/platform.js';
 export type { OpenStoreOptions, CreateLayerOptions, CreateLayerResult, MountLayersOptions } from './store/store.js';
 export type { LayerSummary, LayerDetails } from './store/layer-views.js';
 export type { MountView } from './store/layer-mounts.js';

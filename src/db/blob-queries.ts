@@ -68,7 +68,9 @@ export function blobsOfLayer(db: Db, layerId: number): LayerBlobRow[] {
 export function unlinkLayerBlobs(db: Db, layerId: number): Digest[] {
   const digests = (db.stmt('SELECT digest FROM layer_blobs WHERE layer_id = ?').all(layerId) as { digest: Digest }[]).map((r) => r.digest);
   db.stmt('DELETE FROM layer_blobs WHERE layer_id = ?').run(layerId);
-  return digests.filter((d) => db.stmt('SELECT 1 FROM layer_blobs WHERE digest = ? LIMIT 1').get(d) === undefined);
+  // A blob an image names stays with the image (the image pins the layer first, but a blob may be
+  // another image's too).
+  return digests.filter((d) => db.stmt('SELECT 1 FROM layer_blobs WHERE digest = ? UNION ALL SELECT 1 FROM image_layers WHERE blob_digest = ? LIMIT 1').get(d, d) === undefined);
 }
 
 /** How many layers have this blob. */

@@ -127,4 +127,37 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX layer_blobs_digest ON layer_blobs(digest);
   `,
+  // 6: images (src/images/): a manifest with its config (and the index it was picked from), all
+  // three kept byte for byte as blobs; its layers are the store's, bottom first, each with the
+  // blob the manifest names when the store keeps one (a plain tar is reproduced from tar-split).
+  // Images pin their layers and blobs; a name names one image; a container remembers its image.
+  `
+  CREATE TABLE images (
+    id              INTEGER PRIMARY KEY,
+    manifest_digest TEXT NOT NULL UNIQUE REFERENCES blobs(digest),
+    media_type      TEXT NOT NULL,           -- the manifest's
+    config_digest   TEXT NOT NULL REFERENCES blobs(digest),
+    index_digest    TEXT REFERENCES blobs(digest),
+    platform        TEXT NOT NULL,           -- os/arch[/variant], from the config
+    size            INTEGER NOT NULL,        -- bytes of the uncompressed layers
+    created         TEXT NOT NULL            -- when it came into the store
+  );
+  CREATE INDEX images_config ON images(config_digest);
+  CREATE TABLE image_names (
+    name     TEXT PRIMARY KEY,               -- a normalized reference: docker.io/library/busybox:latest
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    created  TEXT NOT NULL
+  );
+  CREATE INDEX image_names_image ON image_names(image_id);
+  CREATE TABLE image_layers (
+    image_id    INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,            -- 0 = bottom
+    layer_id    INTEGER NOT NULL REFERENCES layers(id),
+    blob_digest TEXT REFERENCES blobs(digest),
+    PRIMARY KEY (image_id, position)
+  );
+  CREATE INDEX image_layers_layer ON image_layers(layer_id);
+  CREATE INDEX image_layers_blob ON image_layers(blob_digest);
+  ALTER TABLE containers ADD COLUMN image_id INTEGER REFERENCES images(id);
+  `,
 ];

@@ -14,6 +14,7 @@ import { LAYER_MEDIA_TYPES, openSource, type Compression } from '../tar/layer-so
 import { BlobWriter } from '../content/blob-ingest.js';
 import { findLayerOfBlob, nameStoredLayer } from './layer-from-blob.js';
 import { TarParser } from '../tar/tar-parser.js';
+import { IMAGE_MEMBER_WINDOW, isImageArchiveMember } from '../tar/image-archive-member.js';
 import { TarSplitWriter } from '../tar/tar-split.js';
 import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, syncDir, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
 import { copyTree } from './copy-tree.js';
@@ -38,6 +39,12 @@ export interface ImportOptions {
   readonly onProgress?: (p: ImportProgress) => void;
   /** The archive's digest as the caller knows it (a registry pull): see `findLayerOfBlob`. */
   readonly expectedDigest?: Digest;
+}
+
+function refuseImageArchive(member: string): never {
+  throw new ShibafuError('IMAGE_ARCHIVE', `Cannot create a layer from an image archive: it holds "${member}", as OCI layouts and docker-archives do`, {
+    hint: 'Load it as an image: shibafu image load ARCHIVE',
+  });
 }
 
 /**
@@ -71,8 +78,13 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
     // regular files, which no layer keeps) goes to the tar-split record.
     let toFile = false;
     const checkXattrs = xattrCheck(ctx);
+    let seen = 0;
     const parser = new TarParser({
       onEntry: (entry) => {
+        if (seen < IMAGE_MEMBER_WINDOW) {
+          seen++;
+          if (isImageArchiveMember(entry.path)) refuseImageArchive(entry.path);
+        }
         const op = toApplyOp(entry, limits);
         checkXattrs(op);
         a.apply(op);

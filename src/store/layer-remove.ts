@@ -93,7 +93,7 @@ function restoreTrashed(ctx: StoreContext): void {
 function assertUnused(ctx: StoreContext, layer: LayerRow, names: string[]): void {
   const label = names.length > 0 ? `"${names[0]}"` : layer.chainId === null ? `#${layer.id}` : shortId(layer.chainId);
   const users = layerUsers(ctx.db, layer.id);
-  const { children, containers } = users;
+  const { children, containers, images } = users;
   if (children.length > 0) {
     const shown = children.slice(0, 3).map((c) => (c.chainId !== null && c.label === c.chainId ? shortId(c.chainId) : c.label));
     throw new ShibafuError('LAYER_IN_USE', `Cannot remove layer ${label}: ${children.length} child layer${children.length > 1 ? 's' : ''} use${children.length > 1 ? '' : 's'} it (${shown.join(', ')})`, {
@@ -106,6 +106,13 @@ function assertUnused(ctx: StoreContext, layer: LayerRow, names: string[]): void
     throw new ShibafuError('LAYER_IN_USE', `Cannot remove layer ${label}: ${containers.length} container${containers.length > 1 ? 's' : ''} use${containers.length > 1 ? '' : 's'} it (${shown})`, {
       hint: `Remove the container${containers.length > 1 ? 's' : ''} first: shibafu container rm ${containers.map((c) => c.name).join(' ')}`,
       details: { containers: containers.map((c) => ({ id: c.id, name: c.name })) },
+    });
+  }
+  if (images.length > 0) {
+    const shown = images.slice(0, 3).map((i) => i.label).join(', ') + (images.length > 3 ? ', ...' : '');
+    throw new ShibafuError('LAYER_IN_USE', `Cannot remove layer ${label}: ${images.length} image${images.length > 1 ? 's' : ''} use${images.length > 1 ? '' : 's'} it (${shown})`, {
+      hint: 'Remove the image first: shibafu image rm IMAGE',
+      details: { images: images.map((i) => i.label) },
     });
   }
   // A mount record outlives its mount after a reboot or an umount(8): only live ones count, and

@@ -31,6 +31,8 @@ export type StoreIntent =
   | { readonly kind: 'mount'; readonly mountId: string; readonly snapshot?: string }
   /** containers/<id> filled, and its snapshot prepared, in the transaction that inserts the container's row (src/container). */
   | { readonly kind: 'container'; readonly target: string; readonly containerId: string; readonly snapshot?: string }
+  /** An image's manifest, config and index published with its rows (src/images/image-record.ts). */
+  | { readonly kind: 'image'; readonly blobs: readonly string[] }
   /**
    * A stopped container's snapshot committed as a layer (layer-from-upper.ts): the layer's dir
    * `target`, and `discard`, the name its snapshot is committed under when the content was stored.

@@ -1,0 +1,50 @@
+/**
+ * The images of a store, for the CLI and library users: load, save, list, inspect, history, tag,
+ * untag, rm. The CLI reaches it through index.ts's `imagesOf(store)`, which loads this module
+ * only when a command needs images; load and save load their own code when called.
+ */
+import type { Digest } from '../ids.js';
+import type { StoreContext } from '../store/store-context.js';
+import type { LoadedImage, LoadOptions } from './image-load.js';
+import { removeImage, tagImage, untagImage, type ImageRemoval } from './image-remove.js';
+import { resolveImage } from './image-resolve.js';
+import type { SaveOptions, SaveResult } from './image-save.js';
+import { imageHistory, inspectImage, listImages, type HistoryLine, type ImageDetails, type ImageSummary } from './image-views.js';
+
+export interface Images {
+  load(path: string, options?: LoadOptions): Promise<LoadedImage[]>;
+  list(): ImageSummary[];
+  inspect(ref: string): ImageDetails;
+  history(ref: string): HistoryLine[];
+  tag(ref: string, name: string): string;
+  untag(ref: string, name: string): string;
+  remove(ref: string, options?: { readonly force?: boolean }): ImageRemoval;
+  save(refs: readonly string[], options: SaveOptions): Promise<SaveResult>;
+  /** The image's ID (its config digest). */
+  idOf(ref: string): Digest;
+}
+
+/**
+ * @example
+ * const images = imagesFacade(store.context);
+ * await images.load('/tmp/busybox.tar');
+ */
+export function imagesFacade(ctx: StoreContext): Images {
+  return {
+    async load(path, options = {}) {
+      const { loadImages } = await import('./image-load.js');
+      return loadImages(ctx, path, options);
+    },
+    list: () => listImages(ctx),
+    inspect: (ref) => inspectImage(ctx, resolveImage(ctx.db, ref)),
+    history: (ref) => imageHistory(ctx, resolveImage(ctx.db, ref)),
+    tag: (ref, name) => tagImage(ctx, resolveImage(ctx.db, ref), name),
+    untag: (ref, name) => untagImage(ctx, resolveImage(ctx.db, ref), name),
+    remove: (ref, options = {}) => removeImage(ctx, ref, resolveImage(ctx.db, ref), options),
+    async save(refs, options) {
+      const { saveImages } = await import('./image-save.js');
+      return saveImages(ctx, refs.map((ref) => ({ ref, image: resolveImage(ctx.db, ref) })), options);
+    },
+    idOf: (ref) => resolveImage(ctx.db, ref).configDigest,
+  };
+}

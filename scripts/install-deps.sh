@@ -4,12 +4,13 @@
 # tools, btrfs-progs (reflink tests on a btrfs loop device), util-linux's `script` (TTY tests), a C
 # compiler for the native front end (native/shibafu-client.c), fuse-overlayfs (the fuse-overlayfs driver;
 # fuse3 brings fusermount3 and /dev/fuse's udev rule), zfs-fuse (the zfs driver's tests: ZFS
-# without the kernel module; the tests start its daemon when none runs);
+# without the kernel module; the tests start its daemon when none runs), buildah, skopeo, umoci and
+# podman (the image tests build their images with them and judge shibafu's output with them);
 # then the npm dependencies and the build. Idempotent: skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(runc crun busybox-static attr zstd btrfs-progs python3-minimal bsdutils e2fsprogs graphviz gcc libc6-dev fuse-overlayfs fuse3 zfs-fuse)
+PACKAGES=(runc crun busybox-static attr zstd btrfs-progs python3-minimal bsdutils e2fsprogs graphviz gcc libc6-dev fuse-overlayfs fuse3 zfs-fuse buildah skopeo umoci podman)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

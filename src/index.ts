@@ -66,7 +66,9 @@ export async function imagesOf(store: Store): Promise<Images> {
   }
   return images;
 }
-export type { Images } from './images/images.js';
+export type { Images, RunTarget } from './images/images.js';
+export { imageRunOf, mergeEnv, parseEntrypoint } from './images/image-run-config.js';
+export type { ImageRun, RunOverrides } from './images/image-run-config.js';
 export type { LoadedImage, LoadOptions } from './images/image-load.js';
 export type { ImageRemoval } from './images/image-remove.js';
 export type { ImageSummary, ImageDetails, HistoryLine } from './images/image-views.js';

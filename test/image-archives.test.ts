@@ -14,7 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { makeTempStore, type TempStore } from './helpers/temp-store.js';
-import { APP_NAME, BASE_NAME, buildImageFixtures, imageToolsMissing, type ImageFixtures } from './fixtures/oci-images.js';
+import { APP_NAME, APP_OUTPUT, BASE_NAME, buildImageFixtures, imageToolsMissing, type ImageFixtures } from './fixtures/oci-images.js';
 
 const skip = imageToolsMissing();
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -218,6 +218,32 @@ describe('image load and save with the real tools', { skip }, () => {
     const missing = await cli(ts, 'image', 'rm', APP_NAME, BASE_NAME);
     assert.equal(missing.status, 3);
     assert.match(missing.stderr, /^error\[IMAGE_NOT_FOUND\]/);
+    await assertEmpty(ts);
+  });
+
+  test('run IMAGE: its Entrypoint, Cmd, Env, WorkingDir and User; overrides; image rm waits for its containers', async () => {
+    const ts = makeTempStore({ open: false });
+    await load(ts, fx.appOciArchive);
+    const r = await cli(ts, 'run', '--rm', APP_NAME);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, APP_OUTPUT);
+    // CMD replaces Cmd, under the same Entrypoint; -e, -w and -u replace the image's.
+    const over = await cli(ts, 'run', '--rm', '-e', 'GREETING=bye', '-w', '/tmp', '-u', '0', APP_NAME, 'echo $GREETING from $(pwd) as $(id -u)');
+    assert.equal(over.stdout, 'bye from /tmp as 0\n', over.stderr);
+    // --entrypoint drops the image's Cmd; the image's Env stays.
+    const entry = await cli(ts, 'run', '--rm', '--entrypoint', '["/bin/sh","-c","echo $GREETING"]', APP_NAME);
+    assert.equal(entry.stdout, 'hello\n', entry.stderr);
+    // An unknown user is refused by name, before anything runs.
+    const nobody = await cli(ts, 'run', '--rm', '-u', 'nobody', APP_NAME);
+    assert.equal(nobody.status, 125);
+    assert.match(nobody.stderr, /^error\[USAGE\]: Cannot run as user "nobody"/);
+    // A container of the image pins it.
+    assert.equal((await cli(ts, 'container', 'create', '--name', 'c1', APP_NAME)).status, 0);
+    const rm = await cli(ts, 'rmi', APP_NAME);
+    assert.equal(rm.status, 4);
+    assert.match(rm.stderr, /^error\[IMAGE_IN_USE\]: Cannot remove image .*: 1 container uses it \(c1\)\nhint: Remove the container first: shibafu container rm c1\n$/);
+    assert.equal((await cli(ts, 'container', 'rm', 'c1')).status, 0);
+    assert.equal((await cli(ts, 'rmi', APP_NAME)).status, 0);
     await assertEmpty(ts);
   });
 

@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import { existsSync } from 'node:fs';
 import { containerById, deleteContainer, insertContainer, nameTaken, type ContainerId, type ContainerRow } from '../db/container-queries.js';
+import { imageById } from '../db/image-queries.js';
 import { existingLayerIds, type LayerRow } from '../db/layer-queries.js';
 import { ShibafuError } from '../errors.js';
 import { removeActive } from '../store/layer-files.js';
@@ -25,6 +26,8 @@ export interface CreateContainerOptions {
   readonly layers: readonly LayerRow[];
   readonly name?: string;
   readonly config: ContainerConfig;
+  /** The image it is made from (its top layer is `layers`' last): the image cannot go while it exists. */
+  readonly imageId?: number;
 }
 
 /**
@@ -65,11 +68,14 @@ function insertStaged(ctx: StoreContext, id: ContainerId, stack: readonly LayerR
       if (existingLayerIds(ctx.db, stack.map((l) => l.id)).size !== new Set(stack.map((l) => l.id)).size) {
         throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot create the container: a layer of its stack was removed meanwhile');
       }
+      if (options.imageId !== undefined && imageById(ctx.db, options.imageId) === undefined) {
+        throw new ShibafuError('IMAGE_NOT_FOUND', 'Cannot create the container: its image was removed meanwhile');
+      }
       const snapshot = containerSnapshot(id);
       stage.setIntent<StagingIntent>({ kind: 'container', target: ctx.layout.containerDir(id), containerId: id, snapshot }, durability);
       fs.renameSync(dir, ctx.layout.containerDir(id));
       if (durability.durable) fsyncDir(ctx.layout.containers);
-      insertContainer(ctx.db, { id, name, command: options.config.args, config: JSON.stringify(options.config), created: ctx.now(), layerIds: stack.map((l) => l.id) });
+      insertContainer(ctx.db, { id, name, command: options.config.args, config: JSON.stringify(options.config), created: ctx.now(), layerIds: stack.map((l) => l.id), imageId: options.imageId ?? null });
       // Its writable layer, last in the transaction: a --rm container's is volatile (no syncs;
       // thrown away at its end).
       ctx.snapshots.prepare(snapshot, chainTops(stack), { volatile: options.config.autoRemove });

@@ -28,6 +28,8 @@ export interface CreateOptions {
   readonly layers: readonly string[];
   readonly name?: string;
   readonly config: ContainerConfig;
+  /** The image it is made from (`run IMAGE`): `layers` is then the image's top layer. */
+  readonly imageId?: number;
 }
 
 export interface RunResult {
@@ -94,7 +96,9 @@ export function containersFacade(ctx: StoreContext, sealedLayer: (ref: string) =
   const create = async (options: CreateOptions): Promise<ContainerRow> => {
     const layers: LayerRow[] = [];
     for (const ref of options.layers) layers.push(await sealedLayer(ref));
-    return createContainer(ctx, { layers, config: options.config, ...(options.name !== undefined ? { name: options.name } : {}) });
+    return createContainer(ctx, {
+      layers, config: options.config, ...(options.name !== undefined ? { name: options.name } : {}), ...(options.imageId !== undefined ? { imageId: options.imageId } : {}),
+    });
   };
   const attach = async (row: ContainerRow, options: AttachOptions): Promise<RunResult> => {
     const autoRemove = parseStoredConfig(row.config).autoRemove;

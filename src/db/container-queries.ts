@@ -63,12 +63,14 @@ export interface NewContainer {
   readonly config: string;
   readonly created: string;
   readonly layerIds: readonly number[];
+  /** The image it was made from, if any (images.id). */
+  readonly imageId?: number | null;
 }
 
 /** Inserts a container in state `created` with its stack. */
 export function insertContainer(db: Db, c: NewContainer): void {
-  db.stmt(`INSERT INTO containers (id, name, state, command, config, created) VALUES (?, ?, 'created', ?, ?, ?)`)
-    .run(c.id, c.name, JSON.stringify(c.command), c.config, c.created);
+  db.stmt(`INSERT INTO containers (id, name, state, command, config, created, image_id) VALUES (?, ?, 'created', ?, ?, ?, ?)`)
+    .run(c.id, c.name, JSON.stringify(c.command), c.config, c.created, c.imageId ?? null);
   const add = db.stmt('INSERT INTO container_layers (container_id, position, layer_id) VALUES (?, ?, ?)');
   c.layerIds.forEach((layerId, position) => add.run(c.id, position, layerId));
 }

@@ -58,3 +58,4 @@ export function findImage(db: Db, ref: string): ImageRow | undefined {
   }
   return undefined;
 }
+

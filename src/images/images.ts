@@ -3,13 +3,15 @@
  * untag, rm. The CLI reaches it through index.ts's `imagesOf(store)`, which loads this module
  * only when a command needs images; load and save load their own code when called.
  */
-import type { Digest } from '../ids.js';
+import { ShibafuError } from '../errors.js';
+import type { ChainId, Digest } from '../ids.js';
+import type { ImageRunConfig } from '../oci/image-config.js';
 import type { StoreContext } from '../store/store-context.js';
 import type { LoadedImage, LoadOptions } from './image-load.js';
 import { removeImage, tagImage, untagImage, type ImageRemoval } from './image-remove.js';
-import { resolveImage } from './image-resolve.js';
+import { findImage, resolveImage } from './image-resolve.js';
 import type { SaveOptions, SaveResult } from './image-save.js';
-import { imageHistory, inspectImage, listImages, type HistoryLine, type ImageDetails, type ImageSummary } from './image-views.js';
+import { imageConfigOf, imageHistory, inspectImage, layersOf, listImages, type HistoryLine, type ImageDetails, type ImageSummary } from './image-views.js';
 
 export interface Images {
   load(path: string, options?: LoadOptions): Promise<LoadedImage[]>;
@@ -22,6 +24,17 @@ export interface Images {
   save(refs: readonly string[], options: SaveOptions): Promise<SaveResult>;
   /** The image's ID (its config digest). */
   idOf(ref: string): Digest;
+  /** What `run IMAGE` needs, or null when no image has that name or ID (it may be a layer's). */
+  runTarget(ref: string): RunTarget | null;
+}
+
+export interface RunTarget {
+  readonly imageId: number;
+  /** How the user named it (for messages). */
+  readonly ref: string;
+  /** Its top layer's chainId: the stack a container of it runs on. */
+  readonly top: ChainId;
+  readonly run: ImageRunConfig;
 }
 
 /**
@@ -46,5 +59,14 @@ export function imagesFacade(ctx: StoreContext): Images {
       return saveImages(ctx, refs.map((ref) => ({ ref, image: resolveImage(ctx.db, ref) })), options);
     },
     idOf: (ref) => resolveImage(ctx.db, ref).configDigest,
+    runTarget(ref) {
+      const image = ctx.db.read(() => findImage(ctx.db, ref));
+      if (image === undefined) return null;
+      const top = ctx.db.read(() => layersOf(ctx, image)).at(-1)?.layer.chainId;
+      if (top === undefined || top === null) {
+        throw new ShibafuError('USAGE', `Cannot run image ${ref}: it has no layers, so no root file system`);
+      }
+      return { imageId: image.id, ref, top, run: imageConfigOf(ctx, image).run };
+    },
   };
 }

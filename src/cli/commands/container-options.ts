@@ -7,7 +7,10 @@ import { createRequire } from 'node:module';
 import type { StdioOptions } from 'node:child_process';
 import type { OptionSpec, Parsed, CommandEnv } from '../command.js';
 import { flag, list, str } from '../command.js';
-import { type AttachOptions, containerConfig, type ContainerConfig, type Containers, containersOf, expandEnvEntry, fromSystemError, parseEnvFile, parseVolume, ShibafuError } from '../../index.js';
+import {
+  type AttachOptions, containerConfig, type ContainerConfig, type Containers, containersOf, expandEnvEntry, fromSystemError, imageRunOf, imagesOf,
+  parseEntrypoint, parseEnvFile, parseVolume, type RunTarget, ShibafuError,
+} from '../../index.js';
 import { reportError } from '../render.js';
 import { withStore } from '../with-store.js';
 
@@ -27,18 +30,21 @@ export const CONTAINER_OPTIONS: OptionSpec = {
   network: { type: 'string' },
   runtime: { type: 'string' },
   'no-new-privileges': { type: 'boolean' },
+  entrypoint: { type: 'string' },
 };
 
 export const CONTAINER_OPTIONS_HELP = [
-  '  --layers A,B,...      the stack (each layer brings its ancestors); or name one LAYER before CMD',
+  '  IMAGE                 an image (name or ID): its layers, and its Entrypoint, Cmd, Env, WorkingDir, User',
+  '  --layers A,B,...      a stack of layers instead (each brings its ancestors); or name one LAYER before CMD',
+  '  --entrypoint CMD      replace the image\'s Entrypoint (a program, or a JSON list); drops its Cmd',
   '  --name NAME           the container\'s name (default: a generated one)',
   '  --rm                  remove the container when it ends (its upper is mounted volatile: no syncs)',
   '  -i, --interactive     pass stdin to the container',
   '  -t, --tty             a terminal for the container (stdin, stdout or stderr must be one)',
   '  -e, --env K=V         set a variable (-e K alone takes it from this environment); repeatable',
   '  --env-file FILE       K=V lines (# comments); repeatable',
-  '  -w, --workdir DIR     working directory inside the container (default /)',
-  '  -u, --user U[:G]      user and group, ids or names from the container\'s /etc/passwd',
+  '  -w, --workdir DIR     working directory inside the container (default: the image\'s, else /)',
+  '  -u, --user U[:G]      user and group, ids or names from the container\'s /etc/passwd (default: the image\'s)',
   '  --hostname NAME       default: the first 12 characters of the id',
   '  -v, --volume H:C[:ro] bind-mount host directory H at C (read-only with :ro); repeatable',
   '  --read-only           read-only root (/tmp, /var/tmp, /run stay writable tmpfs)',
@@ -51,21 +57,24 @@ export interface ParsedContainer {
   readonly layers: string[];
   readonly name: string | undefined;
   readonly config: ContainerConfig;
+  readonly imageId?: number;
 }
 
 /**
- * Turns parsed options and positionals (`[LAYER] CMD [ARG...]`) into layers and a config.
+ * Turns parsed options and positionals (`IMAGE [CMD [ARG...]]`, or `[LAYER] CMD [ARG...]`) into
+ * layers and a config; `image` is what the first positional names when it is an image.
  *
  * @example
- * parseContainerOptions(env, parsed) // { layers: ['base'], name: undefined, config: {...} }
+ * parseContainerOptions(env, parsed, null) // { layers: ['base'], name: undefined, config: {...} }
  */
-export function parseContainerOptions(env: CommandEnv, parsed: Parsed): ParsedContainer {
+export function parseContainerOptions(env: CommandEnv, parsed: Parsed, image: RunTarget | null): ParsedContainer {
   const layersOpt = str(parsed, 'layers');
   const positionals = [...parsed.positionals];
   const layerArg = layersOpt ?? positionals.shift();
-  const layers = (layerArg ?? '').split(',').filter((l) => l !== '');
-  if (layers.length === 0) throw new ShibafuError('USAGE', 'Cannot create a container: name its layers', { hint: 'Example: shibafu run --layers base,app sh' });
-  if (positionals.length === 0) throw new ShibafuError('USAGE', 'Cannot create a container: no command given', { hint: 'Example: shibafu run --layers base sh -c "echo hi"' });
+  const layers = image !== null ? [image.top] : (layerArg ?? '').split(',').filter((l) => l !== '');
+  if (layers.length === 0) throw new ShibafuError('USAGE', 'Cannot create a container: name its image or layers', { hint: 'Example: shibafu run busybox sh, or shibafu run --layers base,app sh' });
+  if (image === null && positionals.length === 0) throw new ShibafuError('USAGE', 'Cannot create a container: no command given', { hint: 'Example: shibafu run --layers base sh -c "echo hi"' });
+  if (image === null && str(parsed, 'entrypoint') !== undefined) throw new ShibafuError('USAGE', 'Cannot use --entrypoint with layers: only an image has one', { hint: 'Give the command after the layer instead.' });
   const lookup = (n: string): string | undefined => env.io.env[n];
   const envEntries: string[] = [];
   for (const file of list(parsed, 'env-file')) envEntries.push(...parseEnvFile(readEnvFile(env, file), lookup));
@@ -75,11 +84,18 @@ export function parseContainerOptions(env: CommandEnv, parsed: Parsed): ParsedCo
   }
   const network = str(parsed, 'network') ?? 'none';
   if (network !== 'none' && network !== 'host') throw new ShibafuError('USAGE', `Cannot use --network ${network}: expected none or host`);
+  const entrypoint = str(parsed, 'entrypoint');
+  const run = image === null
+    ? { args: positionals, env: envEntries, workdir: str(parsed, 'workdir'), user: str(parsed, 'user') }
+    : imageRunOf(image.run, {
+      cmd: positionals, env: envEntries, ...(entrypoint !== undefined ? { entrypoint: parseEntrypoint(entrypoint) } : {}),
+      ...(str(parsed, 'workdir') !== undefined ? { workdir: str(parsed, 'workdir') } : {}), ...(str(parsed, 'user') !== undefined ? { user: str(parsed, 'user') } : {}),
+    }, image.ref);
   const config = containerConfig({
-    args: positionals,
-    env: envEntries,
-    ...(str(parsed, 'workdir') !== undefined ? { workdir: str(parsed, 'workdir') } : {}),
-    ...(str(parsed, 'user') !== undefined ? { user: str(parsed, 'user') } : {}),
+    args: run.args,
+    env: run.env,
+    ...(run.workdir !== undefined ? { workdir: run.workdir } : {}),
+    ...(run.user !== undefined ? { user: run.user } : {}),
     ...(str(parsed, 'hostname') !== undefined ? { hostname: str(parsed, 'hostname') } : {}),
     tty: flag(parsed, 'tty'),
     interactive: flag(parsed, 'interactive'),
@@ -90,7 +106,7 @@ export function parseContainerOptions(env: CommandEnv, parsed: Parsed): ParsedCo
     autoRemove: flag(parsed, 'rm'),
     noNewPrivileges: flag(parsed, 'no-new-privileges'),
   });
-  return { layers, name: str(parsed, 'name'), config };
+  return { layers, name: str(parsed, 'name'), config, ...(image !== null ? { imageId: image.imageId } : {}) };
 }
 
 function readEnvFile(env: CommandEnv, file: string): string {
@@ -154,4 +170,17 @@ export function runFailure(env: CommandEnv, err: unknown): number {
  */
 export function withContainers<T>(env: CommandEnv, fn: (containers: Containers) => Promise<T> | T): Promise<T> {
   return withStore(env, null, async (store) => fn(await containersOf(store)));
+}
+
+/**
+ * withContainers for `run` and `container create`: their options parsed with the image the
+ * first positional names, when it names one (without `--layers`; an image wins over a layer of
+ * the same name, as `--layers NAME` picks the layer).
+ */
+export function withContainersFor<T>(env: CommandEnv, parsed: Parsed, fn: (containers: Containers, o: ParsedContainer) => Promise<T> | T): Promise<T> {
+  return withStore(env, null, async (store) => {
+    const first = parsed.positionals[0];
+    const image = str(parsed, 'layers') === undefined && first !== undefined ? (await imagesOf(store)).runTarget(first) : null;
+    return fn(await containersOf(store), parseContainerOptions(env, parsed, image));
+  });
 }

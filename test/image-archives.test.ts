@@ -237,6 +237,15 @@ describe('image load and save with the real tools', { skip }, () => {
     const nobody = await cli(ts, 'run', '--rm', '-u', 'nobody', APP_NAME);
     assert.equal(nobody.status, 125);
     assert.match(nobody.stderr, /^error\[USAGE\]: Cannot run as user "nobody"/);
+    // image mount: the merged rootfs, read-only.
+    const mnt = join(ts.base, 'mnt');
+    fs.mkdirSync(mnt);
+    assert.equal((await cli(ts, 'image', 'mount', APP_NAME, mnt)).status, 0);
+    assert.equal(fs.readFileSync(join(mnt, 'app/hello'), 'utf8'), 'hi there\n');
+    assert.equal(fs.existsSync(join(mnt, 'etc/motd')), false);
+    assert.throws(() => fs.writeFileSync(join(mnt, 'x'), 'x'), { code: 'EROFS' });
+    assert.equal((await cli(ts, 'image', 'umount', mnt)).status, 0);
+    assert.equal((await cli(ts, 'image', 'umount', mnt)).status, 3);
     // A container of the image pins it.
     assert.equal((await cli(ts, 'container', 'create', '--name', 'c1', APP_NAME)).status, 0);
     const rm = await cli(ts, 'rmi', APP_NAME);

@@ -4,7 +4,7 @@
 import type { Command } from '../command.js';
 import { ago, humanSize, printJson, table } from '../render.js';
 import { withStore } from '../with-store.js';
-import { imagesOf, shortId, splitImageName, type ImageRemoval } from '../../index.js';
+import { imagesOf, ShibafuError, shortId, splitImageName, type ImageRemoval } from '../../index.js';
 import { print } from '../io.js';
 
 const KEY_WIDTH = 'WorkingDir:'.length;
@@ -175,3 +175,41 @@ export const imageRm: Command = {
 };
 
 export const rmi: Command = { ...imageRm, name: 'rmi' };
+
+export const imageMount: Command = {
+  name: 'image mount',
+  summary: 'Mount an image\'s root file system read-only (its layers, merged by overlayfs)',
+  usage: 'IMAGE TARGET',
+  examples: ['shibafu image mount busybox /mnt/busybox && ls /mnt/busybox/bin', 'shibafu image umount /mnt/busybox'],
+  options: {},
+  args: { min: 2, max: 2 },
+  async run(env, parsed) {
+    const [ref, target] = parsed.positionals as [string, string];
+    const view = await withStore(env, null, async (store) => {
+      const image = (await imagesOf(store)).runTarget(ref);
+      if (image === null) throw new ShibafuError('IMAGE_NOT_FOUND', `Cannot mount image "${ref}": no image has that name or ID`, { hint: 'See `shibafu image ls`.' });
+      return store.mountLayers({ layers: [image.top], target: target.startsWith('/') ? target : `${env.io.cwd}/${target}` });
+    });
+    if (env.json) printJson(env.io, view);
+    else print(env.io, `mounted image ${ref} (${view.layers.length} layer${view.layers.length === 1 ? '' : 's'}) at ${view.target}, read-only\n`);
+    return 0;
+  },
+};
+
+export const imageUmount: Command = {
+  name: 'image umount',
+  summary: 'Unmount an image mounted with `image mount`',
+  usage: 'TARGET',
+  examples: ['shibafu image umount /mnt/busybox'],
+  options: {},
+  args: { min: 1, max: 1 },
+  async run(env, parsed) {
+    const target = parsed.positionals[0] as string;
+    const abs = target.startsWith('/') ? target : `${env.io.cwd}/${target}`;
+    const r = await withStore(env, null, (store) => store.unmount(abs));
+    if (!r.recorded) throw new ShibafuError('MOUNT_NOT_FOUND', `Cannot unmount ${abs}: no image or layers are mounted there`, { hint: 'See `shibafu layer mounts`.' });
+    if (env.json) printJson(env.io, { target: abs, ...r });
+    else print(env.io, `unmounted ${abs}\n`);
+    return 0;
+  },
+};

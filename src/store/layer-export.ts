@@ -103,9 +103,9 @@ function assertSealed(layer: LayerRow): asserts layer is LayerRow & { chainId: N
   }
 }
 
-/** The layer's uncompressed tar, unchecked: replayed from its tar-split record, or packed. */
 /**
- * The layer's OCI tar as it exports: its tar-split replayed, or its changes packed.
+ * The layer's OCI tar as it exports, unchecked (the caller hashes it): its tar-split replayed, or
+ * its changes packed.
  *
  * @example
  * for await (const chunk of layerTar(ctx, layer, undefined)) hash.update(chunk);

@@ -33,7 +33,7 @@ import { needsRoot } from './helpers/temp-store.js';
 const CASES = 12;
 const ports: DirApplyPorts = { mknod, lsetxattr, futimens, lutimens, llistxattr, lremovexattr };
 const xattrs = { llistxattr, lgetxattr };
-const limits = { maxDepth: 128 };
+const limits = { maxDepth: 128, maxBytes: 1 << 30 };
 
 function applyTar(tar: Buffer, root: string, format: LayerFormat): void {
   const a = format.kind === 'dir'
@@ -44,7 +44,7 @@ function applyTar(tar: Buffer, root: string, format: LayerFormat): void {
     onEntry: (e) => {
       const op = toApplyOp(e, limits);
       a.apply(op);
-      toFile = op.op === 'file';
+      toFile = op.op === 'file' || op.op === 'sparse';
     },
     onData: (chunk) => { if (toFile) a.data(chunk); },
     onEntryEnd: () => { toFile = false; a.endEntry(); },

@@ -72,8 +72,8 @@ function treeWriter(ctx: StoreContext, dir: string, split?: TarSplitWriter): { w
       const op = toApplyOp(entry, ctx.limits);
       checkXattrs(op);
       applier.apply(op);
-      toFile = op.op === 'file';
-      if (op.op === 'file') split?.file(op.parts.join('/'), op.size);
+      toFile = op.op === 'file' || op.op === 'sparse';
+      if (toFile) split?.content(op);
     },
     // File content goes to the tree; everything else to the tar-split record, where one is kept.
     onData: (chunk) => { if (toFile) applier.data(chunk); else split?.raw(chunk); },

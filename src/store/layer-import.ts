@@ -67,8 +67,8 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
     const a = applier;
     const s = split;
     const limits = ctx.limits;
-    // File content goes to the layer; everything else (and the content of entries that are not
-    // regular files, which no layer keeps) goes to the tar-split record.
+    // File content (a sparse file's segments too) goes to the layer; everything else (and the
+    // content of entries that are not regular files, which no layer keeps) goes to the tar-split record.
     let toFile = false;
     const checkXattrs = xattrCheck(ctx);
     const parser = new TarParser({
@@ -76,8 +76,8 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
         const op = toApplyOp(entry, limits);
         checkXattrs(op);
         a.apply(op);
-        toFile = op.op === 'file';
-        if (op.op === 'file') s.file(op.parts.join('/'), op.size);
+        toFile = op.op === 'file' || op.op === 'sparse';
+        if (toFile) s.content(op);
       },
       onData: (chunk) => (toFile ? a.data(chunk) : s.raw(chunk)),
       onEntryEnd: () => { toFile = false; a.endEntry(); },

@@ -214,6 +214,25 @@ test('dir format: hardlinks only to a file this layer wrote', { skip: needsRoot 
   assert.equal(fs.statSync(join(root3, 'data')).nlink, 2);
 });
 
+test('dir format: a sparse file replaces the parent\'s file, sized with holes, its data at the map\'s offsets', { skip: needsRoot }, (t) => {
+  const root = parentTree(t);
+  const map = { format: 'pax-0.1' as const, realSize: 16 << 20, offsets: [1 << 20, 16 << 20], sizes: [6, 0] };
+  const a = createLayerApplier({ format: DIR_LAYER_FORMAT, root, ports, limits: { maxEntries: 1000 } });
+  a.apply({ op: 'sparse', parts: ['data'], attrs: attrs(0o600, 7, 8), map });
+  a.data(Buffer.from('abc'));
+  a.data(Buffer.from('def'));
+  a.endEntry();
+  a.finish();
+  const st = fs.statSync(join(root, 'data'));
+  assert.deepEqual([st.size, st.mode & 0o7777, st.uid, st.gid], [16 << 20, 0o600, 7, 8]);
+  assert.ok(st.blocks * 512 <= 64 * 1024, `${st.blocks} blocks allocated`);
+  const fd = fs.openSync(join(root, 'data'), 'r');
+  const buf = Buffer.alloc(8);
+  fs.readSync(fd, buf, 0, 8, (1 << 20) - 1);
+  fs.closeSync(fd);
+  assert.deepEqual(buf, Buffer.from('\0abcdef\0'));
+});
+
 test('dir format: a path twice is DUPLICATE_ENTRY, a directory twice takes the later attributes', { skip: needsRoot }, (t) => {
   const root = parentTree(t);
   assert.throws(() => apply(root, [file('etc/x', 'a'), file('etc/x', 'b')]), (err: { code?: string }) => err.code === 'DUPLICATE_ENTRY');

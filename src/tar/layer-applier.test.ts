@@ -156,6 +156,36 @@ const tempRoot = (t: { after(fn: () => void): void }): string => {
   return root;
 };
 
+test('a sparse file is sized first and its data written at the map\'s offsets: the holes stay holes', () => {
+  const map = { format: 'gnu' as const, realSize: 64 << 20, offsets: [0, 8 << 20, 40 << 20, 64 << 20], sizes: [5000, 4096, 3, 0] };
+  const root = fs.mkdtempSync(join(tmpdir(), 'layer-applier-test-'));
+  try {
+    const a = new LayerApplier(root, ports, { maxEntries: 1000 });
+    const uid = process.geteuid?.() ?? 0;
+    const gid = process.getegid?.() ?? 0;
+    a.apply({ op: 'sparse', parts: ['d', 'disk.img'], attrs: attrs(0o640, uid, gid), map });
+    // The stored bytes come in chunks that cut across segments.
+    const stored = Buffer.concat([Buffer.alloc(5000, 1), Buffer.alloc(4096, 2), Buffer.alloc(3, 3)]);
+    for (const cut of [[0, 4000], [4000, 5001], [5001, 9099]]) a.data(stored.subarray(cut[0], cut[1]));
+    a.endEntry();
+    a.finish();
+    const path = join(root, 'd/disk.img');
+    const st = fs.statSync(path);
+    assert.deepEqual([st.size, st.mode & 0o7777, st.mtimeMs], [64 << 20, 0o640, mtime.sec * 1000]);
+    // 9,099 bytes of data: a few blocks, not 64 MiB.
+    assert.ok(st.blocks * 512 < 64 * 1024, `${st.blocks} blocks allocated`);
+    const content = fs.readFileSync(path);
+    const expected = Buffer.alloc(64 << 20);
+    expected.fill(1, 0, 5000);
+    expected.fill(2, 8 << 20, (8 << 20) + 4096);
+    expected.fill(3, 40 << 20, (40 << 20) + 3);
+    assert.ok(content.equals(expected));
+    assert.equal(a.stats.bytes, stored.length);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('past 512 plain small files, a second thread writes them: exact content, mode and mtime', (t) => {
   const root = tempRoot(t);
   const big = Buffer.alloc((1 << 20) + 1, 7); // larger than a batch: the main thread's

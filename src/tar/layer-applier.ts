@@ -15,6 +15,8 @@ import { DEFAULT_OVERLAY_NAMESPACE, markOpaque, markWhiteout, type OverlayNamesp
 import type { ApplyOp, Attrs } from './apply-op.js';
 import { BATCH_BYTES, BackgroundFailure, BackgroundFiles } from './background-files.js';
 import { DirLayerApplier, type DirApplyPorts } from './dir-layer-applier.js';
+import { startSparseFile, writeSparseData, type SparseWrite } from './sparse-file.js';
+import type { SparseMap } from './sparse-map.js';
 
 /** The special calls the applier needs (src/sys implements them with koffi). */
 export interface ApplyPorts {
@@ -103,7 +105,7 @@ export class LayerApplier implements OpApplier {
   readonly #exactModes = new Map<string, Map<number, boolean>>();
   readonly #euid: number;
   readonly #egid: number;
-  #file: { fd: number; path: string; remaining: number; attrs: Attrs; chown: boolean; chmod: boolean } | null = null;
+  #file: { fd: number; path: string; remaining: number; attrs: Attrs; chown: boolean; chmod: boolean; sparse: SparseWrite | null } | null = null;
   /** The file being queued for the background thread: its slot and how much of it is in. */
   #queued: { offset: number; written: number; key: string } | null = null;
   #background: BackgroundFiles | null = null;
@@ -132,6 +134,7 @@ export class LayerApplier implements OpApplier {
     switch (op.op) {
       case 'dir': return this.#dir(op.parts, op.attrs);
       case 'file': return this.#openFile(op.parts, op.attrs, op.size);
+      case 'sparse': return this.#openSparse(op.parts, op.attrs, op.map);
       case 'symlink': return this.#symlink(op.parts, op.target, op.attrs);
       case 'hardlink': return this.#hardlink(op.parts, op.targetParts);
       case 'device': return this.#device(op.parts, op.kind, op.major, op.minor, op.attrs);
@@ -151,11 +154,15 @@ export class LayerApplier implements OpApplier {
     }
     const f = this.#file;
     if (f === null) return;
-    let off = 0;
-    try {
-      while (off < chunk.length) off += fs.writeSync(f.fd, chunk, off, chunk.length - off);
-    } catch (err) {
-      throw fromSystemError(err, `write "${f.path}"`);
+    if (f.sparse !== null) {
+      writeSparseData(f.fd, f.sparse, chunk, f.path);
+    } else {
+      let off = 0;
+      try {
+        while (off < chunk.length) off += fs.writeSync(f.fd, chunk, off, chunk.length - off);
+      } catch (err) {
+        throw fromSystemError(err, `write "${f.path}"`);
+      }
     }
     f.remaining -= chunk.length;
     this.stats.bytes += chunk.length;
@@ -351,8 +358,21 @@ export class LayerApplier implements OpApplier {
     }
     let fd = -1;
     this.#create(key, 'file', () => { fd = fs.openSync(abs, CREATE_FLAGS, plain ? attrs.mode : 0o600); });
-    this.#file = { fd, path: abs, remaining: size, attrs, chown: !owned, chmod: true };
+    this.#file = { fd, path: abs, remaining: size, attrs, chown: !owned, chmod: true, sparse: null };
     if (plain) this.#file.chmod = !this.#createsExactly(parent, attrs.mode, fd, abs);
+  }
+
+  /** A sparse file: made like any file on this thread, sized first, its data written at the map's offsets. */
+  #openSparse(parts: readonly string[], attrs: Attrs, map: SparseMap): void {
+    const parent = this.#ensureDir(parts.slice(0, -1));
+    const key = parts.join('/');
+    const abs = this.#abs(key);
+    const owned = attrs.uid === this.#euid && attrs.gid === this.#egid && this.#plainDirs.has(parent);
+    let fd = -1;
+    this.#create(key, 'file', () => { fd = fs.openSync(abs, CREATE_FLAGS, 0o600); });
+    // Owned by the applier from here: endEntry (or abort) closes it.
+    this.#file = { fd, path: abs, remaining: 0, attrs, chown: !owned, chmod: true, sparse: null };
+    this.#file.sparse = startSparseFile(fd, map, key);
   }
 
   /**

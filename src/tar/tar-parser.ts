@@ -13,6 +13,10 @@
  * The bytes given to `onRaw` and `onData`, concatenated in call order, are exactly the input: that is
  * what lets the importer keep a tar-split record and reproduce the original archive on export.
  *
+ * A GNU sparse file (src/tar/sparse-map.ts) is one entry whose `sparse` map is complete when
+ * `onEntry` runs: its extension blocks (old GNU) or the map at the start of its data (PAX 1.0) are
+ * read first and go to `onRaw`; `onData` then gives only the segments' bytes.
+ *
  * One zero block ends the archive (GNU tar accepts a lone zero block); what follows it is ignored.
  * Input that stops at an entry boundary without any zero block is TAR_TRUNCATED: OCI layer tars
  * always end with the marker, and its absence is how a cut-off download shows.
@@ -20,8 +24,12 @@
 import { ShibafuError } from '../errors.js';
 import { BLOCK_SIZE, decodeHeaderAt, paddingFor, parsePax } from './tar-header.js';
 import type { RawHeader } from './tar-header.js';
-import { payloadSize, resolveEntry } from './tar-entry.js';
+import { payloadSize, paxValue, resolveEntry } from './tar-entry.js';
 import type { PendingExtensions, TarEntry } from './tar-entry.js';
+import {
+  checkSparseMap, feedSparseMapText, gnuSparseMap, hasSparseRecords, paxSparse, readGnuSparseExtension, readGnuSparseHeader,
+  sparseMapText, sparsePairs0, type GnuSparseHead, type SparseMap, type SparseMapText,
+} from './sparse-map.js';
 
 /** The parser's outputs; all synchronous. An exception thrown by one aborts the parse. */
 export interface TarParserCallbacks {
@@ -38,11 +46,26 @@ export interface TarParserCallbacks {
 
 /** Parser limits. */
 export interface TarParserOptions {
-  /** Largest PAX or GNU long-name record accepted (default 1 MiB). */
+  /** Largest PAX or GNU long-name record, or GNU sparse map, accepted (default 1 MiB). */
   maxExtendedSize?: number;
 }
 
 const MiB = 1024 * 1024;
+
+/** A sparse entry held back from onEntry until its map is read. */
+interface SparseInProgress {
+  readonly entry: TarEntry;
+  /** Old GNU: the header's map, extended block by block; the entry's payload is all data. */
+  readonly gnu: GnuSparseHead | null;
+  readonly payload: number;
+  /** Old GNU: bytes of extension blocks read (bounded like an extended header). */
+  extBytes: number;
+  /** PAX 1.0: the map text at the start of the data, the real size from the records. */
+  readonly text: SparseMapText | null;
+  readonly realSize: number;
+  /** PAX 1.0: zeros left to the end of the map's last block; -1 until the text is complete. */
+  pad: number;
+}
 
 const S_HEADER = 0;
 const S_EXT = 1;
@@ -50,6 +73,10 @@ const S_DATA = 2;
 const S_SKIP = 3;
 const S_END = 4;
 const S_CLOSED = 5;
+/** The extension blocks of an old GNU sparse header. */
+const S_SPARSE_EXT = 6;
+/** A PAX 1.0 sparse map at the start of the entry's data, and the zeros to its block's end. */
+const S_SPARSE_MAP = 7;
 
 /**
  * Push parser: feed chunks of any size with `write`, then call `end`.
@@ -92,8 +119,11 @@ export class TarParser {
   /** What the current data or padding belongs to, for truncation messages. */
   #what = '';
 
-  readonly #pending: PendingExtensions = { global: null, local: null, longName: null, longLink: null };
+  readonly #pending: PendingExtensions = { global: null, local: null, longName: null, longLink: null, sparsePairs: null };
   #pendingBytes = 0;
+
+  /** A sparse entry whose map is still being read. */
+  #sparse: SparseInProgress | null = null;
 
   constructor(callbacks: TarParserCallbacks, options: TarParserOptions = {}) {
     this.#onEntry = callbacks.onEntry;
@@ -142,6 +172,8 @@ export class TarParser {
       where = `inside ${this.#what} at byte ${this.#base}`;
     } else if (state === S_DATA) {
       where = `inside the data of ${this.#what} at byte ${this.#base}`;
+    } else if (state === S_SPARSE_EXT || state === S_SPARSE_MAP) {
+      where = `inside the sparse map of ${this.#what} at byte ${this.#base}`;
     } else {
       where = `inside the padding of ${this.#what} at byte ${this.#base}`;
     }
@@ -181,6 +213,10 @@ export class TarParser {
         pos += n;
         this.#extFill += n;
         if (this.#extFill === this.#ext.length) this.#endExt();
+      } else if (state === S_SPARSE_EXT) {
+        pos = this.#readSparseExtension(chunk, pos);
+      } else if (state === S_SPARSE_MAP) {
+        pos = this.#readSparseMap(chunk, pos);
       } else {
         // After the end-of-archive block: ignored, but still raw bytes of the original stream.
         pos = len;
@@ -198,6 +234,8 @@ export class TarParser {
   /** Reads (or completes) one header block; returns the new position in `chunk`. */
   #readHeader(chunk: Buffer, pos: number): number {
     let h: RawHeader | null;
+    let block = chunk;
+    let start = pos;
     const at = this.#base + pos - this.#hdrFill;
     if (this.#hdrFill === 0 && chunk.length - pos >= BLOCK_SIZE) {
       // The common case: the whole block is in this chunk, decode it in place.
@@ -210,6 +248,8 @@ export class TarParser {
       this.#hdrFill += n;
       if (this.#hdrFill < BLOCK_SIZE) return pos;
       this.#hdrFill = 0;
+      block = this.#hdr;
+      start = 0;
       h = decodeHeaderAt(this.#hdr, 0, at);
     }
     if (h === null) {
@@ -227,27 +267,146 @@ export class TarParser {
       this.#startExt(h, at);
       return pos;
     }
-    this.#startEntry(h, at, chunk, pos);
+    this.#startEntry(h, at, chunk, pos, block, start);
     return pos;
   }
 
-  #startEntry(h: RawHeader, at: number, chunk: Buffer, pos: number): void {
+  /** `block` at `start`: the header's bytes, still valid during this call (an old GNU sparse map is read from them). */
+  #startEntry(h: RawHeader, at: number, chunk: Buffer, pos: number, block: Buffer, start: number): void {
     const pending = this.#pending;
     const entry = resolveEntry(h, pending, at);
     const payload = payloadSize(h, pending, at);
+    // Sparse files are rare: one typeflag test for every entry, and a few lookups for those with PAX records.
+    const local = pending.local;
+    const paxSparse = local !== null && hasSparseRecords(local);
+    const sparsePairs = pending.sparsePairs;
     pending.local = null;
     pending.longName = null;
     pending.longLink = null;
+    pending.sparsePairs = null;
     this.#pendingBytes = 0;
-    this.#dataIsFile = entry.type === 'file';
-    if (this.#dataIsFile) entry.size = payload;
-    this.#remaining = payload;
-    this.#padding = paddingFor(payload);
     this.#what = JSON.stringify(entry.path);
+    if (h.typeflag === 'S' || paxSparse) {
+      const records = paxSparse ? { ...pending, local, sparsePairs } : null;
+      this.#startSparse(h, entry, payload, records, block, start, at);
+      if (this.#sparse !== null) return;
+    }
+    this.#emit(entry, payload, chunk, pos);
+  }
+
+  /** Hands the entry out; its `dataSize` bytes of data follow (the payload's, or a sparse entry's after its map). */
+  #emit(entry: TarEntry, dataSize: number, chunk: Buffer, pos: number): void {
+    this.#dataIsFile = entry.type === 'file';
+    if (this.#dataIsFile) entry.size = dataSize;
+    this.#remaining = dataSize;
+    this.#padding = paddingFor(dataSize);
     this.#flushRaw(chunk, pos);
     this.#onEntry(entry);
-    if (payload === 0) this.#endData();
+    if (dataSize === 0) this.#endData();
     else this.#state = S_DATA;
+  }
+
+  /**
+   * Reads what a sparse entry's header says of its map. A map complete in the header or the PAX
+   * records is set on the entry at once; one that continues in extension blocks or leads the data
+   * leaves `#sparse` set and the parser in the state that reads the rest.
+   */
+  #startSparse(h: RawHeader, entry: TarEntry, payload: number, pax: PendingExtensions | null, block: Buffer, start: number, at: number): void {
+    const path = entry.path;
+    if (entry.type !== 'file' || (h.typeflag === 'S' && pax !== null)) {
+      throw new ShibafuError('TAR_CORRUPT', `Cannot read tar entry "${path}" at byte ${at}: GNU sparse records on ${entry.type === 'file' ? 'an old GNU sparse header' : `a ${entry.type}`}`, {
+        details: { offset: at, path },
+      });
+    }
+    if (h.typeflag === 'S') {
+      const gnu = readGnuSparseHeader(block, start, at, h.format, path);
+      if (!gnu.extended) {
+        entry.sparse = this.#checked(gnuSparseMap(gnu), payload, entry, at);
+        return;
+      }
+      this.#sparse = { entry, gnu, payload, extBytes: 0, text: null, realSize: gnu.realSize, pad: 0 };
+      this.#state = S_SPARSE_EXT;
+      return;
+    }
+    const p = pax as PendingExtensions;
+    const found = paxSparse((key) => paxValue(p, key), p.sparsePairs, at, path);
+    if (found.kind === 'map') {
+      entry.sparse = this.#checked(found.map, payload, entry, at);
+      return;
+    }
+    if (payload === 0) throw this.#mapPastData(entry, at);
+    this.#sparse = { entry, gnu: null, payload, extBytes: 0, text: sparseMapText(), realSize: found.realSize, pad: -1 };
+    this.#remaining = payload;
+    this.#state = S_SPARSE_MAP;
+  }
+
+  #checked(map: SparseMap, stored: number, entry: TarEntry, at: number): SparseMap {
+    checkSparseMap(map, stored, entry.path, at);
+    return map;
+  }
+
+  /** One GNU sparse extension block (512 bytes, assembled in #hdr across chunks); returns the new position. */
+  #readSparseExtension(chunk: Buffer, pos: number): number {
+    const n = Math.min(BLOCK_SIZE - this.#hdrFill, chunk.length - pos);
+    chunk.copy(this.#hdr, this.#hdrFill, pos, pos + n);
+    pos += n;
+    this.#hdrFill += n;
+    if (this.#hdrFill < BLOCK_SIZE) return pos;
+    this.#hdrFill = 0;
+    const sp = this.#sparse as SparseInProgress;
+    const gnu = sp.gnu as GnuSparseHead;
+    const at = sp.entry.headerOffset;
+    readGnuSparseExtension(this.#hdr, 0, at, gnu, sp.entry.path);
+    sp.extBytes += BLOCK_SIZE;
+    if (sp.extBytes > this.#maxExt) {
+      throw new ShibafuError('LIMIT_EXCEEDED', `Cannot read sparse file "${sp.entry.path}" at byte ${at}: its map takes more than ${this.#maxExt} bytes`, {
+        details: { offset: at, path: sp.entry.path, limit: this.#maxExt },
+      });
+    }
+    if (gnu.extended) return pos;
+    this.#sparse = null;
+    sp.entry.sparse = this.#checked(gnuSparseMap(gnu), sp.payload, sp.entry, at);
+    this.#emit(sp.entry, sp.payload, chunk, pos);
+    return pos;
+  }
+
+  /**
+   * The map text at the start of a PAX 1.0 sparse entry's data, then the zeros to the end of its
+   * block (`pad`, -1 until the text is complete); the segments' bytes follow.
+   */
+  #readSparseMap(chunk: Buffer, pos: number): number {
+    const sp = this.#sparse as SparseInProgress;
+    const text = sp.text as SparseMapText;
+    const at = sp.entry.headerOffset;
+    if (!text.done) {
+      const end = pos + Math.min(this.#remaining, chunk.length - pos);
+      const stop = feedSparseMapText(text, chunk, pos, end, this.#maxExt, sp.entry.path, at);
+      this.#remaining -= stop - pos;
+      pos = stop;
+      if (!text.done) {
+        if (this.#remaining === 0) throw this.#mapPastData(sp.entry, at);
+        return pos;
+      }
+      sp.pad = paddingFor(text.bytes);
+      if (sp.pad > this.#remaining) throw this.#mapPastData(sp.entry, at);
+    }
+    const n = Math.min(sp.pad, chunk.length - pos);
+    pos += n;
+    sp.pad -= n;
+    this.#remaining -= n;
+    if (sp.pad > 0) return pos;
+    this.#sparse = null;
+    const map: SparseMap = { format: 'pax-1.0', realSize: sp.realSize, offsets: text.offsets, sizes: text.sizes };
+    sp.entry.sparse = this.#checked(map, this.#remaining, sp.entry, at);
+    this.#emit(sp.entry, this.#remaining, chunk, pos);
+    return pos;
+  }
+
+  #mapPastData(entry: TarEntry, at: number): ShibafuError {
+    return new ShibafuError('TAR_CORRUPT', `Cannot read sparse file "${entry.path}" at byte ${at}: its map runs past the entry's data`, {
+      details: { offset: at, path: entry.path },
+      hint: 'The archive is damaged or was written by a broken tool.',
+    });
   }
 
   #endData(): void {
@@ -281,11 +440,23 @@ export class TarParser {
     const pending = this.#pending;
     this.#ext = Buffer.alloc(0);
     switch (this.#extType) {
-      case 'x':
-        pending.local = mergeRecords(pending.local, parsePax(data, this.#extOffset));
+      case 'x': {
+        const records = parsePax(data, this.#extOffset);
+        // Format 0.0's offset/size records repeat: only the raw body still has them all, in order.
+        if (records.has('GNU.sparse.offset') || records.has('GNU.sparse.numbytes')) {
+          pending.sparsePairs = [...(pending.sparsePairs ?? []), ...sparsePairs0(data, this.#extOffset)];
+        }
+        pending.local = mergeRecords(pending.local, records);
         break;
-      case 'g':
-        pending.global = mergeRecords(pending.global, parsePax(data, this.#extOffset));
+      }
+      case 'g': {
+        const records = parsePax(data, this.#extOffset);
+        if (hasSparseRecords(records)) {
+          throw new ShibafuError('TAR_CORRUPT', `Cannot read tar archive: a global PAX header at byte ${this.#extOffset} holds GNU sparse records, which describe one file`, {
+            details: { offset: this.#extOffset },
+          });
+        }
+        pending.global = mergeRecords(pending.global, records);
         // Global records outlive the entry they precede; keep their total bounded too.
         if (recordsSize(pending.global) > this.#maxExt) {
           throw new ShibafuError('LIMIT_EXCEEDED', `Cannot read tar archive: global PAX records exceed ${this.#maxExt} bytes at byte ${this.#extOffset}`, {
@@ -294,6 +465,7 @@ export class TarParser {
         }
         this.#pendingBytes -= data.length + BLOCK_SIZE;
         break;
+      }
       case 'L':
         pending.longName = untilNul(data);
         break;

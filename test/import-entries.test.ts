@@ -19,6 +19,7 @@ import { gzip, zstd } from './fixtures/compress.js';
 import { BUSYBOX, EVERY_ENTRY_COUNT, LONG, T0, everyEntryArchive } from './fixtures/every-entry.js';
 import { CAP_NET_RAW_EP } from './fixtures/hostile-archives.js';
 import { runCli } from './helpers/cli.js';
+import { TarBuilder } from './helpers/tar-builder.js';
 import { makeTempStore, needsRoot } from './helpers/temp-store.js';
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -282,5 +283,59 @@ describe('compressed and streamed input, told apart by magic bytes', { skip: nee
     assert.deepEqual(out.blob, { digest: sha256(z), size: z.length, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' });
     assert.deepEqual(out.names, ['piped']);
     assert.equal(readFileSync(join(out.path, 'srv/data'), 'utf8'), 'data');
+  });
+});
+
+describe('hardlinks to symlinks (`ln sh ash` on a symlink, as busybox images have)', { skip: needsRoot }, () => {
+  const ts = makeTempStore();
+  let tar: Buffer;
+  before(() => {
+    // GNU ln makes a hard link to the symlink itself (-P); GNU tar archives the second name as a link entry.
+    const src = join(ts.base, 'ln-src');
+    execFileSync('mkdir', ['-p', join(src, 'bin'), join(src, 'usr/bin')]);
+    execFileSync('ln', ['-s', '/bin/busybox', join(src, 'bin/sh')]);
+    execFileSync('ln', [join(src, 'bin/sh'), join(src, 'bin/ash')]);
+    execFileSync('ln', [join(src, 'bin/sh'), join(src, 'usr/bin/sh')]);
+    execFileSync('ln', ['-s', '../../canary/etc/passwd', join(src, 'bin/up')]);
+    execFileSync('ln', [join(src, 'bin/up'), join(src, 'bin/up2')]);
+    tar = execFileSync('tar', ['--format=pax', '--sort=name', '-cf', '-', '-C', src, 'bin', 'usr']);
+    const listing = execFileSync('tar', ['-tvf', '-'], { input: tar, encoding: 'utf8' });
+    assert.match(listing, /^h.* bin\/sh link to bin\/ash$/m, 'the fixture holds hardlink entries to symlinks');
+  });
+
+  test('imported on no parent and on a parent: one symlink inode under every name, exported byte for byte', async () => {
+    await ts.store.createLayer({ name: 'parent', source: ts.input('p.tar', new TarBuilder().file('bin/busybox', 'bb').build()) });
+    for (const [name, parent] of [['root', undefined], ['child', 'parent']] as const) {
+      const { layer } = await ts.store.createLayer({ name, source: ts.input(`${name}.tar`, tar), ...(parent !== undefined ? { parent } : {}) });
+      const at = (rel: string): BigIntStats => lstatSync(join(layer.path, rel), { bigint: true });
+      for (const rel of ['bin/ash', 'bin/sh', 'usr/bin/sh']) {
+        assert.ok(at(rel).isSymbolicLink(), `${name}: ${rel}`);
+        assert.equal(at(rel).ino, at('bin/ash').ino, `${name}: ${rel}`);
+        assert.equal(readlinkSync(join(layer.path, rel)), '/bin/busybox');
+      }
+      assert.equal(at('bin/ash').nlink, 3n);
+      assert.equal(at('bin/up2').ino, at('bin/up').ino);
+      assert.equal(readlinkSync(join(layer.path, 'bin/up2')), '../../canary/etc/passwd');
+      const file = join(ts.inputs, `${name}-export.tar`);
+      const out = await runCli(['--root', ts.root, 'layer', 'export', name, '-o', file]);
+      assert.equal(out.status, 0, out.stderr);
+      assert.ok(readFileSync(file).equals(tar), `${name}: the export is the archive`);
+      assert.equal(layer.diffId, sha256(tar));
+    }
+    // Nothing the symlinks name was linked or changed.
+    assert.equal(lstatSync(join(ts.canary, 'etc/passwd')).nlink, 1);
+  });
+
+  test('a mounted stack shows every name as the symlink', async () => {
+    const target = join(ts.base, 'mnt');
+    execFileSync('mkdir', ['-p', target]);
+    const r = await runCli(['--root', ts.root, 'layer', 'mount', 'child', target]);
+    assert.equal(r.status, 0, r.stderr);
+    try {
+      for (const rel of ['bin/ash', 'bin/sh', 'usr/bin/sh']) assert.equal(readlinkSync(join(target, rel)), '/bin/busybox');
+      assert.equal(readFileSync(join(target, 'bin/busybox'), 'utf8'), 'bb');
+    } finally {
+      assert.equal((await runCli(['--root', ts.root, 'layer', 'umount', target])).status, 0);
+    }
   });
 });

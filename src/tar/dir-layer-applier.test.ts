@@ -199,7 +199,7 @@ test('dir format: writing through the archive\'s own symlink or file is refused'
   }
 });
 
-test('dir format: hardlinks only to a file this layer wrote', { skip: needsRoot }, (t) => {
+test('dir format: hardlinks only to a file or symlink this layer wrote', { skip: needsRoot }, (t) => {
   const root = parentTree(t);
   assert.throws(() => apply(root, [hardlink('etc/shadow', 'etc/passwd')]), (err: { code?: string; message?: string }) => {
     assert.equal(err.code, 'LINK_UNSAFE');
@@ -212,6 +212,14 @@ test('dir format: hardlinks only to a file this layer wrote', { skip: needsRoot 
   apply(root3, [file('etc/a', 'A'), hardlink('data', 'etc/a')]);
   assert.equal(fs.statSync(join(root3, 'data')).ino, fs.statSync(join(root3, 'etc/a')).ino);
   assert.equal(fs.statSync(join(root3, 'data')).nlink, 2);
+  // A symlink this layer wrote: linked itself (the parent's `lib` symlink is still no target).
+  const root4 = parentTree(t);
+  apply(root4, [symlink('bin/sh', '/etc/passwd'), hardlink('bin/ash', 'bin/sh')]);
+  const [sh, ash] = ['bin/sh', 'bin/ash'].map((p) => fs.lstatSync(join(root4, p)));
+  assert.ok(ash!.isSymbolicLink());
+  assert.deepEqual([ash!.ino, ash!.nlink], [sh!.ino, 2]);
+  assert.equal(fs.statSync('/etc/passwd').nlink, 1);
+  assert.throws(() => apply(parentTree(t), [hardlink('x', 'lib')]), (err: { code?: string }) => err.code === 'LINK_UNSAFE');
 });
 
 test('dir format: a sparse file replaces the parent\'s file, sized with holes, its data at the map\'s offsets', { skip: needsRoot }, (t) => {

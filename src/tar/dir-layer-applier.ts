@@ -47,8 +47,8 @@ export class DirLayerApplier implements OpApplier {
   readonly #ours = new Set<string>(['']);
   /** Keys of this layer's directories (all in #ours): real directories, safe to resolve through. */
   readonly #dirs = new Set<string>(['']);
-  /** Regular files this layer wrote: the only targets a hardlink may have. */
-  readonly #files = new Set<string>();
+  /** Regular files and symlinks this layer wrote: the only targets a hardlink may have. */
+  readonly #linkable = new Set<string>();
   readonly #dirTimes: [string, Time][] = [];
   #file: { fd: number; path: string; attrs: Attrs; sparse: SparseWrite | null } | null = null;
   readonly stats: ApplyStats = { entries: 0, bytes: 0, background: 0 };
@@ -220,7 +220,7 @@ export class DirLayerApplier implements OpApplier {
     } catch (err) {
       throw fromSystemError(err, `create file "${key}"`);
     }
-    this.#files.add(key);
+    this.#linkable.add(key);
     this.#file = { fd, path: abs, attrs, sparse: null };
     if (map !== undefined) this.#file.sparse = startSparseFile(fd, map, key);
   }
@@ -236,19 +236,21 @@ export class DirLayerApplier implements OpApplier {
     } catch (err) {
       throw fromSystemError(err, `create symlink "${key}"`);
     }
+    this.#linkable.add(key);
   }
 
   #hardlink(parts: readonly string[], targetParts: readonly string[]): void {
     const targetKey = targetParts.join('/');
-    // Only a regular file this layer wrote: a parent's file (or anything reached through a
-    // parent's symlink) would tie the layer to an inode it does not own.
-    if (!this.#files.has(targetKey)) {
+    // Only a regular file or symlink this layer wrote: a parent's file (or anything reached
+    // through a parent's symlink) would tie the layer to an inode it does not own.
+    if (!this.#linkable.has(targetKey)) {
       throw new ShibafuError('LINK_UNSAFE', `Cannot import hardlink "${parts.join('/')}": its target "${targetKey}" is not a file of this archive`, {
         hint: 'A hardlink must follow the entry it points at, in the same layer.',
       });
     }
     const { key } = this.#prepare(parts, false, 'hardlink');
     try {
+      // link(2): no AT_SYMLINK_FOLLOW, a symlink target is linked itself (layer-applier.ts).
       fs.linkSync(this.#abs(targetKey), this.#abs(key));
     } catch (err) {
       throw fromSystemError(err, `create hardlink "${key}"`);

@@ -156,6 +156,31 @@ const tempRoot = (t: { after(fn: () => void): void }): string => {
   return root;
 };
 
+test('a hardlink to a symlink of the archive links the symlink itself, never what it points at', (t) => {
+  const root = tempRoot(t);
+  const outside = fs.mkdtempSync(join(tmpdir(), 'layer-applier-outside-'));
+  t.after(() => fs.rmSync(outside, { recursive: true, force: true }));
+  fs.writeFileSync(join(outside, 'target'), 'outside\n');
+  const link = (path: string, target: string): { op: ApplyOp } => ({ op: { op: 'hardlink', parts: path.split('/'), targetParts: target.split('/') } });
+  applyOps(root, [
+    { op: { op: 'symlink', parts: ['bin', 'sh'], target: join(outside, 'target'), attrs: attrs(0o777, me.uid, me.gid) } },
+    link('bin/ash', 'bin/sh'),
+    link('usr/ash', 'bin/sh'),
+  ]);
+  const sh = fs.lstatSync(join(root, 'bin/sh'));
+  for (const rel of ['bin/ash', 'usr/ash']) {
+    const st = fs.lstatSync(join(root, rel));
+    assert.ok(st.isSymbolicLink(), rel);
+    assert.equal(st.ino, sh.ino, rel);
+    assert.equal(fs.readlinkSync(join(root, rel)), join(outside, 'target'));
+  }
+  assert.equal(sh.nlink, 3);
+  assert.equal(fs.statSync(join(outside, 'target')).nlink, 1, 'the file the symlink names got no link');
+  // What still is no target: a directory, a whiteout's path, a name not (yet) in the archive.
+  assert.throws(() => applyOps(tempRoot(t), [dir('d', 0o755, me.uid, me.gid), link('h', 'd')]), /"d" is neither a regular file nor a symlink/);
+  assert.throws(() => applyOps(tempRoot(t), [link('h', 's')]), (e: { code?: string }) => e.code === 'LINK_UNSAFE');
+});
+
 test('a sparse file is sized first and its data written at the map\'s offsets: the holes stay holes', () => {
   const map = { format: 'gnu' as const, realSize: 64 << 20, offsets: [0, 8 << 20, 40 << 20, 64 << 20], sizes: [5000, 4096, 3, 0] };
   const root = fs.mkdtempSync(join(tmpdir(), 'layer-applier-test-'));

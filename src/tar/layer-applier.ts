@@ -444,8 +444,11 @@ export class LayerApplier implements OpApplier {
         hint: 'A hardlink must follow the entry it points at, in the same layer.',
       });
     }
-    if (!st.isFile()) {
-      throw new ShibafuError('LINK_UNSAFE', `Cannot import hardlink "${key}": its target "${targetKey}" is not a regular file`);
+    // A symlink may be hardlinked too (`ln sh ash` on a symlink, as busybox images have): the
+    // link is to the symlink itself. Node's linkSync is link(2), which on Linux is linkat without
+    // AT_SYMLINK_FOLLOW: the target's own inode, never what it points at.
+    if (!st.isFile() && !st.isSymbolicLink()) {
+      throw new ShibafuError('LINK_UNSAFE', `Cannot import hardlink "${key}": its target "${targetKey}" is neither a regular file nor a symlink`);
     }
     this.#create(key, 'hardlink', () => fs.linkSync(targetAbs, this.#abs(key)));
   }

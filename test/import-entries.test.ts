@@ -10,12 +10,12 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { before, describe, test } from 'node:test';
 import type { LayerDetails } from '../src/store/layer-views.js';
 import { devMajor, devMinor } from '../src/sys/mknod.js';
 import { lgetxattr, llistxattr } from '../src/sys/xattr.js';
-import { gzip, zstd } from './fixtures/compress.js';
+import { gzip, zstd, zstdChunked } from './fixtures/compress.js';
 import { BUSYBOX, EVERY_ENTRY_COUNT, LONG, T0, everyEntryArchive } from './fixtures/every-entry.js';
 import { CAP_NET_RAW_EP } from './fixtures/hostile-archives.js';
 import { runCli } from './helpers/cli.js';
@@ -259,6 +259,23 @@ describe('compressed and streamed input, told apart by magic bytes', { skip: nee
     assert.deepEqual(layer.blob, { digest: sha256(z), size: z.length, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' });
     assert.equal(readFileSync(join(layer.path, 'etc/hostname'), 'utf8'), 'shibafu\n');
     assert.equal(Number(lstatSync(join(layer.path, 'bin/su')).mode & 0o7777), 0o4755);
+  });
+
+  test('zstd:chunked-like (skippable frames first, between and last): the same tar, its blob kept and exported as it came', async () => {
+    const other = makeTempStore();
+    const chunked = zstdChunked(tar, 4096);
+    assert.equal(chunked.readUInt32LE(0), 0x184d2a50, 'the stream starts with a skippable frame');
+    const { layer } = await other.store.createLayer({ name: 'chunked', source: other.input('layer', chunked) });
+    assert.equal(layer.diffId, sha256(tar));
+    assert.deepEqual(layer.blob, { digest: sha256(chunked), size: chunked.length, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' });
+    assert.ok(readFileSync(join(layer.path, 'bin/busybox')).equals(BUSYBOX));
+    for (const [compression, want] of [['zstd', chunked], ['none', tar]] as const) {
+      const out = new PassThrough();
+      const parts: Buffer[] = [];
+      out.on('data', (b: Buffer) => parts.push(b));
+      await other.store.exportLayer('chunked', { stream: out }, { compression });
+      assert.ok(Buffer.concat(parts).equals(want), `export --compression ${compression}`);
+    }
   });
 
   test('stdin: a Readable source in small chunks', async () => {

@@ -10,6 +10,7 @@ import type { DiffId, Digest } from '../ids.js';
 import { toApplyOp } from '../tar/apply-op.js';
 import { createLayerApplier, type OpApplier } from '../tar/layer-applier.js';
 import { DIR_LAYER_FORMAT, OVERLAY_LAYER_FORMAT } from '../format/layer-format.js';
+import { overlayLowerView, type LowerView } from '../format/overlay-lowers.js';
 import { LAYER_MEDIA_TYPES, openSource, type Compression } from '../tar/layer-source.js';
 import { BlobWriter } from '../content/blob-ingest.js';
 import { findLayerOfBlob, nameStoredLayer } from './layer-from-blob.js';
@@ -62,7 +63,7 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
     // Overlay's format into an empty changeset; dir format onto a snapshot of the parent's tree.
     applier = staged.format === 'dir'
       ? createLayerApplier({ format: DIR_LAYER_FORMAT, root: diffDir, ports: ctx.ports, limits: ctx.limits })
-      : createLayerApplier({ format: OVERLAY_LAYER_FORMAT, root: diffDir, ports: ctx.ports, limits: ctx.limits });
+      : createLayerApplier({ format: OVERLAY_LAYER_FORMAT, root: diffDir, ports: ctx.ports, limits: ctx.limits, below: lowerViewOf(ctx, staged.snapshot) });
     split = new TarSplitWriter(ctx.layout.tarSplitIn(layerDir));
     const a = applier;
     const s = split;
@@ -146,6 +147,16 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
     await writeback?.close();
     stage.dispose();
   }
+}
+
+/**
+ * What the layers under an overlay-format import snapshot show (its whiteouts are made only
+ * where they hide something): the lowers of its mount, read without mounting; null on nothing.
+ */
+function lowerViewOf(ctx: StoreContext, snapshot: string): LowerView | null {
+  const mount = ctx.snapshots.mounts(snapshot)[0];
+  if (mount === undefined || mount.type === 'bind') return null;
+  return overlayLowerView(mount.lowers, ctx.ports);
 }
 
 /**

@@ -7,6 +7,7 @@ import { LayerApplier, type ApplyPorts } from './layer-applier.js';
 import type { ApplyOp, Attrs } from './apply-op.js';
 import { futimens, lutimens } from '../sys/utimens.js';
 import { mknod } from '../sys/mknod.js';
+import { lgetxattr, lsetxattr } from '../sys/xattr.js';
 
 const isRoot = process.geteuid?.() === 0;
 const ports: ApplyPorts = {
@@ -20,7 +21,7 @@ const attrs = (mode: number, uid: number, gid: number): Attrs => ({ mode, uid, g
 
 function applyAll(ops: { op: ApplyOp; data?: string }[]): string {
   const root = fs.mkdtempSync(join(tmpdir(), 'layer-applier-test-'));
-  const a = new LayerApplier(root, ports, { maxEntries: 1000 });
+  const a = new LayerApplier(root, ports, { maxEntries: 1000 }, null);
   for (const { op, data } of ops) {
     a.apply(op);
     if (data !== undefined) a.data(Buffer.from(data));
@@ -131,7 +132,7 @@ function bulkOps(n: number): { op: ApplyOp; data?: string | Buffer }[] {
 
 /** Applies `ops` (content given in two chunks, as a stream may split it); returns the applier too. */
 function applyOps(root: string, ops: { op: ApplyOp; data?: string | Buffer }[], withPorts: ApplyPorts = ports): LayerApplier {
-  const a = new LayerApplier(root, withPorts, { maxEntries: 100_000 });
+  const a = new LayerApplier(root, withPorts, { maxEntries: 100_000 }, null);
   try {
     for (const { op, data } of ops) {
       a.apply(op);
@@ -155,6 +156,42 @@ const tempRoot = (t: { after(fn: () => void): void }): string => {
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
   return root;
 };
+
+test('whiteouts only where the layers below show the path; none under a directory this layer made opaque', { skip: isRoot ? false : 'needs root (mknod, trusted.* xattrs)' }, (t) => {
+  const root = tempRoot(t);
+  const below = new Set(['etc/gone', 'opt/x', 'opt/sub/y', 'var', 'usr/z']);
+  const asked: string[] = [];
+  const withMarks: ApplyPorts = { ...ports, mknod, lsetxattr };
+  const wh = (path: string): { op: ApplyOp } => ({ op: { op: 'whiteout', parts: path.split('/') } });
+  const a = new LayerApplier(root, withMarks, { maxEntries: 1000 }, { has: (parts) => { asked.push(parts.join('/')); return below.has(parts.join('/')); } });
+  for (const { op } of [
+    wh('etc/gone'), wh('etc/nothing'), wh('newdir/x'),
+    wh('opt/x'), wh('opt/sub/y'), { op: { op: 'opaque', dirParts: ['opt'] } as ApplyOp },
+    wh('var'), dir('var', 0o755, me.uid, me.gid),
+    wh('usr/z'),
+  ]) {
+    a.apply(op);
+    a.endEntry();
+  }
+  a.finish();
+  const kind = (rel: string): string => {
+    try {
+      const st = fs.lstatSync(join(root, rel));
+      return st.isCharacterDevice() && st.rdev === 0 ? 'whiteout' : st.isDirectory() ? 'dir' : 'other';
+    } catch {
+      return 'none';
+    }
+  };
+  assert.deepEqual(asked.sort(), ['etc/gone', 'etc/nothing', 'newdir/x', 'opt/sub/y', 'opt/x', 'usr/z', 'var']);
+  assert.deepEqual(['etc/gone', 'etc/nothing', 'newdir', 'opt/x', 'opt/sub/y', 'var', 'usr/z'].map(kind),
+    ['whiteout', 'none', 'none', 'none', 'none', 'dir', 'whiteout']);
+  // The directory that replaced this layer's whiteout hides the lower one: opaque.
+  assert.equal(lgetxattr(join(root, 'var'), 'trusted.overlay.opaque')?.toString(), 'y');
+  // A layer on nothing makes none at all.
+  const bare = tempRoot(t);
+  applyOps(bare, [wh('etc/gone'), wh('top')], withMarks);
+  assert.deepEqual(fs.readdirSync(bare), []);
+});
 
 test('a hardlink to a symlink of the archive links the symlink itself, never what it points at', (t) => {
   const root = tempRoot(t);
@@ -185,7 +222,7 @@ test('a sparse file is sized first and its data written at the map\'s offsets: t
   const map = { format: 'gnu' as const, realSize: 64 << 20, offsets: [0, 8 << 20, 40 << 20, 64 << 20], sizes: [5000, 4096, 3, 0] };
   const root = fs.mkdtempSync(join(tmpdir(), 'layer-applier-test-'));
   try {
-    const a = new LayerApplier(root, ports, { maxEntries: 1000 });
+    const a = new LayerApplier(root, ports, { maxEntries: 1000 }, null);
     const uid = process.geteuid?.() ?? 0;
     const gid = process.getegid?.() ?? 0;
     a.apply({ op: 'sparse', parts: ['d', 'disk.img'], attrs: attrs(0o640, uid, gid), map });

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
 import type { LayerFormat } from '../format/layer-format.js';
 import { DEFAULT_OVERLAY_NAMESPACE, markOpaque, markWhiteout, type OverlayNamespace } from '../format/overlay-format.js';
+import type { LowerView } from '../format/overlay-lowers.js';
 import type { ApplyOp, Attrs } from './apply-op.js';
 import { BATCH_BYTES, BackgroundFailure, BackgroundFiles } from './background-files.js';
 import { DirLayerApplier, type DirApplyPorts } from './dir-layer-applier.js';
@@ -66,9 +67,12 @@ export interface OpApplier {
   abort(): void;
 }
 
-/** Where and how a layer is applied: an empty dir in overlay's format, or a parent's full tree in dir format. */
+/**
+ * Where and how a layer is applied: an empty dir in overlay's format (with the merged view of the
+ * layers it goes on, null for none), or a parent's full tree in dir format.
+ */
 export type ApplierTarget =
-  | { readonly format: Extract<LayerFormat, { kind: 'overlay' }>; readonly root: string; readonly ports: ApplyPorts; readonly limits: ApplyLimits }
+  | { readonly format: Extract<LayerFormat, { kind: 'overlay' }>; readonly root: string; readonly ports: ApplyPorts; readonly limits: ApplyLimits; readonly below: LowerView | null }
   | { readonly format: Extract<LayerFormat, { kind: 'dir' }>; readonly root: string; readonly ports: DirApplyPorts; readonly limits: ApplyLimits };
 
 /**
@@ -79,7 +83,8 @@ export type ApplierTarget =
  */
 export function createLayerApplier(target: ApplierTarget): OpApplier {
   if (target.format.kind === 'dir') return new DirLayerApplier(target.root, target.ports as DirApplyPorts, target.limits);
-  return new LayerApplier(target.root, target.ports, target.limits, target.format.namespace);
+  const overlay = target as Extract<ApplierTarget, { readonly below: LowerView | null }>;
+  return new LayerApplier(overlay.root, overlay.ports, overlay.limits, overlay.below, target.format.namespace);
 }
 
 export class LayerApplier implements OpApplier {
@@ -87,6 +92,7 @@ export class LayerApplier implements OpApplier {
   readonly #namespace: OverlayNamespace;
   readonly #ports: ApplyPorts;
   readonly #limits: ApplyLimits;
+  readonly #below: LowerView | null;
   readonly #dirs = new Set<string>(['']);
   readonly #whiteouts = new Set<string>();
   readonly #opaque = new Set<string>();
@@ -112,11 +118,13 @@ export class LayerApplier implements OpApplier {
   #plainFiles = 0;
   readonly stats: ApplyStats = { entries: 0, bytes: 0, background: 0 };
 
-  constructor(root: string, ports: ApplyPorts, limits: ApplyLimits, namespace: OverlayNamespace = DEFAULT_OVERLAY_NAMESPACE) {
+  /** `below`: the merged view of the layers this one goes on; null for a layer on nothing. */
+  constructor(root: string, ports: ApplyPorts, limits: ApplyLimits, below: LowerView | null, namespace: OverlayNamespace = DEFAULT_OVERLAY_NAMESPACE) {
     this.#root = root;
     this.#namespace = namespace;
     this.#ports = ports;
     this.#limits = limits;
+    this.#below = below;
     this.#euid = process.geteuid?.() ?? -1;
     this.#egid = process.getegid?.() ?? -1;
     const st = fs.statSync(root);
@@ -192,6 +200,7 @@ export class LayerApplier implements OpApplier {
     this.#settleAll();
     const bg = this.#background;
     if (bg !== null) this.#onThread(() => bg.close());
+    if (this.#whiteouts.size > 0 && this.#opaque.size > 0) this.#dropHiddenWhiteouts();
     for (const [path, t] of this.#dirTimes) {
       try {
         this.#ports.lutimens(path, t, t);
@@ -467,8 +476,16 @@ export class LayerApplier implements OpApplier {
     }
   }
 
-  /** `.wh.NAME` → a 0/0 character device NAME, overlay's whiteout (mode 0, as the kernel makes them). */
+  /**
+   * `.wh.NAME` → a 0/0 character device NAME, overlay's whiteout (mode 0, as the kernel makes
+   * them), where the layers below show NAME. Where they show nothing (always, in a layer on
+   * nothing) it would hide nothing, and the kernel hides whiteouts only from the listing of a
+   * directory merged from several layers: in one only this layer has, `ls -l` would show it as
+   * `c?????????` (readdir lists it, lookup finds no file). None is made; the archive's entry
+   * stays in the tar-split record, so the export is still the archive byte for byte.
+   */
   #whiteout(parts: readonly string[]): void {
+    if (this.#below === null || !this.#below.has(parts)) return;
     const key = this.#parentAndKey(parts);
     if (this.#whiteouts.has(key)) return;
     this.#settle(key);
@@ -484,6 +501,29 @@ export class LayerApplier implements OpApplier {
       // Something of this layer already stands there: whiteouts only hide lower layers, so it stays.
       if (errnoCode(err) === 'EEXIST' || errnoCode((err as { cause?: unknown }).cause) === 'EEXIST') return;
       throw fromSystemError(err, `create whiteout "${key}"`);
+    }
+  }
+
+  /**
+   * Removes the whiteouts below a directory this layer made opaque (its marker may come after
+   * them in the archive): the opaque directory already hides all the layers below have there, so
+   * they hide nothing, and the directory, merged with none below, would list them (#whiteout).
+   */
+  #dropHiddenWhiteouts(): void {
+    for (const key of this.#whiteouts) {
+      let slash = key.lastIndexOf('/');
+      let hidden = this.#opaque.has('');
+      while (!hidden && slash > 0) {
+        hidden = this.#opaque.has(key.slice(0, slash));
+        slash = key.lastIndexOf('/', slash - 1);
+      }
+      if (!hidden) continue;
+      try {
+        fs.unlinkSync(this.#abs(key));
+      } catch (err) {
+        throw fromSystemError(err, `remove whiteout "${key}"`);
+      }
+      this.#whiteouts.delete(key);
     }
   }
 

@@ -16,10 +16,12 @@ function octal(n: number): string {
   return `${n.toString(8).padStart(11, '0')}\0`;
 }
 
-test('only the keywords that make a file sparse count; GNU.sparse.name alone is a name', () => {
-  assert.equal(hasSparseRecords(new Map([['GNU.sparse.major', Buffer.from('1')]])), true);
-  assert.equal(hasSparseRecords(new Map([['GNU.sparse.offset', Buffer.from('0')]])), true);
-  assert.equal(hasSparseRecords(new Map([['GNU.sparse.name', Buffer.from('x')], ['path', Buffer.from('y')]])), false);
+test('GNU.sparse.* keywords are found in a header\'s records; GNU.sparse.name alone makes no map', () => {
+  assert.equal(hasSparseRecords(new Map([['mtime', Buffer.from('1')], ['GNU.sparse.major', Buffer.from('1')]])), true);
+  assert.equal(hasSparseRecords(new Map([['path', Buffer.from('y')], ['mtime', Buffer.from('1')]])), false);
+  const named = new Map([['GNU.sparse.name', Buffer.from('x')]]);
+  assert.equal(hasSparseRecords(named), true);
+  assert.deepEqual(paxSparse((k) => named.get(k), null, 0, 'x'), { kind: 'none' });
 });
 
 test('old GNU header: four slots, an empty numbytes ends the map, extension blocks of 21', () => {

@@ -54,18 +54,17 @@ const GNU_EXT_SLOTS = 21;
 const GNU_EXT_ISEXTENDED = 504;
 const SLOT = 24;
 
-/** Keywords that make a PAX entry sparse (`GNU.sparse.name` alone only names it). */
-const SPARSE_KEYS = ['GNU.sparse.major', 'GNU.sparse.minor', 'GNU.sparse.size', 'GNU.sparse.realsize', 'GNU.sparse.numblocks', 'GNU.sparse.map', 'GNU.sparse.offset', 'GNU.sparse.numbytes'];
+const SPARSE_PREFIX = 'GNU.sparse.';
 
 /**
- * Whether PAX records describe a sparse file: one lookup per keyword, only for entries that have
- * PAX records at all.
+ * Whether PAX records hold GNU sparse keywords: checked once per extended header, as it is
+ * parsed, so that an entry without them pays one boolean test.
  *
  * @example
  * hasSparseRecords(new Map([['GNU.sparse.major', Buffer.from('1')]])) // true
  */
 export function hasSparseRecords(records: ReadonlyMap<string, Buffer>): boolean {
-  for (const key of SPARSE_KEYS) if (records.has(key)) return true;
+  for (const key of records.keys()) if (key.startsWith(SPARSE_PREFIX)) return true;
   return false;
 }
 
@@ -131,10 +130,17 @@ export function gnuSparseMap(head: GnuSparseHead): SparseMap {
   return { format: 'gnu', realSize: head.realSize, offsets: head.offsets, sizes: head.sizes };
 }
 
-/** What PAX records say of a sparse entry: its whole map (0.0, 0.1), or that the map leads its data (1.0). */
+/**
+ * What PAX records say of a sparse entry: its whole map (0.0, 0.1), that the map leads its data
+ * (1.0), or nothing (`GNU.sparse.name` alone only names a file).
+ */
 export type PaxSparse =
   | { readonly kind: 'map'; readonly map: SparseMap }
-  | { readonly kind: 'in-data'; readonly realSize: number };
+  | { readonly kind: 'in-data'; readonly realSize: number }
+  | { readonly kind: 'none' };
+
+/** Keywords that make a PAX entry sparse. */
+const SPARSE_KEYS = ['GNU.sparse.major', 'GNU.sparse.minor', 'GNU.sparse.size', 'GNU.sparse.realsize', 'GNU.sparse.numblocks', 'GNU.sparse.map', 'GNU.sparse.offset', 'GNU.sparse.numbytes'];
 
 /**
  * Reads the sparse records of one entry. `pairs` are format 0.0's offset/numbytes records in
@@ -144,6 +150,7 @@ export type PaxSparse =
  * paxSparse((k) => records.get(k), null, 0, 'holes') // { kind: 'in-data', realSize: 3145728 }
  */
 export function paxSparse(get: (key: string) => Buffer | undefined, pairs: readonly number[] | null, offset: number, path: string): PaxSparse {
+  if (pairs === null && !SPARSE_KEYS.some((key) => get(key) !== undefined)) return { kind: 'none' };
   const text = (key: string): string | undefined => get(key)?.toString('latin1');
   const major = text('GNU.sparse.major');
   const minor = text('GNU.sparse.minor');

@@ -57,6 +57,8 @@ export interface PendingExtensions {
   local: Map<string, Buffer> | null;
   longName: Buffer | null;
   longLink: Buffer | null;
+  /** Whether `local` holds GNU sparse records (GNU.sparse.*), found as it was parsed. */
+  sparse: boolean;
   /** GNU sparse format 0.0's offset/size records in order (they repeat, which `local` cannot hold). */
   sparsePairs: number[] | null;
 }
@@ -86,7 +88,7 @@ const UNSUPPORTED_NAMES: Record<string, string> = {
  * Builds the entry for header `h` found at byte `offset`.
  *
  * @example
- * const entry = resolveEntry(decodeHeader(block, 0)!, { global: null, local: null, longName: null, longLink: null, sparsePairs: null }, 0);
+ * const entry = resolveEntry(decodeHeader(block, 0)!, { global: null, local: null, longName: null, longLink: null, sparse: false, sparsePairs: null }, 0);
  */
 export function resolveEntry(h: RawHeader, ext: PendingExtensions, offset: number): TarEntry {
   const pax = ext.local !== null || ext.global !== null ? ext : null;
@@ -148,7 +150,7 @@ export function paxValue(ext: PendingExtensions, key: string): Buffer | undefine
 function resolvePath(h: RawHeader, ext: PendingExtensions, pax: PendingExtensions | null, offset: number): string {
   // GNU sparse formats 0.1 and 1.0 archive the file as DIR/GNUSparseFile.PID/NAME, so that a tar
   // without sparse support extracts it apart; the real name is this record (GNU tar's precedence).
-  const sparseName = pax === null ? undefined : paxValue(pax, 'GNU.sparse.name');
+  const sparseName = ext.sparse ? paxValue(ext, 'GNU.sparse.name') : undefined;
   if (sparseName !== undefined) return checkedName(sparseName, 'GNU.sparse.name', offset);
   const fromPax = pax === null ? undefined : paxValue(pax, 'path');
   if (fromPax !== undefined) return checkedName(fromPax, 'path', offset);

@@ -223,7 +223,7 @@ test('a sparse archive cut inside its map is TAR_TRUNCATED; a lying map is TAR_C
 test('sparse records in a global header or on something not a file are TAR_CORRUPT; maps are bounded', () => {
   const global = Buffer.concat([pax([['GNU.sparse.size', '10']], 'g'), member({ name: 'f', typeflag: '0' }), END]);
   assert.throws(() => parse(global), (e) => isShibafuError(e, 'TAR_CORRUPT') && /global PAX header/.test(e.message));
-  const dir = Buffer.concat([pax([['GNU.sparse.size', '10'], ['GNU.sparse.map', '']]), member({ name: 'd/', typeflag: '5' }), END]);
+  const dir = Buffer.concat([pax([['GNU.sparse.size', '10'], ['GNU.sparse.map', '10,0']]), member({ name: 'd/', typeflag: '5' }), END]);
   assert.throws(() => parse(dir), (e) => isShibafuError(e, 'TAR_CORRUPT') && /on a dir/.test(e.message));
   // Old GNU extension blocks count against the extended-header limit.
   const many = new TarBuilder().sparse('f', { format: 'gnu', realSize: 10_000_000, map: Array.from({ length: 200 }, (_, i): [number, number] => [i * 10, 1]) }).build();

@@ -119,7 +119,7 @@ export class TarParser {
   /** What the current data or padding belongs to, for truncation messages. */
   #what = '';
 
-  readonly #pending: PendingExtensions = { global: null, local: null, longName: null, longLink: null, sparsePairs: null };
+  readonly #pending: PendingExtensions = { global: null, local: null, longName: null, longLink: null, sparse: false, sparsePairs: null };
   #pendingBytes = 0;
 
   /** A sparse entry whose map is still being read. */
@@ -276,22 +276,16 @@ export class TarParser {
     const pending = this.#pending;
     const entry = resolveEntry(h, pending, at);
     const payload = payloadSize(h, pending, at);
-    // Sparse files are rare: one typeflag test for every entry, and a few lookups for those with PAX records.
-    const local = pending.local;
-    const paxSparse = local !== null && hasSparseRecords(local);
-    const sparsePairs = pending.sparsePairs;
+    this.#what = JSON.stringify(entry.path);
+    // Sparse files are rare: an entry pays a typeflag test and a flag set when PAX records were parsed.
+    const sparse = h.typeflag === 'S' || pending.sparse ? this.#startSparse(h, entry, payload, block, start, at) : false;
     pending.local = null;
     pending.longName = null;
     pending.longLink = null;
+    pending.sparse = false;
     pending.sparsePairs = null;
     this.#pendingBytes = 0;
-    this.#what = JSON.stringify(entry.path);
-    if (h.typeflag === 'S' || paxSparse) {
-      const records = paxSparse ? { ...pending, local, sparsePairs } : null;
-      this.#startSparse(h, entry, payload, records, block, start, at);
-      if (this.#sparse !== null) return;
-    }
-    this.#emit(entry, payload, chunk, pos);
+    if (!sparse) this.#emit(entry, payload, chunk, pos);
   }
 
   /** Hands the entry out; its `dataSize` bytes of data follow (the payload's, or a sparse entry's after its map). */
@@ -307,37 +301,39 @@ export class TarParser {
   }
 
   /**
-   * Reads what a sparse entry's header says of its map. A map complete in the header or the PAX
-   * records is set on the entry at once; one that continues in extension blocks or leads the data
-   * leaves `#sparse` set and the parser in the state that reads the rest.
+   * Reads what a sparse entry's header (or its PAX records, still pending) says of its map. A
+   * map complete there is set on the entry at once (false: emit it now); one that continues in
+   * extension blocks or leads the data sets `#sparse` and the state that reads the rest (true).
    */
-  #startSparse(h: RawHeader, entry: TarEntry, payload: number, pax: PendingExtensions | null, block: Buffer, start: number, at: number): void {
+  #startSparse(h: RawHeader, entry: TarEntry, payload: number, block: Buffer, start: number, at: number): boolean {
     const path = entry.path;
-    if (entry.type !== 'file' || (h.typeflag === 'S' && pax !== null)) {
-      throw new ShibafuError('TAR_CORRUPT', `Cannot read tar entry "${path}" at byte ${at}: GNU sparse records on ${entry.type === 'file' ? 'an old GNU sparse header' : `a ${entry.type}`}`, {
-        details: { offset: at, path },
-      });
-    }
+    const pending = this.#pending;
+    const misplaced = (what: string): ShibafuError => new ShibafuError('TAR_CORRUPT', `Cannot read tar entry "${path}" at byte ${at}: GNU sparse records on ${what}`, {
+      details: { offset: at, path },
+    });
     if (h.typeflag === 'S') {
+      if (pending.sparse) throw misplaced('an old GNU sparse header');
       const gnu = readGnuSparseHeader(block, start, at, h.format, path);
       if (!gnu.extended) {
         entry.sparse = this.#checked(gnuSparseMap(gnu), payload, entry, at);
-        return;
+        return false;
       }
       this.#sparse = { entry, gnu, payload, extBytes: 0, text: null, realSize: gnu.realSize, pad: 0 };
       this.#state = S_SPARSE_EXT;
-      return;
+      return true;
     }
-    const p = pax as PendingExtensions;
-    const found = paxSparse((key) => paxValue(p, key), p.sparsePairs, at, path);
+    const found = paxSparse((key) => paxValue(pending, key), pending.sparsePairs, at, path);
+    if (found.kind === 'none') return false;
+    if (entry.type !== 'file') throw misplaced(`a ${entry.type}`);
     if (found.kind === 'map') {
       entry.sparse = this.#checked(found.map, payload, entry, at);
-      return;
+      return false;
     }
     if (payload === 0) throw this.#mapPastData(entry, at);
     this.#sparse = { entry, gnu: null, payload, extBytes: 0, text: sparseMapText(), realSize: found.realSize, pad: -1 };
     this.#remaining = payload;
     this.#state = S_SPARSE_MAP;
+    return true;
   }
 
   #checked(map: SparseMap, stored: number, entry: TarEntry, at: number): SparseMap {
@@ -442,9 +438,12 @@ export class TarParser {
     switch (this.#extType) {
       case 'x': {
         const records = parsePax(data, this.#extOffset);
-        // Format 0.0's offset/size records repeat: only the raw body still has them all, in order.
-        if (records.has('GNU.sparse.offset') || records.has('GNU.sparse.numbytes')) {
-          pending.sparsePairs = [...(pending.sparsePairs ?? []), ...sparsePairs0(data, this.#extOffset)];
+        if (hasSparseRecords(records)) {
+          pending.sparse = true;
+          // Format 0.0's offset/size records repeat: only the raw body still has them all, in order.
+          if (records.has('GNU.sparse.offset') || records.has('GNU.sparse.numbytes')) {
+            pending.sparsePairs = [...(pending.sparsePairs ?? []), ...sparsePairs0(data, this.#extOffset)];
+          }
         }
         pending.local = mergeRecords(pending.local, records);
         break;

@@ -24,12 +24,10 @@
 import { ShibafuError } from '../errors.js';
 import { BLOCK_SIZE, decodeHeaderAt, paddingFor, parsePax } from './tar-header.js';
 import type { RawHeader } from './tar-header.js';
-import { payloadSize, paxValue, resolveEntry } from './tar-entry.js';
+import { payloadSize, resolveEntry } from './tar-entry.js';
 import type { PendingExtensions, TarEntry } from './tar-entry.js';
-import {
-  checkSparseMap, feedSparseMapText, gnuSparseMap, hasSparseRecords, paxSparse, readGnuSparseExtension, readGnuSparseHeader,
-  sparseMapText, sparsePairs0, type GnuSparseHead, type SparseMap, type SparseMapText,
-} from './sparse-map.js';
+import { hasSparseRecords, sparsePairs0 } from './sparse-map.js';
+import { readSparse, startSparse, type SparseReading } from './sparse-entry.js';
 
 /** The parser's outputs; all synchronous. An exception thrown by one aborts the parse. */
 export interface TarParserCallbacks {
@@ -52,31 +50,14 @@ export interface TarParserOptions {
 
 const MiB = 1024 * 1024;
 
-/** A sparse entry held back from onEntry until its map is read. */
-interface SparseInProgress {
-  readonly entry: TarEntry;
-  /** Old GNU: the header's map, extended block by block; the entry's payload is all data. */
-  readonly gnu: GnuSparseHead | null;
-  readonly payload: number;
-  /** Old GNU: bytes of extension blocks read (bounded like an extended header). */
-  extBytes: number;
-  /** PAX 1.0: the map text at the start of the data, the real size from the records. */
-  readonly text: SparseMapText | null;
-  readonly realSize: number;
-  /** PAX 1.0: zeros left to the end of the map's last block; -1 until the text is complete. */
-  pad: number;
-}
-
 const S_HEADER = 0;
 const S_EXT = 1;
 const S_DATA = 2;
 const S_SKIP = 3;
 const S_END = 4;
 const S_CLOSED = 5;
-/** The extension blocks of an old GNU sparse header. */
-const S_SPARSE_EXT = 6;
-/** A PAX 1.0 sparse map at the start of the entry's data, and the zeros to its block's end. */
-const S_SPARSE_MAP = 7;
+/** A sparse entry's map after its header (sparse-entry.ts). */
+const S_SPARSE = 6;
 
 /**
  * Push parser: feed chunks of any size with `write`, then call `end`.
@@ -123,7 +104,7 @@ export class TarParser {
   #pendingBytes = 0;
 
   /** A sparse entry whose map is still being read. */
-  #sparse: SparseInProgress | null = null;
+  #sparse: SparseReading | null = null;
 
   constructor(callbacks: TarParserCallbacks, options: TarParserOptions = {}) {
     this.#onEntry = callbacks.onEntry;
@@ -172,7 +153,7 @@ export class TarParser {
       where = `inside ${this.#what} at byte ${this.#base}`;
     } else if (state === S_DATA) {
       where = `inside the data of ${this.#what} at byte ${this.#base}`;
-    } else if (state === S_SPARSE_EXT || state === S_SPARSE_MAP) {
+    } else if (state === S_SPARSE) {
       where = `inside the sparse map of ${this.#what} at byte ${this.#base}`;
     } else {
       where = `inside the padding of ${this.#what} at byte ${this.#base}`;
@@ -213,10 +194,14 @@ export class TarParser {
         pos += n;
         this.#extFill += n;
         if (this.#extFill === this.#ext.length) this.#endExt();
-      } else if (state === S_SPARSE_EXT) {
-        pos = this.#readSparseExtension(chunk, pos);
-      } else if (state === S_SPARSE_MAP) {
-        pos = this.#readSparseMap(chunk, pos);
+      } else if (state === S_SPARSE) {
+        const read = readSparse(this.#sparse as SparseReading, chunk, pos, this.#maxExt);
+        pos = read.pos;
+        if (read.done !== null) {
+          const { entry } = this.#sparse as SparseReading;
+          this.#sparse = null;
+          this.#emit(entry, read.done.dataSize, chunk, pos);
+        }
       } else {
         // After the end-of-archive block: ignored, but still raw bytes of the original stream.
         pos = len;
@@ -278,14 +263,20 @@ export class TarParser {
     const payload = payloadSize(h, pending, at);
     this.#what = JSON.stringify(entry.path);
     // Sparse files are rare: an entry pays a typeflag test and a flag set when PAX records were parsed.
-    const sparse = h.typeflag === 'S' || pending.sparse ? this.#startSparse(h, entry, payload, block, start, at) : false;
+    const sparse = h.typeflag === 'S' || pending.sparse ? startSparse(h, entry, payload, pending, block, start, at) : null;
     pending.local = null;
     pending.longName = null;
     pending.longLink = null;
     pending.sparse = false;
     pending.sparsePairs = null;
     this.#pendingBytes = 0;
-    if (!sparse) this.#emit(entry, payload, chunk, pos);
+    if (sparse === null) {
+      this.#emit(entry, payload, chunk, pos);
+    } else {
+      // Its map goes on after the header: read before the entry is handed out.
+      this.#sparse = sparse;
+      this.#state = S_SPARSE;
+    }
   }
 
   /** Hands the entry out; its `dataSize` bytes of data follow (the payload's, or a sparse entry's after its map). */
@@ -298,111 +289,6 @@ export class TarParser {
     this.#onEntry(entry);
     if (dataSize === 0) this.#endData();
     else this.#state = S_DATA;
-  }
-
-  /**
-   * Reads what a sparse entry's header (or its PAX records, still pending) says of its map. A
-   * map complete there is set on the entry at once (false: emit it now); one that continues in
-   * extension blocks or leads the data sets `#sparse` and the state that reads the rest (true).
-   */
-  #startSparse(h: RawHeader, entry: TarEntry, payload: number, block: Buffer, start: number, at: number): boolean {
-    const path = entry.path;
-    const pending = this.#pending;
-    const misplaced = (what: string): ShibafuError => new ShibafuError('TAR_CORRUPT', `Cannot read tar entry "${path}" at byte ${at}: GNU sparse records on ${what}`, {
-      details: { offset: at, path },
-    });
-    if (h.typeflag === 'S') {
-      if (pending.sparse) throw misplaced('an old GNU sparse header');
-      const gnu = readGnuSparseHeader(block, start, at, h.format, path);
-      if (!gnu.extended) {
-        entry.sparse = this.#checked(gnuSparseMap(gnu), payload, entry, at);
-        return false;
-      }
-      this.#sparse = { entry, gnu, payload, extBytes: 0, text: null, realSize: gnu.realSize, pad: 0 };
-      this.#state = S_SPARSE_EXT;
-      return true;
-    }
-    const found = paxSparse((key) => paxValue(pending, key), pending.sparsePairs, at, path);
-    if (found.kind === 'none') return false;
-    if (entry.type !== 'file') throw misplaced(`a ${entry.type}`);
-    if (found.kind === 'map') {
-      entry.sparse = this.#checked(found.map, payload, entry, at);
-      return false;
-    }
-    if (payload === 0) throw this.#mapPastData(entry, at);
-    this.#sparse = { entry, gnu: null, payload, extBytes: 0, text: sparseMapText(), realSize: found.realSize, pad: -1 };
-    this.#remaining = payload;
-    this.#state = S_SPARSE_MAP;
-    return true;
-  }
-
-  #checked(map: SparseMap, stored: number, entry: TarEntry, at: number): SparseMap {
-    checkSparseMap(map, stored, entry.path, at);
-    return map;
-  }
-
-  /** One GNU sparse extension block (512 bytes, assembled in #hdr across chunks); returns the new position. */
-  #readSparseExtension(chunk: Buffer, pos: number): number {
-    const n = Math.min(BLOCK_SIZE - this.#hdrFill, chunk.length - pos);
-    chunk.copy(this.#hdr, this.#hdrFill, pos, pos + n);
-    pos += n;
-    this.#hdrFill += n;
-    if (this.#hdrFill < BLOCK_SIZE) return pos;
-    this.#hdrFill = 0;
-    const sp = this.#sparse as SparseInProgress;
-    const gnu = sp.gnu as GnuSparseHead;
-    const at = sp.entry.headerOffset;
-    readGnuSparseExtension(this.#hdr, 0, at, gnu, sp.entry.path);
-    sp.extBytes += BLOCK_SIZE;
-    if (sp.extBytes > this.#maxExt) {
-      throw new ShibafuError('LIMIT_EXCEEDED', `Cannot read sparse file "${sp.entry.path}" at byte ${at}: its map takes more than ${this.#maxExt} bytes`, {
-        details: { offset: at, path: sp.entry.path, limit: this.#maxExt },
-      });
-    }
-    if (gnu.extended) return pos;
-    this.#sparse = null;
-    sp.entry.sparse = this.#checked(gnuSparseMap(gnu), sp.payload, sp.entry, at);
-    this.#emit(sp.entry, sp.payload, chunk, pos);
-    return pos;
-  }
-
-  /**
-   * The map text at the start of a PAX 1.0 sparse entry's data, then the zeros to the end of its
-   * block (`pad`, -1 until the text is complete); the segments' bytes follow.
-   */
-  #readSparseMap(chunk: Buffer, pos: number): number {
-    const sp = this.#sparse as SparseInProgress;
-    const text = sp.text as SparseMapText;
-    const at = sp.entry.headerOffset;
-    if (!text.done) {
-      const end = pos + Math.min(this.#remaining, chunk.length - pos);
-      const stop = feedSparseMapText(text, chunk, pos, end, this.#maxExt, sp.entry.path, at);
-      this.#remaining -= stop - pos;
-      pos = stop;
-      if (!text.done) {
-        if (this.#remaining === 0) throw this.#mapPastData(sp.entry, at);
-        return pos;
-      }
-      sp.pad = paddingFor(text.bytes);
-      if (sp.pad > this.#remaining) throw this.#mapPastData(sp.entry, at);
-    }
-    const n = Math.min(sp.pad, chunk.length - pos);
-    pos += n;
-    sp.pad -= n;
-    this.#remaining -= n;
-    if (sp.pad > 0) return pos;
-    this.#sparse = null;
-    const map: SparseMap = { format: 'pax-1.0', realSize: sp.realSize, offsets: text.offsets, sizes: text.sizes };
-    sp.entry.sparse = this.#checked(map, this.#remaining, sp.entry, at);
-    this.#emit(sp.entry, this.#remaining, chunk, pos);
-    return pos;
-  }
-
-  #mapPastData(entry: TarEntry, at: number): ShibafuError {
-    return new ShibafuError('TAR_CORRUPT', `Cannot read sparse file "${entry.path}" at byte ${at}: its map runs past the entry's data`, {
-      details: { offset: at, path: entry.path },
-      hint: 'The archive is damaged or was written by a broken tool.',
-    });
   }
 
   #endData(): void {

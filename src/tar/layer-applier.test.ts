@@ -191,6 +191,10 @@ test('whiteouts only where the layers below show the path; none under a director
   const bare = tempRoot(t);
   applyOps(bare, [wh('etc/gone'), wh('top')], withMarks);
   assert.deepEqual(fs.readdirSync(bare), []);
+  // Hiding nothing or not, a whiteout below the archive's own symlink is an entry below a non-directory.
+  const link = { op: { op: 'symlink', parts: ['link'], target: '/etc', attrs: attrs(0o777, me.uid, me.gid) } as ApplyOp };
+  assert.throws(() => applyOps(tempRoot(t), [link, wh('link/passwd')], withMarks),
+    (e: { code?: string; message?: string }) => e.code === 'PATH_CONFLICT' && e.message === 'Cannot import "link/passwd": "link" is not a directory in this archive');
 });
 
 test('a hardlink to a symlink of the archive links the symlink itself, never what it points at', (t) => {

@@ -485,6 +485,7 @@ export class LayerApplier implements OpApplier {
    * stays in the tar-split record, so the export is still the archive byte for byte.
    */
   #whiteout(parts: readonly string[]): void {
+    this.#refuseBelowNonDir(parts);
     if (this.#below === null || !this.#below.has(parts)) return;
     const key = this.#parentAndKey(parts);
     if (this.#whiteouts.has(key)) return;
@@ -501,6 +502,29 @@ export class LayerApplier implements OpApplier {
       // Something of this layer already stands there: whiteouts only hide lower layers, so it stays.
       if (errnoCode(err) === 'EEXIST' || errnoCode((err as { cause?: unknown }).cause) === 'EEXIST') return;
       throw fromSystemError(err, `create whiteout "${key}"`);
+    }
+  }
+
+  /**
+   * PATH_CONFLICT when an ancestor of `parts` is a non-directory this archive made (a symlink, a
+   * file): a whiteout is an entry below it like any other, whether it hides something or not.
+   * Only the first ancestor this layer has no directory for needs a look: nothing of the layer
+   * lies below one it does not have. Its own whiteout there is fine (#ensureDir replaces it).
+   */
+  #refuseBelowNonDir(parts: readonly string[]): void {
+    let key = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      key = key === '' ? parts[i]! : `${key}/${parts[i]}`;
+      if (this.#dirs.has(key)) continue;
+      if (this.#whiteouts.has(key)) return;
+      this.#settle(key);
+      try {
+        fs.lstatSync(this.#abs(key));
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') return;
+        throw fromSystemError(err, `read "${key}"`);
+      }
+      throw new ShibafuError('PATH_CONFLICT', `Cannot import "${parts.join('/')}": "${key}" is not a directory in this archive`);
     }
   }
 

@@ -10,7 +10,7 @@
  *   'S' u64be offset, u64be size, u64be file size, u32be length, path      one segment of a sparse
  *        file: `size` bytes at `offset` of the file, which has `file size` bytes (holes included)
  * A sparse file's segments follow one another in the archive, so its content is one 'S' record
- * per segment of its map, in order.
+ * per non-empty segment of its map, in order (one empty record for a file of holes only).
  */
 import { createWriteStream, createReadStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -88,7 +88,14 @@ export class TarSplitWriter {
     } else if (op.op === 'sparse') {
       const path = op.parts.join('/');
       const { offsets, sizes, realSize } = op.map;
-      for (let i = 0; i < offsets.length; i++) this.#record(S, path, [offsets[i]!, sizes[i]!, realSize]);
+      let records = 0;
+      for (let i = 0; i < offsets.length; i++) {
+        if (sizes[i] === 0) continue;
+        this.#record(S, path, [offsets[i]!, sizes[i]!, realSize]);
+        records++;
+      }
+      // A file of holes only still gets one record: the export checks its size.
+      if (records === 0) this.#record(S, path, [realSize, 0, realSize]);
     }
   }
 

@@ -109,6 +109,19 @@ describe('whiteouts with nothing beneath them', { skip: needsRoot }, () => {
     assert.equal(sha256(tar), layer.diffId);
   });
 
+  test('layer apply onto another base: a whiteout that hid nothing on the old base hides what the new one has', async () => {
+    await ts.store.createLayer({ name: 'other-base', source: ts.input('other.tar', new TarBuilder().dir('etc').file('etc/nothing', 'here\n').file('etc/keep', 'k\n').build()) });
+    // 'child' whites out etc/nothing, which 'base' did not have: no whiteout was written.
+    const applied = await ts.store.applyLayer({ diff: 'child', onto: 'other-base', name: 'child-on-other' });
+    assert.equal(applied.layer.diffId, ts.store.inspectLayer('child').diffId);
+    assert.ok(isWhiteoutDevice(join(applied.layer.path, 'etc/nothing')), 'on the new base it hides etc/nothing');
+    await withMount(ts, 'child-on-other', (dir) => {
+      assert.deepEqual(listedButMissing(dir), []);
+      assert.deepEqual(readdirSync(join(dir, 'etc')), ['keep']);
+    });
+    assert.ok((await exported(ts, 'child-on-other')).equals(child), 'the applied layer exports the same archive');
+  });
+
   test('a whiteout of a path a lower layer already whited out hides nothing', async () => {
     // `etc/gone` is whited out by 'child'; a grandchild's whiteout of it finds nothing below.
     const grandchild = new TarBuilder().dir('etc').whiteout('etc/gone').whiteout('etc/keep').build();

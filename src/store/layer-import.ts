@@ -8,15 +8,13 @@ import type { Readable } from 'node:stream';
 import { ShibafuError } from '../errors.js';
 import type { DiffId, Digest } from '../ids.js';
 import { toApplyOp } from '../tar/apply-op.js';
-import { createLayerApplier, type OpApplier } from '../tar/layer-applier.js';
-import { DIR_LAYER_FORMAT, OVERLAY_LAYER_FORMAT } from '../format/layer-format.js';
-import { overlayLowerView, type LowerView } from '../format/overlay-lowers.js';
+import type { OpApplier } from '../tar/layer-applier.js';
 import { LAYER_MEDIA_TYPES, openSource, type Compression } from '../tar/layer-source.js';
 import { BlobWriter } from '../content/blob-ingest.js';
 import { findLayerOfBlob, nameStoredLayer } from './layer-from-blob.js';
 import { TarParser } from '../tar/tar-parser.js';
 import { TarSplitWriter } from '../tar/tar-split.js';
-import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, syncDir, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
+import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, stagedApplier, syncDir, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
 import { copyTree } from './copy-tree.js';
 import { EarlyWriteback } from './early-writeback.js';
 import { hashLayerDir, type LayerHash } from './layer-hash.js';
@@ -59,11 +57,9 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
   let blob: BlobWriter | null = null;
   try {
     staged = makeStagedLayerDir(ctx, stage, options.parent);
-    const { layerDir, diffDir } = staged;
+    const { layerDir } = staged;
     // Overlay's format into an empty changeset; dir format onto a snapshot of the parent's tree.
-    applier = staged.format === 'dir'
-      ? createLayerApplier({ format: DIR_LAYER_FORMAT, root: diffDir, ports: ctx.ports, limits: ctx.limits })
-      : createLayerApplier({ format: OVERLAY_LAYER_FORMAT, root: diffDir, ports: ctx.ports, limits: ctx.limits, below: lowerViewOf(ctx, staged.snapshot) });
+    applier = stagedApplier(ctx, staged);
     split = new TarSplitWriter(ctx.layout.tarSplitIn(layerDir));
     const a = applier;
     const s = split;
@@ -147,16 +143,6 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
     await writeback?.close();
     stage.dispose();
   }
-}
-
-/**
- * What the layers under an overlay-format import snapshot show (its whiteouts are made only
- * where they hide something): the lowers of its mount, read without mounting; null on nothing.
- */
-function lowerViewOf(ctx: StoreContext, snapshot: string): LowerView | null {
-  const mount = ctx.snapshots.mounts(snapshot)[0];
-  if (mount === undefined || mount.type === 'bind') return null;
-  return overlayLowerView(mount.lowers, ctx.ports);
 }
 
 /**

@@ -15,10 +15,11 @@
  *    each segment), padded with zeros to a block. 0.1 and 1.0 give the real name in
  *    `GNU.sparse.name` (the header's name is `DIR/GNUSparseFile.PID/NAME`).
  *
- * What GNU tar trusts, this checks: segments sorted and apart, inside the real size, adding up to
- * the stored data exactly (a map that lies would write past the data or leave bytes unplaced), and
- * the map's own size bounded like any extended header (CVE-2018-20482 was GNU tar looping on a
- * sparse map that did not add up).
+ * What GNU tar trusts, this checks: segments sorted and apart and inside the real size (the
+ * checks of Go's archive/tar, validateSparseEntries, taken from BSD tar), adding up to the stored
+ * data exactly (a map that lies would place bytes past the file or leave stored bytes unplaced);
+ * and the map's own size is bounded like any extended header, so a map of a billion segments is
+ * refused before it is read.
  */
 import { ShibafuError } from '../errors.js';
 import { forEachPaxRecord, readNumber } from './tar-header.js';

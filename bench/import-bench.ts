@@ -79,14 +79,15 @@ function measurePair(ctx: BenchContext, f: Fixture, variant: Variant): void {
     : { bench: 'import', name: `${f.id} .${variant}: shibafu peak RSS`, value: Math.max(...rss) / 1024, unit: 'MiB', target: RSS_TARGET, note: 'max over runs' });
 }
 
-/** The warm-up runs' trees must hold the same number of inodes (the layer dir vs tar's target). */
+/** The warm-up runs' trees must hold the same number of inodes (the layer's snapshot dir vs tar's target). */
 function checkSameTree(ctx: BenchContext, group: string): void {
   const base = join(ctx.lfs.mountpoint, 'import', group);
-  const layers = join(base, 'shibafu-warmup', 'layers');
-  const chain = fs.readdirSync(layers)[0];
-  if (chain === undefined) throw new Error(`shibafu made no layer in ${layers}`);
+  // The overlay driver keeps a committed layer in snapshots/<id> (docs/on-disk-format.md).
+  const snapshots = join(base, 'shibafu-warmup', 'snapshots');
+  const id = fs.readdirSync(snapshots).find((n) => /^[0-9]+$/.test(n));
+  if (id === undefined) throw new Error(`shibafu made no layer in ${snapshots}`);
   const a = inodeCount(join(base, 'tar-warmup'));
-  const b = inodeCount(join(layers, chain, 'diff'));
+  const b = inodeCount(join(snapshots, id));
   if (a !== b) ctx.log(`  WARNING: tar extracted ${a} inodes, the layer holds ${b}`);
 }
 

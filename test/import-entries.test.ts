@@ -10,15 +10,16 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { before, describe, test } from 'node:test';
 import type { LayerDetails } from '../src/store/layer-views.js';
 import { devMajor, devMinor } from '../src/sys/mknod.js';
 import { lgetxattr, llistxattr } from '../src/sys/xattr.js';
-import { gzip, zstd } from './fixtures/compress.js';
+import { gzip, zstd, zstdChunked } from './fixtures/compress.js';
 import { BUSYBOX, EVERY_ENTRY_COUNT, LONG, T0, everyEntryArchive } from './fixtures/every-entry.js';
 import { CAP_NET_RAW_EP } from './fixtures/hostile-archives.js';
 import { runCli } from './helpers/cli.js';
+import { TarBuilder } from './helpers/tar-builder.js';
 import { makeTempStore, needsRoot } from './helpers/temp-store.js';
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -183,15 +184,22 @@ describe('import of every entry type', { skip: needsRoot }, () => {
     assert.deepEqual(readdirSync(join(diff, 'g')), ['c'.repeat(120)]);
   });
 
-  test('whiteouts: ".wh.NAME" becomes a 0/0 character device NAME with mode 0', () => {
+  test('whiteouts: in a layer on nothing they hide nothing, so none is made (the export keeps them)', () => {
+    for (const rel of ['etc/motd', 'old']) assert.throws(() => st(rel), { code: 'ENOENT' }, rel);
+    assert.ok(!readdirSync(diff).some((n) => n.startsWith('.wh.')), 'no .wh. file stays in the layer');
+    assert.ok(!readdirSync(join(diff, 'etc')).some((n) => n.startsWith('.wh.')));
+  });
+
+  test('whiteouts: on a parent that has the paths, ".wh.NAME" becomes a 0/0 character device NAME with mode 0', async () => {
+    const parent = new TarBuilder().file('etc/motd', 'hello\n').dir('old').file('old/x', 'x').build();
+    await ts.store.createLayer({ name: 'lower', source: ts.input('lower.tar', parent) });
+    const { layer: child } = await ts.store.createLayer({ name: 'every-child', source: ts.input('every.tar', tar), parent: 'lower' });
     for (const rel of ['etc/motd', 'old']) {
-      const s = st(rel);
+      const s = lstatSync(join(child.path, rel), { bigint: true });
       assert.ok(s.isCharacterDevice(), rel);
       assert.equal(s.rdev, 0n, rel);
       assert.equal(Number(s.mode & 0o7777n), 0, rel);
     }
-    assert.ok(!readdirSync(diff).some((n) => n.startsWith('.wh.')), 'no .wh. file stays in the layer');
-    assert.ok(!readdirSync(join(diff, 'etc')).some((n) => n.startsWith('.wh.')));
   });
 
   test('opaque dirs: ".wh..wh..opq" sets trusted.overlay.opaque=y; the dir keeps its children', () => {
@@ -216,11 +224,11 @@ describe('import of every entry type', { skip: needsRoot }, () => {
     walk('');
     assert.deepEqual(all.sort(), [
       'bin', 'bin/busybox', 'bin/ls', 'bin/ping', 'bin/sh', 'bin/su', 'bin/wall',
-      'dev', 'dev/null', 'dev/sda1', 'etc', 'etc/empty', 'etc/hostname', 'etc/motd',
+      'dev', 'dev/null', 'dev/sda1', 'etc', 'etc/empty', 'etc/hostname',
       'g', `g/${'c'.repeat(120)}`, LONG.gnu,
       'links', 'links/dir-after-children', 'links/dir-after-children/x', 'links/gnu', 'links/hard-gnu', 'links/hard-pax',
       'links/pax', 'links/space name', 'links/utf8-日本語',
-      'old', 'p', `p/${'a'.repeat(120)}`, LONG.paxDeep, LONG.pax,
+      'p', `p/${'a'.repeat(120)}`, LONG.paxDeep, LONG.pax,
       'run', 'run/fifo', 'srv', 'srv/attrs', 'srv/bigid', 'srv/data', 'srv/frac', 'srv/micro', 'srv/sub', 'srv/sub/leaf',
       'tmp', 'var', 'var/cache', 'var/cache/kept',
     ].sort());
@@ -260,6 +268,23 @@ describe('compressed and streamed input, told apart by magic bytes', { skip: nee
     assert.equal(Number(lstatSync(join(layer.path, 'bin/su')).mode & 0o7777), 0o4755);
   });
 
+  test('zstd:chunked-like (skippable frames first, between and last): the same tar, its blob kept and exported as it came', async () => {
+    const other = makeTempStore();
+    const chunked = zstdChunked(tar, 4096);
+    assert.equal(chunked.readUInt32LE(0), 0x184d2a50, 'the stream starts with a skippable frame');
+    const { layer } = await other.store.createLayer({ name: 'chunked', source: other.input('layer', chunked) });
+    assert.equal(layer.diffId, sha256(tar));
+    assert.deepEqual(layer.blob, { digest: sha256(chunked), size: chunked.length, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' });
+    assert.ok(readFileSync(join(layer.path, 'bin/busybox')).equals(BUSYBOX));
+    for (const [compression, want] of [['zstd', chunked], ['none', tar]] as const) {
+      const out = new PassThrough();
+      const parts: Buffer[] = [];
+      out.on('data', (b: Buffer) => parts.push(b));
+      await other.store.exportLayer('chunked', { stream: out }, { compression });
+      assert.ok(Buffer.concat(parts).equals(want), `export --compression ${compression}`);
+    }
+  });
+
   test('stdin: a Readable source in small chunks', async () => {
     const other = makeTempStore();
     const gz = gzip(tar);
@@ -282,5 +307,59 @@ describe('compressed and streamed input, told apart by magic bytes', { skip: nee
     assert.deepEqual(out.blob, { digest: sha256(z), size: z.length, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd' });
     assert.deepEqual(out.names, ['piped']);
     assert.equal(readFileSync(join(out.path, 'srv/data'), 'utf8'), 'data');
+  });
+});
+
+describe('hardlinks to symlinks (`ln sh ash` on a symlink, as busybox images have)', { skip: needsRoot }, () => {
+  const ts = makeTempStore();
+  let tar: Buffer;
+  before(() => {
+    // GNU ln makes a hard link to the symlink itself (-P); GNU tar archives the second name as a link entry.
+    const src = join(ts.base, 'ln-src');
+    execFileSync('mkdir', ['-p', join(src, 'bin'), join(src, 'usr/bin')]);
+    execFileSync('ln', ['-s', '/bin/busybox', join(src, 'bin/sh')]);
+    execFileSync('ln', [join(src, 'bin/sh'), join(src, 'bin/ash')]);
+    execFileSync('ln', [join(src, 'bin/sh'), join(src, 'usr/bin/sh')]);
+    execFileSync('ln', ['-s', '../../canary/etc/passwd', join(src, 'bin/up')]);
+    execFileSync('ln', [join(src, 'bin/up'), join(src, 'bin/up2')]);
+    tar = execFileSync('tar', ['--format=pax', '--sort=name', '-cf', '-', '-C', src, 'bin', 'usr']);
+    const listing = execFileSync('tar', ['-tvf', '-'], { input: tar, encoding: 'utf8' });
+    assert.match(listing, /^h.* bin\/sh link to bin\/ash$/m, 'the fixture holds hardlink entries to symlinks');
+  });
+
+  test('imported on no parent and on a parent: one symlink inode under every name, exported byte for byte', async () => {
+    await ts.store.createLayer({ name: 'parent', source: ts.input('p.tar', new TarBuilder().file('bin/busybox', 'bb').build()) });
+    for (const [name, parent] of [['root', undefined], ['child', 'parent']] as const) {
+      const { layer } = await ts.store.createLayer({ name, source: ts.input(`${name}.tar`, tar), ...(parent !== undefined ? { parent } : {}) });
+      const at = (rel: string): BigIntStats => lstatSync(join(layer.path, rel), { bigint: true });
+      for (const rel of ['bin/ash', 'bin/sh', 'usr/bin/sh']) {
+        assert.ok(at(rel).isSymbolicLink(), `${name}: ${rel}`);
+        assert.equal(at(rel).ino, at('bin/ash').ino, `${name}: ${rel}`);
+        assert.equal(readlinkSync(join(layer.path, rel)), '/bin/busybox');
+      }
+      assert.equal(at('bin/ash').nlink, 3n);
+      assert.equal(at('bin/up2').ino, at('bin/up').ino);
+      assert.equal(readlinkSync(join(layer.path, 'bin/up2')), '../../canary/etc/passwd');
+      const file = join(ts.inputs, `${name}-export.tar`);
+      const out = await runCli(['--root', ts.root, 'layer', 'export', name, '-o', file]);
+      assert.equal(out.status, 0, out.stderr);
+      assert.ok(readFileSync(file).equals(tar), `${name}: the export is the archive`);
+      assert.equal(layer.diffId, sha256(tar));
+    }
+    // Nothing the symlinks name was linked or changed.
+    assert.equal(lstatSync(join(ts.canary, 'etc/passwd')).nlink, 1);
+  });
+
+  test('a mounted stack shows every name as the symlink', async () => {
+    const target = join(ts.base, 'mnt');
+    execFileSync('mkdir', ['-p', target]);
+    const r = await runCli(['--root', ts.root, 'layer', 'mount', 'child', target]);
+    assert.equal(r.status, 0, r.stderr);
+    try {
+      for (const rel of ['bin/ash', 'bin/sh', 'usr/bin/sh']) assert.equal(readlinkSync(join(target, rel)), '/bin/busybox');
+      assert.equal(readFileSync(join(target, 'bin/busybox'), 'utf8'), 'bb');
+    } finally {
+      assert.equal((await runCli(['--root', ts.root, 'layer', 'umount', target])).status, 0);
+    }
   });
 });

@@ -30,10 +30,15 @@ function opaque(path: string): string | null {
 describe('OCI changeset edge cases', { skip: needsRoot }, () => {
   const ts = makeTempStore();
   let diff: string;
+  let tar: Buffer;
 
   before(async () => {
-    const tar = tarOf((t) => {
-      // A whiteout of something no lower layer has (this is a root layer): still a whiteout.
+    // What the whiteouts below hide: a whiteout is made only where a lower layer shows its path.
+    const lower = tarOf((t) => t.file('ghost', 'g').file('nested/deeper/ghost', 'g').file('twin', 't')
+      .file('e/old', 'old').file('h/old', 'old').file('f', 'lower f').file('g', 'lower g'));
+    await ts.store.createLayer({ name: 'lower', source: ts.input('lower.tar', lower) });
+    tar = tarOf((t) => {
+      // A whiteout of a file of a lower layer, at the root and deeper.
       t.whiteout('ghost');
       t.whiteout('nested/deeper/ghost');
       // The opaque marker after the directory's children: the children stay.
@@ -58,11 +63,11 @@ describe('OCI changeset edge cases', { skip: needsRoot }, () => {
       // The same whiteout twice is harmless.
       t.whiteout('twin').whiteout('twin');
     });
-    const { layer } = await ts.store.createLayer({ name: 'edge', source: ts.input('edge.tar', tar) });
+    const { layer } = await ts.store.createLayer({ name: 'edge', source: ts.input('edge.tar', tar), parent: 'lower' });
     diff = layer.path;
   });
 
-  test('a whiteout of a file in no lower layer is still a whiteout', () => {
+  test('a whiteout of a file a lower layer has is a 0/0 device, mode 0', () => {
     assert.ok(isWhiteout(join(diff, 'ghost')));
     assert.ok(isWhiteout(join(diff, 'nested/deeper/ghost')));
     assert.ok(isWhiteout(join(diff, 'twin')));
@@ -114,6 +119,15 @@ describe('OCI changeset edge cases', { skip: needsRoot }, () => {
 
   test('the layer holds exactly these names at its root (aufs metadata skipped, no .wh. files)', () => {
     assert.deepEqual(readdirSync(diff).sort(), ['after', 'e', 'f', 'first', 'g', 'ghost', 'h', 'nested', 'twice', 'twin', 'x']);
+  });
+
+  test('the same archive as a root layer: its whiteouts hide nothing, none is made, and no implied parent for them', async () => {
+    const { layer } = await ts.store.createLayer({ name: 'edge-root', source: ts.input('edge-root.tar', tar) });
+    assert.deepEqual(readdirSync(layer.path).sort(), ['after', 'e', 'f', 'first', 'g', 'h', 'twice', 'x']);
+    // A directory and a whiteout of it: nothing below to hide, so not opaque either.
+    assert.equal(opaque(join(layer.path, 'e')), null);
+    assert.equal(opaque(join(layer.path, 'h')), null);
+    assert.equal(readFileSync(join(layer.path, 'g'), 'utf8'), 'whiteout then file');
   });
 });
 

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -18,7 +18,7 @@ import { openStore, type StorageDriver } from '../src/index.js';
 import { makeBusyboxTar } from './fixtures/rootfs-busybox.js';
 import { runCli } from './helpers/cli.js';
 import { makeLoopBtrfs, needsBtrfs, type LoopBtrfs } from './helpers/loop-btrfs.js';
-import { tarOf } from './helpers/tar-builder.js';
+import { sparseContent, tarOf, TarBuilder } from './helpers/tar-builder.js';
 import { needsRoot } from './helpers/temp-store.js';
 import { createZfsTestPool, zfsUnavailable, type ZfsTestPool } from './helpers/zfs-pool.js';
 
@@ -181,7 +181,67 @@ for (const d of DRIVERS) {
       assert.equal(rm.status, 4, rm.stderr); // c-img stands on it
       assert.equal((await cli(root, 'layer', 'rm', 'c-img', 'from-dir', 'r-img', 'patch', 'l2')).status, 0);
     });
+
+    test('what real images carry: sparse files with their holes, hardlinked symlinks, whiteouts that hide nothing', async () => {
+      const { root, options } = d.make();
+      const store = openStore({ root, storageDriver: d.driver, storageOptions: options });
+      try {
+        const layer = (await store.createLayer({ name: 'features', source: writeInput('features.tar', FEATURES) })).layer;
+        const child = (await store.createLayer({ name: 'features-child', source: writeInput('features-child.tar', FEATURES_CHILD), parent: 'features' })).layer;
+        for (const [name, input] of [['features', FEATURES], ['features-child', FEATURES_CHILD]] as const) {
+          const out = join(base, `export-${n}-${name}.tar`);
+          await store.exportLayer(name, { file: out });
+          assert.ok(readFileSync(out).equals(input), `${name} exported byte for byte`);
+        }
+        const disk = join(layer.path, 'var/disk.img');
+        assert.ok(readFileSync(disk).equals(sparseContent(DISK)));
+        assert.ok(statSync(disk).blocks * 512 < 1 << 20, `the 8 MiB file takes ${statSync(disk).blocks * 512} bytes: its holes stayed holes`);
+        assert.equal(lstatSync(join(layer.path, 'bin/ash')).ino, lstatSync(join(layer.path, 'bin/sh')).ino);
+        assert.equal(readlinkSync(join(layer.path, 'bin/ash')), 'busybox');
+        const target = join(base, `mnt-features-${n}`);
+        await store.mountLayers({ layers: ['features-child'], target });
+        try {
+          assert.deepEqual(listedButMissing(target), [], 'every listed name can be looked up (no c????????? entry)');
+          assert.deepEqual(readdirSync(join(target, 'var')).sort(), ['old.img']);
+          assert.ok(readFileSync(join(target, 'var/old.img')).equals(sparseContent(OLD)));
+          assert.equal(readlinkSync(join(target, 'bin/ash')), 'busybox');
+        } finally {
+          store.unmount(target);
+        }
+        assert.ok(child.diffId !== null);
+      } finally {
+        store.close();
+      }
+    });
   });
+}
+
+const DISK = { realSize: 8 << 20, map: [[0, 4096], [4 << 20, 4096], [8 << 20, 0]] as Array<[number, number]> };
+const OLD = { realSize: 1 << 20, map: Array.from({ length: 30 }, (_, i): [number, number] => [i * 32768, 100]) };
+/** A sparse file in PAX 1.0 and one in old GNU (extension blocks), a hardlinked symlink, whiteouts of nothing. */
+const FEATURES = new TarBuilder()
+  .dir('etc').whiteout('etc/nothing').whiteout('usr/nothing')
+  .sparse('var/disk.img', { format: 'pax-1.0', ...DISK })
+  .sparse('var/old.img', { format: 'gnu', ...OLD })
+  .symlink('bin/sh', 'busybox').hardlink('bin/ash', 'bin/sh')
+  .build();
+const FEATURES_CHILD = new TarBuilder().dir('var').whiteout('var/disk.img').whiteout('var/nothing').whiteout('opt/nothing').build();
+
+/** Names a listing gives that lstat cannot find: what `ls -l` shows as `c?????????`. */
+function listedButMissing(root: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(join(root, rel))) {
+      const child = rel === '' ? name : `${rel}/${name}`;
+      try {
+        if (lstatSync(join(root, child)).isDirectory()) walk(child);
+      } catch {
+        out.push(child);
+      }
+    }
+  };
+  walk('');
+  return out;
 }
 
 function writeInput(name: string, data: Buffer): string {

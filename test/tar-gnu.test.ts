@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync, ftruncateSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isShibafuError } from '../src/errors.js';
@@ -12,11 +12,12 @@ import { TarParser } from '../src/tar/tar-parser.js';
 import type { TarEntry } from '../src/tar/tar-entry.js';
 import { expectedEntries, isRoot, makeSourceTree, run, sha } from './fixtures/tar-trees.js';
 import type { Expected } from './fixtures/tar-trees.js';
+import { GNU_SPARSE_VERSIONS, SPARSE_FILES, gnuSparseTar, makeSparseTree } from './fixtures/sparse-archive.js';
 
 const skip = isRoot ? false : 'needs root to build the fixture tree (mknod, chown)';
 
 interface Parsed {
-  entries: Array<TarEntry & { sha256: string }>;
+  entries: Array<TarEntry & { sha256: string; data: Buffer }>;
   replay: Buffer;
 }
 
@@ -25,7 +26,7 @@ function parse(tar: Buffer, chunkSizes: number[]): Parsed {
   const replay: Buffer[] = [];
   let data: Buffer[] = [];
   const p = new TarParser({
-    onEntry: (e) => entries.push({ ...e, sha256: '' }),
+    onEntry: (e) => entries.push({ ...e, sha256: '', data: Buffer.alloc(0) }),
     onData: (c) => {
       data.push(Buffer.from(c));
       replay.push(Buffer.from(c));
@@ -33,6 +34,7 @@ function parse(tar: Buffer, chunkSizes: number[]): Parsed {
     onEntryEnd: () => {
       const last = entries[entries.length - 1]!;
       if (last.type === 'file') last.sha256 = sha(Buffer.concat(data));
+      if (last.sparse !== undefined) last.data = Buffer.concat(data);
       data = [];
     },
     onRaw: (b) => replay.push(Buffer.from(b)),
@@ -100,26 +102,36 @@ for (const [format, portable, extra] of [
   });
 }
 
-test('GNU sparse files are TAR_UNSUPPORTED in both gnu and pax formats', { skip }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'shibafu-sparse-'));
-  try {
-    const fd = openSync(join(dir, 'holes'), 'w');
-    ftruncateSync(fd, 8 * 1024 * 1024);
-    writeSync(fd, 'data', 4 * 1024 * 1024);
-    closeSync(fd);
-    writeFileSync(join(dir, 'plain'), 'p');
-    for (const format of ['gnu', 'pax']) {
-      const tar = run('tar', ['--sparse', `--format=${format}`, '-cf', '-', '-C', dir, 'plain', 'holes']);
-      assert.throws(
-        () => parse(tar, [tar.length]),
-        (e) => isShibafuError(e, 'TAR_UNSUPPORTED') && /sparse/.test(e.message) && /holes/.test(e.message),
-        format,
-      );
+for (const version of GNU_SPARSE_VERSIONS) {
+  test(`GNU tar --sparse (${version}): each sparse file is one entry whose map and data rebuild it exactly`, { skip }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shibafu-sparse-'));
+    try {
+      makeSparseTree(dir);
+      const tar = gnuSparseTar(dir, version);
+      for (const sizes of [[tar.length], [1], [511, 4096, 513]]) {
+        const parsed = parse(tar, sizes);
+        assert.deepEqual(parsed.replay, tar, 'raw + data reproduces the archive');
+        const files = parsed.entries.filter((e) => e.type === 'file').map((e) => e.path.replace(/^\.\//, ''));
+        assert.deepEqual(files.sort(), [...Object.keys(SPARSE_FILES), 'plain'].sort());
+        for (const rel of Object.keys(SPARSE_FILES)) {
+          const e = parsed.entries.find((x) => x.path.replace(/^\.\//, '') === rel)!;
+          const format = version === 'oldgnu' ? 'gnu' : version;
+          assert.equal(e.sparse?.format, format, rel);
+          assert.equal(e.sparse.realSize, SPARSE_FILES[rel]!.size, rel);
+          // Rebuild the file from the map and the data the parser handed out.
+          const out = Buffer.alloc(e.sparse.realSize);
+          let at = 0;
+          e.sparse.offsets.forEach((o, i) => { e.data.copy(out, o, at, at + e.sparse!.sizes[i]!); at += e.sparse!.sizes[i]!; });
+          assert.equal(at, e.size);
+          assert.ok(out.equals(readFileSync(join(dir, rel))), `${rel} rebuilt from its map`);
+        }
+        assert.equal(parsed.entries.find((x) => x.path.endsWith('plain'))!.sparse, undefined);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  });
+}
 
 test('a GNU tar archive cut anywhere in its last member is TAR_TRUNCATED', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'shibafu-cut-'));

@@ -122,6 +122,9 @@ export class BlobWriter {
   /** Bytes written so far (for a resumed ingest, starting at what the earlier writers left). */
   get offset(): number { return this.#offset; }
 
+  /** The file the bytes go to (a reader may follow it as it grows: a pull unpacks while it downloads). */
+  get path(): string { return this.#path; }
+
   /** Appends `chunk` (waits for the write; the caller's loop gets backpressure for free). */
   async write(chunk: Uint8Array): Promise<void> {
     this.#assertOpen();

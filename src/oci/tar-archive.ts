@@ -141,7 +141,7 @@ function normalize(name: string, archive: string): string {
 function indexMembers(fd: number, path: string): Map<string, Member> {
   const members = new Map<string, Member>();
   const block = Buffer.alloc(BLOCK_SIZE);
-  const pending: PendingExtensions = { global: null, local: null, longName: null, longLink: null };
+  const pending: PendingExtensions = { global: null, local: null, longName: null, longLink: null, sparse: false, sparsePairs: null };
   const size = fs.fstatSync(fd).size;
   let at = 0;
   const readAt = (buf: Buffer, pos: number): void => {

@@ -2,19 +2,21 @@
  * How a layer's changes reach a whole-tree driver's snapshot (btrfs, zfs): as an OCI layer tar,
  * applied in dir format (real deletions) onto the import snapshot prepared on the parent, hashed
  * in the same pass. The producers that copy an overlay changeset elsewhere (a running container's
- * commit, --from-dir, layer apply, diff-create) give their changes here as the tar the export of
- * the new layer will be, so its diffId is that tar's digest.
+ * commit, --from-dir, diff-create) give their changes here as the tar the export of the new layer
+ * will be, so its diffId is that tar's digest. `layer apply` gives a layer's tar here on every
+ * driver: what its whiteouts hide depends on the base it goes on.
  */
 import { createHash } from 'node:crypto';
 import type { DiffId } from '../ids.js';
 import { assertXattrsSupported } from '../snapshots/assert-xattrs-supported.js';
 import { toApplyOp, type ApplyOp } from '../tar/apply-op.js';
 import { DIR_LAYER_FORMAT } from '../format/layer-format.js';
-import { createLayerApplier } from '../tar/layer-applier.js';
+import { createLayerApplier, type OpApplier } from '../tar/layer-applier.js';
 import { TarParser } from '../tar/tar-parser.js';
 import { TarSplitWriter } from '../tar/tar-split.js';
 import { newWriteStats, type WriteStats } from '../changes/node-writer.js';
 import type { LayerHash } from './layer-hash.js';
+import { stagedApplier, type StagedLayerDirs } from './layer-commit.js';
 import type { StoreContext } from './store-context.js';
 
 /** A tar applied to a tree: its digest and size, and what it wrote (counted as an overlay changeset's copy counts). */
@@ -29,7 +31,7 @@ export interface TreeWrite extends LayerHash {
  * const hashed = applyTarToTreeSync(ctx, staged.diffDir, chunksOf(packTreeChangesSync(parentTree, containerTree, { xattrs: ctx.ports })));
  */
 export function applyTarToTreeSync(ctx: StoreContext, dir: string, chunks: Iterable<Buffer>, signal?: AbortSignal): TreeWrite {
-  const w = treeWriter(ctx, dir);
+  const w = treeWriter(ctx, createLayerApplier({ format: DIR_LAYER_FORMAT, root: dir, ports: ctx.ports, limits: ctx.limits }));
   try {
     for (const chunk of chunks) {
       signal?.throwIfAborted();
@@ -43,13 +45,17 @@ export function applyTarToTreeSync(ctx: StoreContext, dir: string, chunks: Itera
 }
 
 /**
- * applyTarToTreeSync for a tar that comes asynchronously (a layer's export), writing its
- * tar-split record to `tarSplit`: a layer applied onto another base than the one it was made on
- * exports its own tar then, not the difference of the two trees (which would not be it).
+ * A tar that comes asynchronously (a layer's export) applied to a staged layer in its driver's
+ * format (stagedApplier), writing its tar-split record to `tarSplit`: a layer applied onto
+ * another base than the one it was made on exports its own tar then, not the difference of the
+ * two trees (which would not be it).
+ *
+ * @example
+ * const hashed = await applyTarToTree(ctx, staged, layerTar(ctx, layer, signal), { tarSplit: ctx.layout.tarSplitIn(staged.layerDir) });
  */
-export async function applyTarToTree(ctx: StoreContext, dir: string, chunks: AsyncIterable<Buffer>, options: { readonly tarSplit: string; readonly signal?: AbortSignal }): Promise<TreeWrite> {
+export async function applyTarToTree(ctx: StoreContext, staged: StagedLayerDirs, chunks: AsyncIterable<Buffer>, options: { readonly tarSplit: string; readonly signal?: AbortSignal }): Promise<TreeWrite> {
   const split = new TarSplitWriter(options.tarSplit);
-  const w = treeWriter(ctx, dir, split);
+  const w = treeWriter(ctx, stagedApplier(ctx, staged), split);
   try {
     for await (const chunk of chunks) {
       options.signal?.throwIfAborted();
@@ -67,8 +73,7 @@ export async function applyTarToTree(ctx: StoreContext, dir: string, chunks: Asy
   }
 }
 
-function treeWriter(ctx: StoreContext, dir: string, split?: TarSplitWriter): { write(chunk: Buffer): void; end(): TreeWrite; abort(): void } {
-  const applier = createLayerApplier({ format: DIR_LAYER_FORMAT, root: dir, ports: ctx.ports, limits: ctx.limits });
+function treeWriter(ctx: StoreContext, applier: OpApplier, split?: TarSplitWriter): { write(chunk: Buffer): void; end(): TreeWrite; abort(): void } {
   const hash = createHash('sha256');
   const checkXattrs = xattrCheck(ctx);
   const stats = newWriteStats();
@@ -80,8 +85,8 @@ function treeWriter(ctx: StoreContext, dir: string, split?: TarSplitWriter): { w
       checkXattrs(op);
       applier.apply(op);
       count(stats, op);
-      toFile = op.op === 'file';
-      if (op.op === 'file') split?.file(op.parts.join('/'), op.size);
+      toFile = op.op === 'file' || op.op === 'sparse';
+      if (toFile) split?.content(op);
     },
     // File content goes to the tree; everything else to the tar-split record, where one is kept.
     onData: (chunk) => { if (toFile) applier.data(chunk); else split?.raw(chunk); },
@@ -109,6 +114,7 @@ function count(stats: WriteStats, op: ApplyOp): void {
     case 'hardlink': stats.links++; break;
     case 'whiteout': stats.whiteouts++; break;
     case 'file': stats.files++; stats.bytes += op.size; break;
+    case 'sparse': stats.files++; stats.bytes += op.map.realSize; break;
     case 'symlink': case 'device': stats.files++; break;
     default: break;
   }

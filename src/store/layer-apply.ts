@@ -1,23 +1,20 @@
 /**
  * ApplyDiffLayer (`layer apply DIFF --onto BASE NEW`): the same changeset on another base. The
- * layer's diff dir is copied into a staging dir (reflinks where the file system has them, else
- * copy_file_range), with its tar-split record when it has one, and the copy is verified against
- * the source's diffId before it is committed: the new layer has the same diffId and a new chainId
- * (OCI: chainId(BASE + DIFF) = sha256(chainId(BASE) + " " + diffId(DIFF))).
+ * layer's tar, as it exports, is applied onto a snapshot prepared on BASE, in the driver's format,
+ * with a tar-split record of it, and hashed in the same pass: it must give the source's diffId
+ * before anything is committed. The new layer has the same diffId, exports the same bytes, and a
+ * new chainId (OCI: chainId(BASE + DIFF) = sha256(chainId(BASE) + " " + diffId(DIFF))).
+ *
+ * Applied, not copied: what the layer's whiteouts hide depends on the base (a whiteout of a path
+ * the old base did not show was never written), so its overlay dir is not its changeset on
+ * another base; and the tar keeps a sparse file's holes, which a copy may fill.
  */
-import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import type { LayerRow } from '../db/layer-queries.js';
-import { copyOverlayDir } from '../changes/copy-overlay-dir.js';
-import { nodeTreeFs } from '../changes/tree-fs.js';
 import { ShibafuError } from '../errors.js';
-import type { DiffId } from '../ids.js';
 import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, syncDir, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
-import { layerTar, replayTarSplit } from './layer-export.js';
-import { hashLayerDir } from './layer-hash.js';
+import { layerTar } from './layer-export.js';
 import { Staging } from './staging.js';
 import type { StoreContext } from './store-context.js';
-import { layerDiffDir } from './layer-files.js';
 import { applyTarToTree } from './dir-layer-write.js';
 
 export interface ApplyLayerOptions {
@@ -45,22 +42,11 @@ export async function applyLayer(ctx: StoreContext, options: ApplyLayerOptions):
   try {
     staged = makeStagedLayerDir(ctx, stage, onto);
     const { layerDir, diffDir } = staged;
-    let got: DiffId;
-    let tarSplit = diff.tarSplit;
-    if (staged.format === 'dir') {
-      // A whole tree on the new base: the layer's tar, as it exports, applied onto it, with a
-      // tar-split record of it (the new layer's export is that tar, whatever the base).
-      got = (await applyTarToTree(ctx, diffDir, layerTar(ctx, diff, options.signal), { tarSplit: ctx.layout.tarSplitIn(layerDir), ...(options.signal !== undefined ? { signal: options.signal } : {}) })).diffId;
-      tarSplit = true;
-      syncDir(ctx, diffDir);
-    } else {
-      if (diff.tarSplit) fs.copyFileSync(ctx.layout.tarSplitIn(ctx.layout.layerDir(diff.chainId)), ctx.layout.tarSplitIn(layerDir));
-      copyOverlayDir(nodeTreeFs(ctx.ports), ctx.ports, layerDiffDir(ctx, diff.chainId), diffDir, options.signal !== undefined ? { signal: options.signal } : {});
-      ctx.ports.syncfs(stage.fd);
-      got = diff.tarSplit
-        ? await hashReplay(ctx.layout.tarSplitIn(layerDir), diffDir, options.signal)
-        : hashLayerDir(diffDir, ctx.ports, options.signal).diffId;
-    }
+    // The new layer's export is that tar, whatever the base: it keeps a tar-split record of it.
+    const got = (await applyTarToTree(ctx, staged, layerTar(ctx, diff, options.signal), {
+      tarSplit: ctx.layout.tarSplitIn(layerDir), ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    })).diffId;
+    syncDir(ctx, diffDir);
     if (got !== diff.diffId) {
       throw new ShibafuError('DIGEST_MISMATCH', `Cannot apply layer ${diff.chainId}: its copy hashes to ${got}, not to its diffId ${diff.diffId}`, {
         hint: 'The layer\'s files were changed on disk behind shibafu. Re-create it from its source.',
@@ -69,7 +55,7 @@ export async function applyLayer(ctx: StoreContext, options: ApplyLayerOptions):
     }
     return commitStagedLayer(ctx, stage, {
       dir: layerDir, snapshot: staged.snapshot, diffId: diff.diffId, parent: onto, size: diff.size, files: diff.files,
-      blobDigest: diff.blobDigest, blobSize: diff.blobSize, mediaType: diff.mediaType, source: 'diff', tarSplit,
+      blobDigest: diff.blobDigest, blobSize: diff.blobSize, mediaType: diff.mediaType, source: 'diff', tarSplit: true,
     }, options.name);
   } catch (err) {
     discardStagedLayer(ctx, staged, stage);
@@ -77,10 +63,4 @@ export async function applyLayer(ctx: StoreContext, options: ApplyLayerOptions):
   } finally {
     stage.dispose();
   }
-}
-
-async function hashReplay(record: string, diffDir: string, signal?: AbortSignal): Promise<DiffId> {
-  const hash = createHash('sha256');
-  for await (const chunk of replayTarSplit(record, diffDir, signal)) hash.update(chunk);
-  return `sha256:${hash.digest('hex')}` as DiffId;
 }

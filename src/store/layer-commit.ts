@@ -16,6 +16,9 @@ import type { Staging, StagingIntent } from './staging.js';
 import type { IntentUndo } from './store-intents.js';
 import type { StoreContext } from './store-context.js';
 import { removeActive } from './layer-files.js';
+import { DIR_LAYER_FORMAT, OVERLAY_LAYER_FORMAT } from '../format/layer-format.js';
+import { overlayLowerView } from '../format/overlay-lowers.js';
+import { createLayerApplier, type OpApplier } from '../tar/layer-applier.js';
 
 export interface StagedLayer {
   /** The staged layer's metadata dir (its tar-split record), inside the staging dir. */
@@ -135,6 +138,22 @@ export function makeStagedLayerDir(ctx: StoreContext, stage: Staging, parent: La
   ctx.snapshots.prepare(snapshot, parent?.chainId ?? null);
   const changeset = ctx.snapshots.changeset(snapshot);
   return { layerDir, diffDir: changeset.dir, snapshot, format: changeset.format };
+}
+
+/**
+ * The applier of a staged layer's files, in its driver's format: dir format onto the parent's
+ * tree; overlay format into the empty changeset, with the merged view of the layers under the
+ * snapshot (read from their dirs, for whiteouts only: one is made where it hides something).
+ *
+ * @example
+ * const applier = stagedApplier(ctx, makeStagedLayerDir(ctx, stage, parent));
+ */
+export function stagedApplier(ctx: StoreContext, staged: StagedLayerDirs): OpApplier {
+  if (staged.format === 'dir') return createLayerApplier({ format: DIR_LAYER_FORMAT, root: staged.diffDir, ports: ctx.ports, limits: ctx.limits });
+  // An active snapshot's mounts list the layers under it (none: a bind of the changeset itself).
+  const mount = ctx.snapshots.mounts(staged.snapshot)[0];
+  const below = mount === undefined || mount.type === 'bind' ? null : overlayLowerView(mount.lowers, ctx.ports);
+  return createLayerApplier({ format: OVERLAY_LAYER_FORMAT, root: staged.diffDir, ports: ctx.ports, limits: ctx.limits, below });
 }
 
 /**

@@ -241,8 +241,8 @@ async function* verified(tar: AsyncIterable<Buffer>, diffId: DiffId, progress: (
 
 /**
  * The original archive again: raw bytes from the record, file contents from the diff dir. Each
- * file must still have the size the archive gave it; a changed size fails at once
- * (DIGEST_MISMATCH).
+ * file must still have the size the archive gave it (a sparse file its real size); a changed size
+ * fails at once (DIGEST_MISMATCH).
  *
  * @example
  * for await (const chunk of replayTarSplit(layout.tarSplitIn(dir), layout.diffIn(dir))) hash.update(chunk);
@@ -251,13 +251,30 @@ export async function* replayTarSplit(record: string, diffDir: string, signal?: 
   // readTarSplit pipes a file stream into gunzip, which does not pass an open error on: check first.
   const missing = !existsSync(record);
   let rootFd = -1;
+  // The sparse file whose segments are being read: its records come one after another.
+  let sparse = null as { readonly path: string; readonly fd: number } | null;
   try {
     if (missing) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
     rootFd = openSync(diffDir, constants.O_RDONLY | constants.O_DIRECTORY);
     for await (const r of readTarSplit(record)) {
       signal?.throwIfAborted();
-      if (r.kind === 'raw') yield r.bytes;
-      else yield* fileContent(rootFd, r.path, r.size);
+      if (r.kind === 'raw') {
+        yield r.bytes;
+      } else if (r.kind === 'file') {
+        const fd = openContent(rootFd, r.path, r.size);
+        try {
+          yield* readContent(fd, r.path, 0, r.size);
+        } finally {
+          closeSync(fd);
+        }
+      } else {
+        if (sparse === null || sparse.path !== r.path) {
+          if (sparse !== null) closeSync(sparse.fd);
+          sparse = null;
+          sparse = { path: r.path, fd: openContent(rootFd, r.path, r.fileSize) };
+        }
+        yield* readContent(sparse.fd, r.path, r.offset, r.size);
+      }
     }
   } catch (err) {
     if (err instanceof ShibafuError || (err instanceof Error && err.name === 'AbortError')) throw err;
@@ -266,11 +283,13 @@ export async function* replayTarSplit(record: string, diffDir: string, signal?: 
       cause: err,
     });
   } finally {
+    if (sparse !== null) closeSync(sparse.fd);
     if (rootFd >= 0) closeSync(rootFd);
   }
 }
 
-function* fileContent(rootFd: number, rel: string, size: number): Generator<Buffer> {
+/** Opens a file of the layer whose content the record names, checking it still has `size` bytes. */
+function openContent(rootFd: number, rel: string, size: number): number {
   // The record's paths come from the imported archive; the diff dir may have been changed since.
   // O_NOFOLLOW on the last component is not enough: a directory on the way replaced by a symlink
   // would read a file outside the layer. openBeneath refuses any symlink in any component.
@@ -284,15 +303,21 @@ function* fileContent(rootFd: number, rel: string, size: number): Generator<Buff
   try {
     const st = fstatSync(fd);
     if (!st.isFile() || st.size !== size) throw mismatch(rel, `it has ${st.isFile() ? `${st.size} bytes` : 'another type'}, the archive had ${size} bytes`);
-    for (let pos = 0; pos < size;) {
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - pos));
-      const n = readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) throw mismatch(rel, `it ended after ${pos} of ${size} bytes`);
-      pos += n;
-      yield n === buf.length ? buf : buf.subarray(0, n);
-    }
-  } finally {
+  } catch (err) {
     closeSync(fd);
+    throw err;
+  }
+  return fd;
+}
+
+/** `size` bytes of `fd` from `offset` (a hole reads as zeros, as the archive stored it). */
+function* readContent(fd: number, rel: string, offset: number, size: number): Generator<Buffer> {
+  for (let pos = 0; pos < size;) {
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - pos));
+    const n = readSync(fd, buf, 0, buf.length, offset + pos);
+    if (n === 0) throw mismatch(rel, `it ended after ${offset + pos} of ${offset + size} bytes`);
+    pos += n;
+    yield n === buf.length ? buf : buf.subarray(0, n);
   }
 }
 

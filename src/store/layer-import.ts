@@ -8,15 +8,14 @@ import type { Readable } from 'node:stream';
 import { ShibafuError } from '../errors.js';
 import type { DiffId, Digest } from '../ids.js';
 import { toApplyOp } from '../tar/apply-op.js';
-import { createLayerApplier, type OpApplier } from '../tar/layer-applier.js';
-import { DIR_LAYER_FORMAT, OVERLAY_LAYER_FORMAT } from '../format/layer-format.js';
+import type { OpApplier } from '../tar/layer-applier.js';
 import { LAYER_MEDIA_TYPES, openSource, type Compression } from '../tar/layer-source.js';
 import { BlobWriter } from '../content/blob-ingest.js';
 import { findLayerOfBlob, nameStoredLayer } from './layer-from-blob.js';
 import { TarParser } from '../tar/tar-parser.js';
 import { IMAGE_MEMBER_WINDOW, isImageArchiveMember } from '../tar/image-archive-member.js';
 import { TarSplitWriter } from '../tar/tar-split.js';
-import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, syncDir, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
+import { commitStagedLayer, discardStagedLayer, makeStagedLayerDir, stagedApplier, syncDir, type CommitResult, type StagedLayerDirs } from './layer-commit.js';
 import { copyTree } from './copy-tree.js';
 import { EarlyWriteback } from './early-writeback.js';
 import { hashLayerDir, type LayerHash } from './layer-hash.js';
@@ -65,17 +64,15 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
   let blob: BlobWriter | null = null;
   try {
     staged = makeStagedLayerDir(ctx, stage, options.parent);
-    const { layerDir, diffDir } = staged;
+    const { layerDir } = staged;
     // Overlay's format into an empty changeset; dir format onto a snapshot of the parent's tree.
-    applier = staged.format === 'dir'
-      ? createLayerApplier({ format: DIR_LAYER_FORMAT, root: diffDir, ports: ctx.ports, limits: ctx.limits })
-      : createLayerApplier({ format: OVERLAY_LAYER_FORMAT, root: diffDir, ports: ctx.ports, limits: ctx.limits });
+    applier = stagedApplier(ctx, staged);
     split = new TarSplitWriter(ctx.layout.tarSplitIn(layerDir));
     const a = applier;
     const s = split;
     const limits = ctx.limits;
-    // File content goes to the layer; everything else (and the content of entries that are not
-    // regular files, which no layer keeps) goes to the tar-split record.
+    // File content (a sparse file's segments too) goes to the layer; everything else (and the
+    // content of entries that are not regular files, which no layer keeps) goes to the tar-split record.
     let toFile = false;
     const checkXattrs = xattrCheck(ctx);
     let seen = 0;
@@ -88,8 +85,8 @@ export async function importTar(ctx: StoreContext, source: string | Readable, op
         const op = toApplyOp(entry, limits);
         checkXattrs(op);
         a.apply(op);
-        toFile = op.op === 'file';
-        if (op.op === 'file') s.file(op.parts.join('/'), op.size);
+        toFile = op.op === 'file' || op.op === 'sparse';
+        if (toFile) s.content(op);
       },
       onData: (chunk) => (toFile ? a.data(chunk) : s.raw(chunk)),
       onEntryEnd: () => { toFile = false; a.endEntry(); },

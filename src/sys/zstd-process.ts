@@ -8,7 +8,10 @@ import { Readable } from 'node:stream';
 import { ShibafuError } from '../errors.js';
 
 /**
- * Pipes `input` through `zstd -d` (or `zstd -N` to compress) and yields its output.
+ * Pipes `input` through `zstd -d` (or `zstd -N` to compress) and yields its output. The tool
+ * decodes concatenated frames and passes over skippable frames (RFC 8878, 3.1.2) wherever they
+ * stand, first included: zstd:chunked layers, whose table of contents lives in them, decompress
+ * to their tar as they are (src/tar/layer-source.test.ts runs it on such streams).
  *
  * @example
  * for await (const chunk of zstdStream(rawChunks, 'decompress')) parser.write(chunk);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { toApplyOp, type ApplyEntry } from './apply-op.js';
 
-const limits = { maxDepth: 16 };
+const limits = { maxDepth: 16, maxBytes: 1 << 30 };
 const T = { sec: 1_650_000_000, nsec: 500_000_000 };
 
 function entry(over: Partial<ApplyEntry> & Pick<ApplyEntry, 'path' | 'type'>): ApplyEntry {
@@ -22,6 +22,15 @@ test('regular files keep size, mode bits (setuid/setgid/sticky), owner and mtime
   // File-type bits some writers leave in the mode field are dropped.
   const op = toApplyOp(entry({ path: 'f', type: 'file', mode: 0o100644 }), limits);
   assert.equal(op.op === 'file' && op.attrs.mode, 0o644);
+});
+
+test('a sparse file becomes a sparse op with its map; its real size is bounded by the expanded-size limit', () => {
+  const map = { format: 'pax-1.0' as const, realSize: 1 << 20, offsets: [0, 4096], sizes: [10, 0] };
+  assert.deepEqual(toApplyOp(entry({ path: 'var/disk.img', type: 'file', size: 10, sparse: map }), limits), {
+    op: 'sparse', parts: ['var', 'disk.img'], attrs, map,
+  });
+  assert.throws(() => toApplyOp(entry({ path: 'big', type: 'file', size: 10, sparse: { ...map, realSize: 2 ** 40 } }), limits),
+    (e: Error & { code?: string }) => e.code === 'LIMIT_EXCEEDED' && /"big": its size of 1099511627776 bytes exceeds the limit of 1073741824 bytes/.test(e.message));
 });
 
 test('directories, including the layer root', () => {
@@ -93,7 +102,7 @@ test('paths: unsafe ones are refused before classification; only a directory may
   assert.throws(() => toApplyOp(entry({ path: '../x', type: 'file' }), limits), { code: 'PATH_UNSAFE' });
   assert.throws(() => toApplyOp(entry({ path: '/x/.wh.y', type: 'file' }), limits), { code: 'PATH_UNSAFE' });
   assert.throws(() => toApplyOp(entry({ path: '../.wh..wh..opq', type: 'file' }), limits), { code: 'PATH_UNSAFE' });
-  assert.throws(() => toApplyOp(entry({ path: 'a/b/c', type: 'file' }), { maxDepth: 2 }), { code: 'LIMIT_EXCEEDED' });
+  assert.throws(() => toApplyOp(entry({ path: 'a/b/c', type: 'file' }), { ...limits, maxDepth: 2 }), { code: 'LIMIT_EXCEEDED' });
   for (const type of ['file', 'symlink', 'fifo'] as const) {
     assert.throws(() => toApplyOp(entry({ path: './', type, linkpath: 'x' }), limits), { code: 'PATH_UNSAFE' }, type);
   }

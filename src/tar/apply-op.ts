@@ -4,6 +4,7 @@
  */
 import { ShibafuError } from '../errors.js';
 import { WHITEOUT_PREFIX, classifyWhiteout, isForbiddenXattr, splitArchivePath, type PathLimits } from './path-safety.js';
+import type { SparseMap } from './sparse-map.js';
 
 /** The fields of a parsed tar entry that applying needs (a structural subset of the parser's entry). */
 export interface ApplyEntry {
@@ -18,6 +19,14 @@ export interface ApplyEntry {
   readonly devmajor: number;
   readonly devminor: number;
   readonly xattrs: ReadonlyMap<string, Buffer>;
+  /** A GNU sparse file's map, checked by the parser against `size`. */
+  readonly sparse?: SparseMap | undefined;
+}
+
+/** What toApplyOp bounds: path depth, and the size a sparse file may claim. */
+export interface EntryLimits extends PathLimits {
+  /** The import's expanded-bytes limit (`--max-size`): a sparse file's holes expand too. */
+  readonly maxBytes: number;
 }
 
 export interface Attrs {
@@ -31,6 +40,8 @@ export interface Attrs {
 export type ApplyOp =
   | { op: 'dir'; parts: string[]; attrs: Attrs }
   | { op: 'file'; parts: string[]; attrs: Attrs; size: number }
+  /** A file written with holes: `map.realSize` bytes, the entry's data placed at the map's segments. */
+  | { op: 'sparse'; parts: string[]; attrs: Attrs; map: SparseMap }
   | { op: 'symlink'; parts: string[]; target: string; attrs: Attrs }
   | { op: 'hardlink'; parts: string[]; targetParts: string[] }
   | { op: 'device'; parts: string[]; kind: 'char' | 'block' | 'fifo'; major: number; minor: number; attrs: Attrs }
@@ -39,13 +50,13 @@ export type ApplyOp =
   | { op: 'skip'; path: string; reason: string };
 
 /**
- * Classifies an entry. Throws PATH_UNSAFE, LINK_UNSAFE, XATTR_FORBIDDEN or TAR_UNSUPPORTED for
- * entries no layer may contain.
+ * Classifies an entry. Throws PATH_UNSAFE, LINK_UNSAFE, XATTR_FORBIDDEN, TAR_UNSUPPORTED or
+ * LIMIT_EXCEEDED for entries no layer may contain.
  *
  * @example
  * toApplyOp({ path: 'etc/.wh.passwd', type: 'file', ... }, limits) // { op: 'whiteout', parts: ['etc', 'passwd'] }
  */
-export function toApplyOp(entry: ApplyEntry, limits: PathLimits): ApplyOp {
+export function toApplyOp(entry: ApplyEntry, limits: EntryLimits): ApplyOp {
   const parts = splitArchivePath(entry.path, limits);
   // Everything under aufs bookkeeping dirs (`.wh..wh.plnk/`, `.wh..wh.orph/`) is aufs's own
   // state, never layer content; moby skips the whole subtree too.
@@ -68,6 +79,7 @@ export function toApplyOp(entry: ApplyEntry, limits: PathLimits): ApplyOp {
     case 'dir':
       return { op: 'dir', parts, attrs: attrsOf(entry) };
     case 'file':
+      if (entry.sparse !== undefined) return sparseOp(entry, entry.sparse, parts, limits);
       return { op: 'file', parts, attrs: attrsOf(entry), size: entry.size };
     case 'symlink':
       if (entry.linkpath === '' || entry.linkpath.includes('\0')) {
@@ -92,6 +104,18 @@ export function toApplyOp(entry: ApplyEntry, limits: PathLimits): ApplyOp {
     case 'fifo':
       return { op: 'device', parts, kind: 'fifo', major: 0, minor: 0, attrs: attrsOf(entry) };
   }
+}
+
+function sparseOp(entry: ApplyEntry, map: SparseMap, parts: string[], limits: EntryLimits): ApplyOp {
+  // Holes cost no disk here, but every reader of the layer (a packed export, a copy, a container)
+  // sees realSize bytes: a 1 KiB archive must not make a file of terabytes. The same bound as the
+  // archive's expanded size.
+  if (map.realSize > limits.maxBytes) {
+    throw new ShibafuError('LIMIT_EXCEEDED', `Cannot import sparse file "${entry.path}": its size of ${map.realSize} bytes exceeds the limit of ${limits.maxBytes} bytes`, {
+      hint: 'Raise the limit with --max-size if the archive is trusted.',
+    });
+  }
+  return { op: 'sparse', parts, attrs: attrsOf(entry), map };
 }
 
 /** `.wh..wh.`: the prefix of the opaque marker and of aufs's metadata names. */

@@ -199,7 +199,7 @@ test('dir format: writing through the archive\'s own symlink or file is refused'
   }
 });
 
-test('dir format: hardlinks only to a file this layer wrote', { skip: needsRoot }, (t) => {
+test('dir format: hardlinks only to a file or symlink this layer wrote', { skip: needsRoot }, (t) => {
   const root = parentTree(t);
   assert.throws(() => apply(root, [hardlink('etc/shadow', 'etc/passwd')]), (err: { code?: string; message?: string }) => {
     assert.equal(err.code, 'LINK_UNSAFE');
@@ -212,6 +212,33 @@ test('dir format: hardlinks only to a file this layer wrote', { skip: needsRoot 
   apply(root3, [file('etc/a', 'A'), hardlink('data', 'etc/a')]);
   assert.equal(fs.statSync(join(root3, 'data')).ino, fs.statSync(join(root3, 'etc/a')).ino);
   assert.equal(fs.statSync(join(root3, 'data')).nlink, 2);
+  // A symlink this layer wrote: linked itself (the parent's `lib` symlink is still no target).
+  const root4 = parentTree(t);
+  apply(root4, [symlink('bin/sh', '/etc/passwd'), hardlink('bin/ash', 'bin/sh')]);
+  const [sh, ash] = ['bin/sh', 'bin/ash'].map((p) => fs.lstatSync(join(root4, p)));
+  assert.ok(ash!.isSymbolicLink());
+  assert.deepEqual([ash!.ino, ash!.nlink], [sh!.ino, 2]);
+  assert.equal(fs.statSync('/etc/passwd').nlink, 1);
+  assert.throws(() => apply(parentTree(t), [hardlink('x', 'lib')]), (err: { code?: string }) => err.code === 'LINK_UNSAFE');
+});
+
+test('dir format: a sparse file replaces the parent\'s file, sized with holes, its data at the map\'s offsets', { skip: needsRoot }, (t) => {
+  const root = parentTree(t);
+  const map = { format: 'pax-0.1' as const, realSize: 16 << 20, offsets: [1 << 20, 16 << 20], sizes: [6, 0] };
+  const a = createLayerApplier({ format: DIR_LAYER_FORMAT, root, ports, limits: { maxEntries: 1000 } });
+  a.apply({ op: 'sparse', parts: ['data'], attrs: attrs(0o600, 7, 8), map });
+  a.data(Buffer.from('abc'));
+  a.data(Buffer.from('def'));
+  a.endEntry();
+  a.finish();
+  const st = fs.statSync(join(root, 'data'));
+  assert.deepEqual([st.size, st.mode & 0o7777, st.uid, st.gid], [16 << 20, 0o600, 7, 8]);
+  assert.ok(st.blocks * 512 <= 64 * 1024, `${st.blocks} blocks allocated`);
+  const fd = fs.openSync(join(root, 'data'), 'r');
+  const buf = Buffer.alloc(8);
+  fs.readSync(fd, buf, 0, 8, (1 << 20) - 1);
+  fs.closeSync(fd);
+  assert.deepEqual(buf, Buffer.from('\0abcdef\0'));
 });
 
 test('dir format: a path twice is DUPLICATE_ENTRY, a directory twice takes the later attributes', { skip: needsRoot }, (t) => {

@@ -18,6 +18,8 @@ import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
 import { ancestorStep, entryStep, IMPLICIT_DIR_MODE, whiteoutStep, type FoundNode } from '../format/dir-format.js';
 import type { ApplyOp, Attrs } from './apply-op.js';
 import type { ApplyLimits, ApplyPorts, ApplyStats, OpApplier } from './layer-applier.js';
+import { startSparseFile, writeSparseData, type SparseWrite } from './sparse-file.js';
+import type { SparseMap } from './sparse-map.js';
 
 /** The overlay applier's calls, and the two that replace a kept directory's xattrs. */
 export interface DirApplyPorts extends ApplyPorts {
@@ -45,10 +47,10 @@ export class DirLayerApplier implements OpApplier {
   readonly #ours = new Set<string>(['']);
   /** Keys of this layer's directories (all in #ours): real directories, safe to resolve through. */
   readonly #dirs = new Set<string>(['']);
-  /** Regular files this layer wrote: the only targets a hardlink may have. */
-  readonly #files = new Set<string>();
+  /** Regular files and symlinks this layer wrote: the only targets a hardlink may have. */
+  readonly #linkable = new Set<string>();
   readonly #dirTimes: [string, Time][] = [];
-  #file: { fd: number; path: string; attrs: Attrs } | null = null;
+  #file: { fd: number; path: string; attrs: Attrs; sparse: SparseWrite | null } | null = null;
   readonly stats: ApplyStats = { entries: 0, bytes: 0, background: 0 };
 
   constructor(root: string, ports: DirApplyPorts, limits: ApplyLimits) {
@@ -67,6 +69,7 @@ export class DirLayerApplier implements OpApplier {
     switch (op.op) {
       case 'dir': return this.#dir(op.parts, op.attrs);
       case 'file': return this.#openFile(op.parts, op.attrs);
+      case 'sparse': return this.#openFile(op.parts, op.attrs, op.map);
       case 'symlink': return this.#symlink(op.parts, op.target, op.attrs);
       case 'hardlink': return this.#hardlink(op.parts, op.targetParts);
       case 'device': return this.#device(op.parts, op.kind, op.major, op.minor, op.attrs);
@@ -78,11 +81,15 @@ export class DirLayerApplier implements OpApplier {
   data(chunk: Buffer): void {
     const f = this.#file;
     if (f === null) return;
-    let off = 0;
-    try {
-      while (off < chunk.length) off += fs.writeSync(f.fd, chunk, off, chunk.length - off);
-    } catch (err) {
-      throw fromSystemError(err, `write "${f.path}"`);
+    if (f.sparse !== null) {
+      writeSparseData(f.fd, f.sparse, chunk, f.path);
+    } else {
+      let off = 0;
+      try {
+        while (off < chunk.length) off += fs.writeSync(f.fd, chunk, off, chunk.length - off);
+      } catch (err) {
+        throw fromSystemError(err, `write "${f.path}"`);
+      }
     }
     this.stats.bytes += chunk.length;
   }
@@ -202,7 +209,8 @@ export class DirLayerApplier implements OpApplier {
     this.#dirTimes.push([abs, attrs.mtime]);
   }
 
-  #openFile(parts: readonly string[], attrs: Attrs): void {
+  /** A regular file; with a sparse `map`, sized first and its data written at the map's offsets. */
+  #openFile(parts: readonly string[], attrs: Attrs, map?: SparseMap): void {
     const { key } = this.#prepare(parts, false, 'file');
     const abs = this.#abs(key);
     let fd: number;
@@ -212,8 +220,9 @@ export class DirLayerApplier implements OpApplier {
     } catch (err) {
       throw fromSystemError(err, `create file "${key}"`);
     }
-    this.#files.add(key);
-    this.#file = { fd, path: abs, attrs };
+    this.#linkable.add(key);
+    this.#file = { fd, path: abs, attrs, sparse: null };
+    if (map !== undefined) this.#file.sparse = startSparseFile(fd, map, key);
   }
 
   #symlink(parts: readonly string[], target: string, attrs: Attrs): void {
@@ -227,19 +236,21 @@ export class DirLayerApplier implements OpApplier {
     } catch (err) {
       throw fromSystemError(err, `create symlink "${key}"`);
     }
+    this.#linkable.add(key);
   }
 
   #hardlink(parts: readonly string[], targetParts: readonly string[]): void {
     const targetKey = targetParts.join('/');
-    // Only a regular file this layer wrote: a parent's file (or anything reached through a
-    // parent's symlink) would tie the layer to an inode it does not own.
-    if (!this.#files.has(targetKey)) {
+    // Only a regular file or symlink this layer wrote: a parent's file (or anything reached
+    // through a parent's symlink) would tie the layer to an inode it does not own.
+    if (!this.#linkable.has(targetKey)) {
       throw new ShibafuError('LINK_UNSAFE', `Cannot import hardlink "${parts.join('/')}": its target "${targetKey}" is not a file of this archive`, {
         hint: 'A hardlink must follow the entry it points at, in the same layer.',
       });
     }
     const { key } = this.#prepare(parts, false, 'hardlink');
     try {
+      // link(2): no AT_SYMLINK_FOLLOW, a symlink target is linked itself (layer-applier.ts).
       fs.linkSync(this.#abs(targetKey), this.#abs(key));
     } catch (err) {
       throw fromSystemError(err, `create hardlink "${key}"`);

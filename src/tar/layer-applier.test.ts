@@ -7,6 +7,7 @@ import { LayerApplier, type ApplyPorts } from './layer-applier.js';
 import type { ApplyOp, Attrs } from './apply-op.js';
 import { futimens, lutimens } from '../sys/utimens.js';
 import { mknod } from '../sys/mknod.js';
+import { lgetxattr, lsetxattr } from '../sys/xattr.js';
 
 const isRoot = process.geteuid?.() === 0;
 const ports: ApplyPorts = {
@@ -20,7 +21,7 @@ const attrs = (mode: number, uid: number, gid: number): Attrs => ({ mode, uid, g
 
 function applyAll(ops: { op: ApplyOp; data?: string }[]): string {
   const root = fs.mkdtempSync(join(tmpdir(), 'layer-applier-test-'));
-  const a = new LayerApplier(root, ports, { maxEntries: 1000 });
+  const a = new LayerApplier(root, ports, { maxEntries: 1000 }, null);
   for (const { op, data } of ops) {
     a.apply(op);
     if (data !== undefined) a.data(Buffer.from(data));
@@ -131,7 +132,7 @@ function bulkOps(n: number): { op: ApplyOp; data?: string | Buffer }[] {
 
 /** Applies `ops` (content given in two chunks, as a stream may split it); returns the applier too. */
 function applyOps(root: string, ops: { op: ApplyOp; data?: string | Buffer }[], withPorts: ApplyPorts = ports): LayerApplier {
-  const a = new LayerApplier(root, withPorts, { maxEntries: 100_000 });
+  const a = new LayerApplier(root, withPorts, { maxEntries: 100_000 }, null);
   try {
     for (const { op, data } of ops) {
       a.apply(op);
@@ -155,6 +156,101 @@ const tempRoot = (t: { after(fn: () => void): void }): string => {
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
   return root;
 };
+
+test('whiteouts only where the layers below show the path; none under a directory this layer made opaque', { skip: isRoot ? false : 'needs root (mknod, trusted.* xattrs)' }, (t) => {
+  const root = tempRoot(t);
+  const below = new Set(['etc/gone', 'opt/x', 'opt/sub/y', 'var', 'usr/z']);
+  const asked: string[] = [];
+  const withMarks: ApplyPorts = { ...ports, mknod, lsetxattr };
+  const wh = (path: string): { op: ApplyOp } => ({ op: { op: 'whiteout', parts: path.split('/') } });
+  const a = new LayerApplier(root, withMarks, { maxEntries: 1000 }, { has: (parts) => { asked.push(parts.join('/')); return below.has(parts.join('/')); } });
+  for (const { op } of [
+    wh('etc/gone'), wh('etc/nothing'), wh('newdir/x'),
+    wh('opt/x'), wh('opt/sub/y'), { op: { op: 'opaque', dirParts: ['opt'] } as ApplyOp },
+    wh('var'), dir('var', 0o755, me.uid, me.gid),
+    wh('usr/z'),
+  ]) {
+    a.apply(op);
+    a.endEntry();
+  }
+  a.finish();
+  const kind = (rel: string): string => {
+    try {
+      const st = fs.lstatSync(join(root, rel));
+      return st.isCharacterDevice() && st.rdev === 0 ? 'whiteout' : st.isDirectory() ? 'dir' : 'other';
+    } catch {
+      return 'none';
+    }
+  };
+  assert.deepEqual(asked.sort(), ['etc/gone', 'etc/nothing', 'newdir/x', 'opt/sub/y', 'opt/x', 'usr/z', 'var']);
+  assert.deepEqual(['etc/gone', 'etc/nothing', 'newdir', 'opt/x', 'opt/sub/y', 'var', 'usr/z'].map(kind),
+    ['whiteout', 'none', 'none', 'none', 'none', 'dir', 'whiteout']);
+  // The directory that replaced this layer's whiteout hides the lower one: opaque.
+  assert.equal(lgetxattr(join(root, 'var'), 'trusted.overlay.opaque')?.toString(), 'y');
+  // A layer on nothing makes none at all.
+  const bare = tempRoot(t);
+  applyOps(bare, [wh('etc/gone'), wh('top')], withMarks);
+  assert.deepEqual(fs.readdirSync(bare), []);
+  // Hiding nothing or not, a whiteout below the archive's own symlink is an entry below a non-directory.
+  const link = { op: { op: 'symlink', parts: ['link'], target: '/etc', attrs: attrs(0o777, me.uid, me.gid) } as ApplyOp };
+  assert.throws(() => applyOps(tempRoot(t), [link, wh('link/passwd')], withMarks),
+    (e: { code?: string; message?: string }) => e.code === 'PATH_CONFLICT' && e.message === 'Cannot import "link/passwd": "link" is not a directory in this archive');
+});
+
+test('a hardlink to a symlink of the archive links the symlink itself, never what it points at', (t) => {
+  const root = tempRoot(t);
+  const outside = fs.mkdtempSync(join(tmpdir(), 'layer-applier-outside-'));
+  t.after(() => fs.rmSync(outside, { recursive: true, force: true }));
+  fs.writeFileSync(join(outside, 'target'), 'outside\n');
+  const link = (path: string, target: string): { op: ApplyOp } => ({ op: { op: 'hardlink', parts: path.split('/'), targetParts: target.split('/') } });
+  applyOps(root, [
+    { op: { op: 'symlink', parts: ['bin', 'sh'], target: join(outside, 'target'), attrs: attrs(0o777, me.uid, me.gid) } },
+    link('bin/ash', 'bin/sh'),
+    link('usr/ash', 'bin/sh'),
+  ]);
+  const sh = fs.lstatSync(join(root, 'bin/sh'));
+  for (const rel of ['bin/ash', 'usr/ash']) {
+    const st = fs.lstatSync(join(root, rel));
+    assert.ok(st.isSymbolicLink(), rel);
+    assert.equal(st.ino, sh.ino, rel);
+    assert.equal(fs.readlinkSync(join(root, rel)), join(outside, 'target'));
+  }
+  assert.equal(sh.nlink, 3);
+  assert.equal(fs.statSync(join(outside, 'target')).nlink, 1, 'the file the symlink names got no link');
+  // What still is no target: a directory, a whiteout's path, a name not (yet) in the archive.
+  assert.throws(() => applyOps(tempRoot(t), [dir('d', 0o755, me.uid, me.gid), link('h', 'd')]), /"d" is neither a regular file nor a symlink/);
+  assert.throws(() => applyOps(tempRoot(t), [link('h', 's')]), (e: { code?: string }) => e.code === 'LINK_UNSAFE');
+});
+
+test('a sparse file is sized first and its data written at the map\'s offsets: the holes stay holes', () => {
+  const map = { format: 'gnu' as const, realSize: 64 << 20, offsets: [0, 8 << 20, 40 << 20, 64 << 20], sizes: [5000, 4096, 3, 0] };
+  const root = fs.mkdtempSync(join(tmpdir(), 'layer-applier-test-'));
+  try {
+    const a = new LayerApplier(root, ports, { maxEntries: 1000 }, null);
+    const uid = process.geteuid?.() ?? 0;
+    const gid = process.getegid?.() ?? 0;
+    a.apply({ op: 'sparse', parts: ['d', 'disk.img'], attrs: attrs(0o640, uid, gid), map });
+    // The stored bytes come in chunks that cut across segments.
+    const stored = Buffer.concat([Buffer.alloc(5000, 1), Buffer.alloc(4096, 2), Buffer.alloc(3, 3)]);
+    for (const cut of [[0, 4000], [4000, 5001], [5001, 9099]]) a.data(stored.subarray(cut[0], cut[1]));
+    a.endEntry();
+    a.finish();
+    const path = join(root, 'd/disk.img');
+    const st = fs.statSync(path);
+    assert.deepEqual([st.size, st.mode & 0o7777, st.mtimeMs], [64 << 20, 0o640, mtime.sec * 1000]);
+    // 9,099 bytes of data: a few blocks, not 64 MiB.
+    assert.ok(st.blocks * 512 < 64 * 1024, `${st.blocks} blocks allocated`);
+    const content = fs.readFileSync(path);
+    const expected = Buffer.alloc(64 << 20);
+    expected.fill(1, 0, 5000);
+    expected.fill(2, 8 << 20, (8 << 20) + 4096);
+    expected.fill(3, 40 << 20, (40 << 20) + 3);
+    assert.ok(content.equals(expected));
+    assert.equal(a.stats.bytes, stored.length);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
 
 test('past 512 plain small files, a second thread writes them: exact content, mode and mtime', (t) => {
   const root = tempRoot(t);

@@ -12,9 +12,12 @@ import * as fs from 'node:fs';
 import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
 import type { LayerFormat } from '../format/layer-format.js';
 import { DEFAULT_OVERLAY_NAMESPACE, markOpaque, markWhiteout, type OverlayNamespace } from '../format/overlay-format.js';
+import type { LowerView } from '../format/overlay-lowers.js';
 import type { ApplyOp, Attrs } from './apply-op.js';
 import { BATCH_BYTES, BackgroundFailure, BackgroundFiles } from './background-files.js';
 import { DirLayerApplier, type DirApplyPorts } from './dir-layer-applier.js';
+import { startSparseFile, writeSparseData, type SparseWrite } from './sparse-file.js';
+import type { SparseMap } from './sparse-map.js';
 
 /** The special calls the applier needs (src/sys implements them with koffi). */
 export interface ApplyPorts {
@@ -64,9 +67,12 @@ export interface OpApplier {
   abort(): void;
 }
 
-/** Where and how a layer is applied: an empty dir in overlay's format, or a parent's full tree in dir format. */
+/**
+ * Where and how a layer is applied: an empty dir in overlay's format (with the merged view of the
+ * layers it goes on, null for none), or a parent's full tree in dir format.
+ */
 export type ApplierTarget =
-  | { readonly format: Extract<LayerFormat, { kind: 'overlay' }>; readonly root: string; readonly ports: ApplyPorts; readonly limits: ApplyLimits }
+  | { readonly format: Extract<LayerFormat, { kind: 'overlay' }>; readonly root: string; readonly ports: ApplyPorts; readonly limits: ApplyLimits; readonly below: LowerView | null }
   | { readonly format: Extract<LayerFormat, { kind: 'dir' }>; readonly root: string; readonly ports: DirApplyPorts; readonly limits: ApplyLimits };
 
 /**
@@ -77,7 +83,8 @@ export type ApplierTarget =
  */
 export function createLayerApplier(target: ApplierTarget): OpApplier {
   if (target.format.kind === 'dir') return new DirLayerApplier(target.root, target.ports as DirApplyPorts, target.limits);
-  return new LayerApplier(target.root, target.ports, target.limits, target.format.namespace);
+  const overlay = target as Extract<ApplierTarget, { readonly below: LowerView | null }>;
+  return new LayerApplier(overlay.root, overlay.ports, overlay.limits, overlay.below, target.format.namespace);
 }
 
 export class LayerApplier implements OpApplier {
@@ -85,6 +92,7 @@ export class LayerApplier implements OpApplier {
   readonly #namespace: OverlayNamespace;
   readonly #ports: ApplyPorts;
   readonly #limits: ApplyLimits;
+  readonly #below: LowerView | null;
   readonly #dirs = new Set<string>(['']);
   readonly #whiteouts = new Set<string>();
   readonly #opaque = new Set<string>();
@@ -103,18 +111,20 @@ export class LayerApplier implements OpApplier {
   readonly #exactModes = new Map<string, Map<number, boolean>>();
   readonly #euid: number;
   readonly #egid: number;
-  #file: { fd: number; path: string; remaining: number; attrs: Attrs; chown: boolean; chmod: boolean } | null = null;
+  #file: { fd: number; path: string; remaining: number; attrs: Attrs; chown: boolean; chmod: boolean; sparse: SparseWrite | null } | null = null;
   /** The file being queued for the background thread: its slot and how much of it is in. */
   #queued: { offset: number; written: number; key: string } | null = null;
   #background: BackgroundFiles | null = null;
   #plainFiles = 0;
   readonly stats: ApplyStats = { entries: 0, bytes: 0, background: 0 };
 
-  constructor(root: string, ports: ApplyPorts, limits: ApplyLimits, namespace: OverlayNamespace = DEFAULT_OVERLAY_NAMESPACE) {
+  /** `below`: the merged view of the layers this one goes on; null for a layer on nothing. */
+  constructor(root: string, ports: ApplyPorts, limits: ApplyLimits, below: LowerView | null, namespace: OverlayNamespace = DEFAULT_OVERLAY_NAMESPACE) {
     this.#root = root;
     this.#namespace = namespace;
     this.#ports = ports;
     this.#limits = limits;
+    this.#below = below;
     this.#euid = process.geteuid?.() ?? -1;
     this.#egid = process.getegid?.() ?? -1;
     const st = fs.statSync(root);
@@ -132,6 +142,7 @@ export class LayerApplier implements OpApplier {
     switch (op.op) {
       case 'dir': return this.#dir(op.parts, op.attrs);
       case 'file': return this.#openFile(op.parts, op.attrs, op.size);
+      case 'sparse': return this.#openSparse(op.parts, op.attrs, op.map);
       case 'symlink': return this.#symlink(op.parts, op.target, op.attrs);
       case 'hardlink': return this.#hardlink(op.parts, op.targetParts);
       case 'device': return this.#device(op.parts, op.kind, op.major, op.minor, op.attrs);
@@ -151,11 +162,15 @@ export class LayerApplier implements OpApplier {
     }
     const f = this.#file;
     if (f === null) return;
-    let off = 0;
-    try {
-      while (off < chunk.length) off += fs.writeSync(f.fd, chunk, off, chunk.length - off);
-    } catch (err) {
-      throw fromSystemError(err, `write "${f.path}"`);
+    if (f.sparse !== null) {
+      writeSparseData(f.fd, f.sparse, chunk, f.path);
+    } else {
+      let off = 0;
+      try {
+        while (off < chunk.length) off += fs.writeSync(f.fd, chunk, off, chunk.length - off);
+      } catch (err) {
+        throw fromSystemError(err, `write "${f.path}"`);
+      }
     }
     f.remaining -= chunk.length;
     this.stats.bytes += chunk.length;
@@ -185,6 +200,7 @@ export class LayerApplier implements OpApplier {
     this.#settleAll();
     const bg = this.#background;
     if (bg !== null) this.#onThread(() => bg.close());
+    if (this.#whiteouts.size > 0 && this.#opaque.size > 0) this.#dropHiddenWhiteouts();
     for (const [path, t] of this.#dirTimes) {
       try {
         this.#ports.lutimens(path, t, t);
@@ -351,8 +367,21 @@ export class LayerApplier implements OpApplier {
     }
     let fd = -1;
     this.#create(key, 'file', () => { fd = fs.openSync(abs, CREATE_FLAGS, plain ? attrs.mode : 0o600); });
-    this.#file = { fd, path: abs, remaining: size, attrs, chown: !owned, chmod: true };
+    this.#file = { fd, path: abs, remaining: size, attrs, chown: !owned, chmod: true, sparse: null };
     if (plain) this.#file.chmod = !this.#createsExactly(parent, attrs.mode, fd, abs);
+  }
+
+  /** A sparse file: made like any file on this thread, sized first, its data written at the map's offsets. */
+  #openSparse(parts: readonly string[], attrs: Attrs, map: SparseMap): void {
+    const parent = this.#ensureDir(parts.slice(0, -1));
+    const key = parts.join('/');
+    const abs = this.#abs(key);
+    const owned = attrs.uid === this.#euid && attrs.gid === this.#egid && this.#plainDirs.has(parent);
+    let fd = -1;
+    this.#create(key, 'file', () => { fd = fs.openSync(abs, CREATE_FLAGS, 0o600); });
+    // Owned by the applier from here: endEntry (or abort) closes it.
+    this.#file = { fd, path: abs, remaining: 0, attrs, chown: !owned, chmod: true, sparse: null };
+    this.#file.sparse = startSparseFile(fd, map, key);
   }
 
   /**
@@ -424,8 +453,11 @@ export class LayerApplier implements OpApplier {
         hint: 'A hardlink must follow the entry it points at, in the same layer.',
       });
     }
-    if (!st.isFile()) {
-      throw new ShibafuError('LINK_UNSAFE', `Cannot import hardlink "${key}": its target "${targetKey}" is not a regular file`);
+    // A symlink may be hardlinked too (`ln sh ash` on a symlink, as busybox images have): the
+    // link is to the symlink itself. Node's linkSync is link(2), which on Linux is linkat without
+    // AT_SYMLINK_FOLLOW: the target's own inode, never what it points at.
+    if (!st.isFile() && !st.isSymbolicLink()) {
+      throw new ShibafuError('LINK_UNSAFE', `Cannot import hardlink "${key}": its target "${targetKey}" is neither a regular file nor a symlink`);
     }
     this.#create(key, 'hardlink', () => fs.linkSync(targetAbs, this.#abs(key)));
   }
@@ -444,8 +476,17 @@ export class LayerApplier implements OpApplier {
     }
   }
 
-  /** `.wh.NAME` → a 0/0 character device NAME, overlay's whiteout (mode 0, as the kernel makes them). */
+  /**
+   * `.wh.NAME` → a 0/0 character device NAME, overlay's whiteout (mode 0, as the kernel makes
+   * them), where the layers below show NAME. Where they show nothing (always, in a layer on
+   * nothing) it would hide nothing, and the kernel hides whiteouts only from the listing of a
+   * directory merged from several layers: in one only this layer has, `ls -l` would show it as
+   * `c?????????` (readdir lists it, lookup finds no file). None is made; the archive's entry
+   * stays in the tar-split record, so the export is still the archive byte for byte.
+   */
   #whiteout(parts: readonly string[]): void {
+    this.#refuseBelowNonDir(parts);
+    if (this.#below === null || !this.#below.has(parts)) return;
     const key = this.#parentAndKey(parts);
     if (this.#whiteouts.has(key)) return;
     this.#settle(key);
@@ -461,6 +502,52 @@ export class LayerApplier implements OpApplier {
       // Something of this layer already stands there: whiteouts only hide lower layers, so it stays.
       if (errnoCode(err) === 'EEXIST' || errnoCode((err as { cause?: unknown }).cause) === 'EEXIST') return;
       throw fromSystemError(err, `create whiteout "${key}"`);
+    }
+  }
+
+  /**
+   * PATH_CONFLICT when an ancestor of `parts` is a non-directory this archive made (a symlink, a
+   * file): a whiteout is an entry below it like any other, whether it hides something or not.
+   * Only the first ancestor this layer has no directory for needs a look: nothing of the layer
+   * lies below one it does not have. Its own whiteout there is fine (#ensureDir replaces it).
+   */
+  #refuseBelowNonDir(parts: readonly string[]): void {
+    let key = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      key = key === '' ? parts[i]! : `${key}/${parts[i]}`;
+      if (this.#dirs.has(key)) continue;
+      if (this.#whiteouts.has(key)) return;
+      this.#settle(key);
+      try {
+        fs.lstatSync(this.#abs(key));
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') return;
+        throw fromSystemError(err, `read "${key}"`);
+      }
+      throw new ShibafuError('PATH_CONFLICT', `Cannot import "${parts.join('/')}": "${key}" is not a directory in this archive`);
+    }
+  }
+
+  /**
+   * Removes the whiteouts below a directory this layer made opaque (its marker may come after
+   * them in the archive): the opaque directory already hides all the layers below have there, so
+   * they hide nothing, and the directory, merged with none below, would list them (#whiteout).
+   */
+  #dropHiddenWhiteouts(): void {
+    for (const key of this.#whiteouts) {
+      let slash = key.lastIndexOf('/');
+      let hidden = this.#opaque.has('');
+      while (!hidden && slash > 0) {
+        hidden = this.#opaque.has(key.slice(0, slash));
+        slash = key.lastIndexOf('/', slash - 1);
+      }
+      if (!hidden) continue;
+      try {
+        fs.unlinkSync(this.#abs(key));
+      } catch (err) {
+        throw fromSystemError(err, `remove whiteout "${key}"`);
+      }
+      this.#whiteouts.delete(key);
     }
   }
 

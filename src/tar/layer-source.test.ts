@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openSource } from './layer-source.js';
+import { openSource, sniffCompression } from './layer-source.js';
+import { skippableFrame, zstd, zstdChunked } from '../../test/fixtures/compress.js';
 
 const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
 const LIMITS = { maxBytes: 1 << 30 };
@@ -60,5 +61,33 @@ test('an import that stops early or fails closes the archive file', async () => 
   } finally {
     cleanup();
     xz.cleanup();
+  }
+});
+
+test('a zstd stream may start with a skippable frame (magic 0x184D2A50..5F), as zstd:chunked ones do', () => {
+  const magic = (n: number): Buffer => { const b = Buffer.alloc(8); b.writeUInt32LE(n, 0); return b; };
+  assert.equal(sniffCompression(magic(0xfd2fb528)), 'zstd');
+  for (let v = 0; v < 16; v++) assert.equal(sniffCompression(magic(0x184d2a50 + v)), 'zstd', `variant ${v}`);
+  assert.equal(sniffCompression(magic(0x184d2a60)), 'none');
+  assert.equal(sniffCompression(magic(0x184d2a4f)), 'none');
+  assert.equal(sniffCompression(Buffer.from([0x50, 0x2a, 0x4d])), 'none');
+});
+
+test('the zstd tool passes over skippable frames before, between and after data frames', async () => {
+  const tar = randomBytes(300_000);
+  for (const archive of [zstdChunked(tar), Buffer.concat([zstd(tar), skippableFrame(3, Buffer.alloc(0))]), Buffer.concat([skippableFrame(9, Buffer.from('x')), zstd(tar)])]) {
+    const { path, cleanup } = tempFile(archive);
+    try {
+      const opened = openSource(path, LIMITS);
+      const parts: Buffer[] = [];
+      for await (const chunk of opened.chunks) parts.push(Buffer.from(chunk));
+      assert.ok(Buffer.concat(parts).equals(tar));
+      const r = opened.result();
+      assert.equal(r.compression, 'zstd');
+      assert.equal(r.diffId, `sha256:${createHash('sha256').update(tar).digest('hex')}`);
+      assert.equal(r.blobDigest, `sha256:${createHash('sha256').update(archive).digest('hex')}`);
+    } finally {
+      cleanup();
+    }
   }
 });

@@ -29,6 +29,15 @@ const READ_CHUNK = 1 << 20;
  */
 const GUNZIP_CHUNK = 256 * 1024;
 
+/** A zstd frame's magic number (RFC 8878, 3.1.1), little-endian. */
+const ZSTD_MAGIC = 0xfd2fb528;
+/**
+ * Skippable frames: magic 0x184D2A50 to 0x184D2A5F (RFC 8878, 3.1.2), data any decoder passes
+ * over. zstd:chunked layers keep their table of contents in them, and a stream may begin with one.
+ */
+const ZSTD_SKIPPABLE_MAGIC = 0x184d2a50;
+const ZSTD_SKIPPABLE_MASK = 0xfffffff0;
+
 /**
  * Sniffs the compression of an archive from its first bytes.
  *
@@ -37,7 +46,12 @@ const GUNZIP_CHUNK = 256 * 1024;
  */
 export function sniffCompression(head: Buffer): Compression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (head.length >= 4) {
+    const magic = head.readUInt32LE(0);
+    // The `zstd` tool skips skippable frames wherever they stand (tested with one before, between
+    // and after data frames): one at the start makes a zstd stream.
+    if (magic === ZSTD_MAGIC || ((magic & ZSTD_SKIPPABLE_MASK) >>> 0) === ZSTD_SKIPPABLE_MAGIC) return 'zstd';
+  }
   if (head.length >= 3 && head.toString('latin1', 0, 3) === 'BZh') unsupported('bzip2');
   if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) unsupported('xz');
   return 'none';

@@ -11,6 +11,7 @@
 import { isUtf8 } from 'node:buffer';
 import { ShibafuError } from '../errors.js';
 import type { RawHeader } from './tar-header.js';
+import type { SparseMap } from './sparse-map.js';
 
 /** Kind of file an entry creates. 'link' is a hard link to `linkpath`. */
 export type EntryType = 'file' | 'link' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
@@ -24,7 +25,8 @@ export interface TarTime {
 /**
  * One archive member, ready to apply. `path` and `linkpath` are exactly as archived (not normalized,
  * not checked for safety: that is the importer's job). `size` is the number of data bytes the entry
- * delivers through `onData`, so it is 0 for everything but files.
+ * delivers through `onData`, so it is 0 for everything but files; for a sparse file those are its
+ * segments' bytes, one after another, and `sparse` says where each goes.
  */
 export interface TarEntry {
   path: string;
@@ -45,6 +47,8 @@ export interface TarEntry {
   xattrs: Map<string, Buffer>;
   /** Byte offset of the entry's own header block in the archive. */
   headerOffset: number;
+  /** A GNU sparse file's map (src/tar/sparse-map.ts), checked against `size`; undefined otherwise. */
+  sparse: SparseMap | undefined;
 }
 
 /** Extension records seen since the previous entry, and the global PAX records in force. */
@@ -53,6 +57,10 @@ export interface PendingExtensions {
   local: Map<string, Buffer> | null;
   longName: Buffer | null;
   longLink: Buffer | null;
+  /** Whether `local` holds GNU sparse records (GNU.sparse.*), found as it was parsed. */
+  sparse: boolean;
+  /** GNU sparse format 0.0's offset/size records in order (they repeat, which `local` cannot hold). */
+  sparsePairs: number[] | null;
 }
 
 const TYPES: Record<string, EntryType> = {
@@ -65,10 +73,11 @@ const TYPES: Record<string, EntryType> = {
   '4': 'block',
   '5': 'dir',
   '6': 'fifo',
+  // Old GNU sparse file: a regular file whose data is stored without its holes (sparse-map.ts).
+  S: 'file',
 };
 
 const UNSUPPORTED_NAMES: Record<string, string> = {
-  S: 'GNU sparse file',
   V: 'GNU volume label',
   M: 'GNU multi-volume continuation',
   N: 'old GNU long name',
@@ -79,7 +88,7 @@ const UNSUPPORTED_NAMES: Record<string, string> = {
  * Builds the entry for header `h` found at byte `offset`.
  *
  * @example
- * const entry = resolveEntry(decodeHeader(block, 0)!, { global: null, local: null, longName: null, longLink: null }, 0);
+ * const entry = resolveEntry(decodeHeader(block, 0)!, { global: null, local: null, longName: null, longLink: null, sparse: false, sparsePairs: null }, 0);
  */
 export function resolveEntry(h: RawHeader, ext: PendingExtensions, offset: number): TarEntry {
   const pax = ext.local !== null || ext.global !== null ? ext : null;
@@ -89,7 +98,6 @@ export function resolveEntry(h: RawHeader, ext: PendingExtensions, offset: numbe
     const what = UNSUPPORTED_NAMES[h.typeflag] ?? `typeflag ${JSON.stringify(h.typeflag)}`;
     throw new ShibafuError('TAR_UNSUPPORTED', `Cannot read tar entry "${path}" at byte ${offset}: ${what} entries are not supported`, {
       details: { offset, path, typeflag: h.typeflag },
-      hint: h.typeflag === 'S' ? 'Recreate the archive without --sparse (-S).' : undefined,
     });
   }
   // Pre-POSIX tars mark directories only by a trailing slash on an old-style regular file.
@@ -110,6 +118,7 @@ export function resolveEntry(h: RawHeader, ext: PendingExtensions, offset: numbe
     devminor: h.devminor,
     xattrs: new Map(),
     headerOffset: offset,
+    sparse: undefined,
   };
   if (pax !== null) applyPax(e, pax, offset);
   return e;
@@ -126,13 +135,23 @@ export function payloadSize(h: RawHeader, ext: PendingExtensions, offset: number
   return v === undefined ? h.size : paxInteger(v, 'size', offset);
 }
 
-function paxValue(ext: PendingExtensions, key: string): Buffer | undefined {
+/**
+ * The value of PAX keyword `key` for the next entry (local over global); undefined when unset.
+ *
+ * @example
+ * paxValue(pending, 'GNU.sparse.realsize')
+ */
+export function paxValue(ext: PendingExtensions, key: string): Buffer | undefined {
   const v = ext.local?.has(key) ? ext.local.get(key) : ext.global?.get(key);
   // POSIX: a record with an empty value unsets the keyword.
   return v === undefined || v.length === 0 ? undefined : v;
 }
 
 function resolvePath(h: RawHeader, ext: PendingExtensions, pax: PendingExtensions | null, offset: number): string {
+  // GNU sparse formats 0.1 and 1.0 archive the file as DIR/GNUSparseFile.PID/NAME, so that a tar
+  // without sparse support extracts it apart; the real name is this record (GNU tar's precedence).
+  const sparseName = ext.sparse ? paxValue(ext, 'GNU.sparse.name') : undefined;
+  if (sparseName !== undefined) return checkedName(sparseName, 'GNU.sparse.name', offset);
   const fromPax = pax === null ? undefined : paxValue(pax, 'path');
   if (fromPax !== undefined) return checkedName(fromPax, 'path', offset);
   if (ext.longName !== null) return checkedName(ext.longName, 'GNU long name', offset);
@@ -173,17 +192,6 @@ function notUtf8(what: string, offset: number): ShibafuError {
 }
 
 function applyPax(e: TarEntry, pax: PendingExtensions, offset: number): void {
-  for (const map of [pax.global, pax.local]) {
-    if (map === null) continue;
-    for (const key of map.keys()) {
-      if (key.startsWith('GNU.sparse.')) {
-        throw new ShibafuError('TAR_UNSUPPORTED', `Cannot read tar entry "${e.path}" at byte ${offset}: GNU sparse files are not supported`, {
-          details: { offset, path: e.path },
-          hint: 'Recreate the archive without --sparse (-S).',
-        });
-      }
-    }
-  }
   let v = paxValue(pax, 'uid');
   if (v !== undefined) e.uid = paxInteger(v, 'uid', offset);
   v = paxValue(pax, 'gid');

@@ -200,9 +200,13 @@ function textIsUtf8(block: Buffer, start: number, len: number, decoded: string):
 /**
  * Reads an octal (leading spaces/NULs, terminated by space or NUL) or GNU base-256 numeric field.
  * Base-256 (high bit of the first byte set) is how GNU tar stores values that overflow octal:
- * uids above 2097151, sizes of 8 GiB and more, dates before 1970.
+ * uids above 2097151, sizes of 8 GiB and more, dates before 1970. `field` and `offset` (the
+ * block's byte offset in the archive) name it in errors.
+ *
+ * @example
+ * readNumber(block, at + 124, 12, 'size', offset)
  */
-function readNumber(block: Buffer, start: number, len: number, field: string, offset: number): number {
+export function readNumber(block: Buffer, start: number, len: number, field: string, offset: number): number {
   const first = block[start]!;
   if (first & 0x80) return readBase256(block, start, len, field, offset);
   let i = start;
@@ -359,6 +363,19 @@ export function paddingFor(size: number): number {
  */
 export function parsePax(buf: Buffer, offset = 0): Map<string, Buffer> {
   const records = new Map<string, Buffer>();
+  forEachPaxRecord(buf, offset, (key, value) => records.set(key, value));
+  return records;
+}
+
+/**
+ * Calls `fn` for every record of a PAX extended header body, in order, duplicates included: what
+ * the one keyword pair that repeats needs (GNU sparse format 0.0's `GNU.sparse.offset` and
+ * `GNU.sparse.numbytes`). Same grammar and errors as `parsePax`.
+ *
+ * @example
+ * forEachPaxRecord(body, 0, (key, value) => console.log(key, value.toString()));
+ */
+export function forEachPaxRecord(buf: Buffer, offset: number, fn: (key: string, value: Buffer) => void): void {
   let i = 0;
   while (i < buf.length) {
     if (buf[i] === 0) {
@@ -379,10 +396,9 @@ export function parsePax(buf: Buffer, offset = 0): Map<string, Buffer> {
     }
     const eq = buf.indexOf(0x3d, j + 1);
     if (eq < 0 || eq >= end - 1 || eq === j + 1) throw badPax(offset, i);
-    records.set(buf.toString('utf8', j + 1, eq), buf.subarray(eq + 1, end - 1));
+    fn(buf.toString('utf8', j + 1, eq), buf.subarray(eq + 1, end - 1));
     i = end;
   }
-  return records;
 }
 
 function badPax(offset: number, at: number): ShibafuError {

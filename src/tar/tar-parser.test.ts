@@ -6,6 +6,8 @@ import { encodeHeader, encodePax, paddingFor } from './tar-header.js';
 import type { HeaderInit } from './tar-header.js';
 import { TarParser } from './tar-parser.js';
 import type { TarEntry } from './tar-entry.js';
+import type { SparseFormat } from './sparse-map.js';
+import { sparseData, TarBuilder } from '../../test/helpers/tar-builder.js';
 
 // ---- a tiny in-memory archive builder (the codec under test writes the headers) ----
 
@@ -169,13 +171,65 @@ test('after an error the parser keeps failing', () => {
   assert.throws(() => p.end(), (e) => isShibafuError(e, 'TAR_CORRUPT'));
 });
 
-test('sparse, volume and unknown typeflags are TAR_UNSUPPORTED with the path', () => {
-  for (const t of ['S', 'V', 'M', 'N', 'D', 'Z', '8']) {
+test('volume, multi-volume and unknown typeflags are TAR_UNSUPPORTED with the path', () => {
+  for (const t of ['V', 'M', 'N', 'D', 'Z', '8']) {
     const tar = Buffer.concat([pax([['path', 'var/the-file']]), member({ name: 'x', typeflag: t }), END]);
     assert.throws(() => parse(tar), (e) => isShibafuError(e, 'TAR_UNSUPPORTED') && e.message.includes('"var/the-file"'), t);
   }
-  const paxSparse = Buffer.concat([pax([['GNU.sparse.major', '1'], ['GNU.sparse.name', 'big']]), member({ name: 'GNUSparseFile.0/big', typeflag: '0' }), END]);
-  assert.throws(() => parse(paxSparse), (e) => isShibafuError(e, 'TAR_UNSUPPORTED') && /sparse/.test(e.message));
+});
+
+const SPARSE_FORMATS: SparseFormat[] = ['gnu', 'pax-0.0', 'pax-0.1', 'pax-1.0'];
+/** 30 segments: past the old GNU header's 4 slots and one 21-slot extension block. */
+const MANY: Array<[number, number]> = Array.from({ length: 30 }, (_, i) => [i * 10_000, i === 29 ? 0 : 700 + i]);
+
+test('GNU sparse files in all four layouts: one entry, its map, only the segments as data, in any chunking', () => {
+  for (const format of SPARSE_FORMATS) {
+    for (const spec of [
+      { format, realSize: 300_000, map: MANY },
+      { format, realSize: 3 << 20, map: [[1 << 20, 4096], [1998848, 4096], [3 << 20, 0]] as Array<[number, number]> },
+      { format, realSize: 1 << 20, map: [[1 << 20, 0]] as Array<[number, number]> },
+    ]) {
+      const tar = new TarBuilder().file('before', 'b').sparse('dir/holes', spec).file('after', 'a').build();
+      const whole = parse(tar);
+      assert.deepEqual(whole.replay, tar, `${format}: raw + data replays the archive`);
+      assert.deepEqual(whole.entries.map((e) => [e.path, e.type]), [['before', 'file'], ['dir/holes', 'file'], ['after', 'file']], format);
+      const e = whole.entries[1]!;
+      assert.deepEqual(e.sparse, { format, realSize: spec.realSize, offsets: spec.map.map(([o]) => o), sizes: spec.map.map(([, n]) => n) });
+      assert.equal(e.size, sparseData(spec.map).length);
+      assert.equal(e.data, sparseData(spec.map).toString('latin1'));
+      assert.equal(whole.entries[0]!.sparse, undefined);
+      for (const size of [1, 7, 511, 512, 513, 4096]) {
+        const got = parse(tar, size);
+        assert.deepEqual(got.entries, whole.entries, `${format} in chunks of ${size}`);
+        assert.deepEqual(got.replay, tar, `${format} replay in chunks of ${size}`);
+      }
+    }
+  }
+});
+
+test('a sparse archive cut inside its map is TAR_TRUNCATED; a lying map is TAR_CORRUPT', () => {
+  const gnu = new TarBuilder().sparse('f', { format: 'gnu', realSize: 300_000, map: MANY }).build();
+  assert.throws(() => parse(gnu.subarray(0, 512 + 100)), /archive ends inside the sparse map of "f" at byte 612/);
+  const v1 = new TarBuilder().sparse('f', { format: 'pax-1.0', realSize: 300_000, map: MANY }).build();
+  const dataAt = v1.indexOf('30\n0\n');
+  assert.throws(() => parse(v1.subarray(0, dataAt + 20), 7), (e) => isShibafuError(e, 'TAR_TRUNCATED') && /sparse map/.test(e.message));
+  // The entry's data ends (after one block) before its map does.
+  const past = new TarBuilder().sparse('f', { format: 'pax-1.0', realSize: 100, map: [[0, 1]], data: Buffer.alloc(0), mapText: `1\n${'0'.repeat(509)}\n` }).build();
+  assert.throws(() => parse(past), (e) => isShibafuError(e, 'TAR_CORRUPT') && /map runs past the entry's data/.test(e.message));
+  const lies = new TarBuilder().sparse('f', { format: 'pax-0.1', realSize: 100, map: [[0, 10]], data: Buffer.alloc(11) }).build();
+  assert.throws(() => parse(lies), (e) => isShibafuError(e, 'TAR_CORRUPT') && /places 10 bytes, the entry stores 11/.test(e.message));
+});
+
+test('sparse records in a global header or on something not a file are TAR_CORRUPT; maps are bounded', () => {
+  const global = Buffer.concat([pax([['GNU.sparse.size', '10']], 'g'), member({ name: 'f', typeflag: '0' }), END]);
+  assert.throws(() => parse(global), (e) => isShibafuError(e, 'TAR_CORRUPT') && /global PAX header/.test(e.message));
+  const dir = Buffer.concat([pax([['GNU.sparse.size', '10'], ['GNU.sparse.map', '10,0']]), member({ name: 'd/', typeflag: '5' }), END]);
+  assert.throws(() => parse(dir), (e) => isShibafuError(e, 'TAR_CORRUPT') && /on a dir/.test(e.message));
+  // Old GNU extension blocks count against the extended-header limit.
+  const many = new TarBuilder().sparse('f', { format: 'gnu', realSize: 10_000_000, map: Array.from({ length: 200 }, (_, i): [number, number] => [i * 10, 1]) }).build();
+  assert.throws(() => new TarParser({ onEntry() {}, onData() {}, onEntryEnd() {} }, { maxExtendedSize: 2048 }).write(many),
+    (e) => isShibafuError(e, 'LIMIT_EXCEEDED') && /map takes more than 2048 bytes/.test(e.message));
+  assert.equal(parse(many).entries[0]!.sparse?.offsets.length, 200);
 });
 
 test('PAX times, numbers, LIBARCHIVE xattrs and unset keywords', () => {

@@ -13,6 +13,10 @@
  * The bytes given to `onRaw` and `onData`, concatenated in call order, are exactly the input: that is
  * what lets the importer keep a tar-split record and reproduce the original archive on export.
  *
+ * A GNU sparse file (src/tar/sparse-map.ts) is one entry whose `sparse` map is complete when
+ * `onEntry` runs: its extension blocks (old GNU) or the map at the start of its data (PAX 1.0) are
+ * read first and go to `onRaw`; `onData` then gives only the segments' bytes.
+ *
  * One zero block ends the archive (GNU tar accepts a lone zero block); what follows it is ignored.
  * Input that stops at an entry boundary without any zero block is TAR_TRUNCATED: OCI layer tars
  * always end with the marker, and its absence is how a cut-off download shows.
@@ -22,6 +26,8 @@ import { BLOCK_SIZE, decodeHeaderAt, paddingFor, parsePax } from './tar-header.j
 import type { RawHeader } from './tar-header.js';
 import { payloadSize, resolveEntry } from './tar-entry.js';
 import type { PendingExtensions, TarEntry } from './tar-entry.js';
+import { hasSparseRecords, sparsePairs0 } from './sparse-map.js';
+import { readSparse, startSparse, type SparseReading } from './sparse-entry.js';
 
 /** The parser's outputs; all synchronous. An exception thrown by one aborts the parse. */
 export interface TarParserCallbacks {
@@ -38,7 +44,7 @@ export interface TarParserCallbacks {
 
 /** Parser limits. */
 export interface TarParserOptions {
-  /** Largest PAX or GNU long-name record accepted (default 1 MiB). */
+  /** Largest PAX or GNU long-name record, or GNU sparse map, accepted (default 1 MiB). */
   maxExtendedSize?: number;
 }
 
@@ -50,6 +56,8 @@ const S_DATA = 2;
 const S_SKIP = 3;
 const S_END = 4;
 const S_CLOSED = 5;
+/** A sparse entry's map after its header (sparse-entry.ts). */
+const S_SPARSE = 6;
 
 /**
  * Push parser: feed chunks of any size with `write`, then call `end`.
@@ -92,8 +100,11 @@ export class TarParser {
   /** What the current data or padding belongs to, for truncation messages. */
   #what = '';
 
-  readonly #pending: PendingExtensions = { global: null, local: null, longName: null, longLink: null };
+  readonly #pending: PendingExtensions = { global: null, local: null, longName: null, longLink: null, sparse: false, sparsePairs: null };
   #pendingBytes = 0;
+
+  /** A sparse entry whose map is still being read. */
+  #sparse: SparseReading | null = null;
 
   constructor(callbacks: TarParserCallbacks, options: TarParserOptions = {}) {
     this.#onEntry = callbacks.onEntry;
@@ -142,6 +153,8 @@ export class TarParser {
       where = `inside ${this.#what} at byte ${this.#base}`;
     } else if (state === S_DATA) {
       where = `inside the data of ${this.#what} at byte ${this.#base}`;
+    } else if (state === S_SPARSE) {
+      where = `inside the sparse map of ${this.#what} at byte ${this.#base}`;
     } else {
       where = `inside the padding of ${this.#what} at byte ${this.#base}`;
     }
@@ -181,6 +194,14 @@ export class TarParser {
         pos += n;
         this.#extFill += n;
         if (this.#extFill === this.#ext.length) this.#endExt();
+      } else if (state === S_SPARSE) {
+        const read = readSparse(this.#sparse as SparseReading, chunk, pos, this.#maxExt);
+        pos = read.pos;
+        if (read.done !== null) {
+          const { entry } = this.#sparse as SparseReading;
+          this.#sparse = null;
+          this.#emit(entry, read.done.dataSize, chunk, pos);
+        }
       } else {
         // After the end-of-archive block: ignored, but still raw bytes of the original stream.
         pos = len;
@@ -198,6 +219,8 @@ export class TarParser {
   /** Reads (or completes) one header block; returns the new position in `chunk`. */
   #readHeader(chunk: Buffer, pos: number): number {
     let h: RawHeader | null;
+    let block = chunk;
+    let start = pos;
     const at = this.#base + pos - this.#hdrFill;
     if (this.#hdrFill === 0 && chunk.length - pos >= BLOCK_SIZE) {
       // The common case: the whole block is in this chunk, decode it in place.
@@ -210,6 +233,8 @@ export class TarParser {
       this.#hdrFill += n;
       if (this.#hdrFill < BLOCK_SIZE) return pos;
       this.#hdrFill = 0;
+      block = this.#hdr;
+      start = 0;
       h = decodeHeaderAt(this.#hdr, 0, at);
     }
     if (h === null) {
@@ -227,26 +252,42 @@ export class TarParser {
       this.#startExt(h, at);
       return pos;
     }
-    this.#startEntry(h, at, chunk, pos);
+    this.#startEntry(h, at, chunk, pos, block, start);
     return pos;
   }
 
-  #startEntry(h: RawHeader, at: number, chunk: Buffer, pos: number): void {
+  /** `block` at `start`: the header's bytes, still valid during this call (an old GNU sparse map is read from them). */
+  #startEntry(h: RawHeader, at: number, chunk: Buffer, pos: number, block: Buffer, start: number): void {
     const pending = this.#pending;
     const entry = resolveEntry(h, pending, at);
     const payload = payloadSize(h, pending, at);
+    this.#what = JSON.stringify(entry.path);
+    // Sparse files are rare: an entry pays a typeflag test and a flag set when PAX records were parsed.
+    const sparse = h.typeflag === 'S' || pending.sparse ? startSparse(h, entry, payload, pending, block, start, at) : null;
     pending.local = null;
     pending.longName = null;
     pending.longLink = null;
+    pending.sparse = false;
+    pending.sparsePairs = null;
     this.#pendingBytes = 0;
+    if (sparse === null) {
+      this.#emit(entry, payload, chunk, pos);
+    } else {
+      // Its map goes on after the header: read before the entry is handed out.
+      this.#sparse = sparse;
+      this.#state = S_SPARSE;
+    }
+  }
+
+  /** Hands the entry out; its `dataSize` bytes of data follow (the payload's, or a sparse entry's after its map). */
+  #emit(entry: TarEntry, dataSize: number, chunk: Buffer, pos: number): void {
     this.#dataIsFile = entry.type === 'file';
-    if (this.#dataIsFile) entry.size = payload;
-    this.#remaining = payload;
-    this.#padding = paddingFor(payload);
-    this.#what = JSON.stringify(entry.path);
+    if (this.#dataIsFile) entry.size = dataSize;
+    this.#remaining = dataSize;
+    this.#padding = paddingFor(dataSize);
     this.#flushRaw(chunk, pos);
     this.#onEntry(entry);
-    if (payload === 0) this.#endData();
+    if (dataSize === 0) this.#endData();
     else this.#state = S_DATA;
   }
 
@@ -281,11 +322,26 @@ export class TarParser {
     const pending = this.#pending;
     this.#ext = Buffer.alloc(0);
     switch (this.#extType) {
-      case 'x':
-        pending.local = mergeRecords(pending.local, parsePax(data, this.#extOffset));
+      case 'x': {
+        const records = parsePax(data, this.#extOffset);
+        if (hasSparseRecords(records)) {
+          pending.sparse = true;
+          // Format 0.0's offset/size records repeat: only the raw body still has them all, in order.
+          if (records.has('GNU.sparse.offset') || records.has('GNU.sparse.numbytes')) {
+            pending.sparsePairs = [...(pending.sparsePairs ?? []), ...sparsePairs0(data, this.#extOffset)];
+          }
+        }
+        pending.local = mergeRecords(pending.local, records);
         break;
-      case 'g':
-        pending.global = mergeRecords(pending.global, parsePax(data, this.#extOffset));
+      }
+      case 'g': {
+        const records = parsePax(data, this.#extOffset);
+        if (hasSparseRecords(records)) {
+          throw new ShibafuError('TAR_CORRUPT', `Cannot read tar archive: a global PAX header at byte ${this.#extOffset} holds GNU sparse records, which describe one file`, {
+            details: { offset: this.#extOffset },
+          });
+        }
+        pending.global = mergeRecords(pending.global, records);
         // Global records outlive the entry they precede; keep their total bounded too.
         if (recordsSize(pending.global) > this.#maxExt) {
           throw new ShibafuError('LIMIT_EXCEEDED', `Cannot read tar archive: global PAX records exceed ${this.#maxExt} bytes at byte ${this.#extOffset}`, {
@@ -294,6 +350,7 @@ export class TarParser {
         }
         this.#pendingBytes -= data.length + BLOCK_SIZE;
         break;
+      }
       case 'L':
         pending.longName = untilNul(data);
         break;

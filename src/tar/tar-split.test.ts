@@ -56,6 +56,25 @@ test('TarSplitWriter round-trips raw and file records across many blocks', async
   assert.deepEqual(normalise(records), normalise(expected));
 });
 
+test('a sparse file\'s content is one segment record per non-empty segment of its map, in order', async () => {
+  const records = await roundTrip(async (w) => {
+    w.raw(Buffer.from('header'));
+    w.content({ op: 'sparse', parts: ['var', 'img'], attrs: { mode: 0o644, uid: 0, gid: 0, mtime: { sec: 0, nsec: 0 }, xattrs: [] },
+      map: { format: 'gnu', realSize: 2 ** 40, offsets: [0, 2 ** 33, 2 ** 40], sizes: [512, 4096, 0] } });
+    w.content({ op: 'file', parts: ['f'], attrs: { mode: 0o644, uid: 0, gid: 0, mtime: { sec: 0, nsec: 0 }, xattrs: [] }, size: 3 });
+    w.content({ op: 'whiteout', parts: ['gone'] });
+    w.content({ op: 'sparse', parts: ['holes'], attrs: { mode: 0o644, uid: 0, gid: 0, mtime: { sec: 0, nsec: 0 }, xattrs: [] },
+      map: { format: 'pax-0.1', realSize: 100, offsets: [0, 100], sizes: [0, 0] } });
+  });
+  assert.deepEqual(records, [
+    { kind: 'raw', bytes: Buffer.from('header') },
+    { kind: 'segment', path: 'var/img', offset: 0, size: 512, fileSize: 2 ** 40 },
+    { kind: 'segment', path: 'var/img', offset: 2 ** 33, size: 4096, fileSize: 2 ** 40 },
+    { kind: 'file', path: 'f', size: 3 },
+    { kind: 'segment', path: 'holes', offset: 100, size: 0, fileSize: 100 },
+  ]);
+});
+
 test('TarSplitWriter writes an empty record for an empty archive', async () => {
   assert.deepEqual(await roundTrip(async () => {}), []);
 });

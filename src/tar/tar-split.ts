@@ -7,12 +7,17 @@
  * Format (gzip-compressed): a sequence of records
  *   'R' u32be length, bytes          raw archive bytes
  *   'F' u64be size, u32be length, path (UTF-8, relative to the diff dir)   file content
+ *   'S' u64be offset, u64be size, u64be file size, u32be length, path      one segment of a sparse
+ *        file: `size` bytes at `offset` of the file, which has `file size` bytes (holes included)
+ * A sparse file's segments follow one another in the archive, so its content is one 'S' record
+ * per non-empty segment of its map, in order (one empty record for a file of holes only).
  */
 import { createWriteStream, createReadStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream';
 import { createGzip, createGunzip, type Gzip, constants as zc } from 'node:zlib';
 import { ShibafuError } from '../errors.js';
+import type { ApplyOp } from './apply-op.js';
 
 /**
  * Records are framed into 1 MiB blocks and gzip gets one block per write. Writing each record
@@ -25,10 +30,13 @@ const BLOCK = 1 << 20;
 const RAW_HEAD = 5;
 /** 'F' + u64 size + u32 length. */
 const FILE_HEAD = 13;
+/** 'S' + u64 offset + u64 size + u64 file size + u32 length. */
+const SEGMENT_HEAD = 29;
 /** Raw records stay under 256 KiB, as before: the reader re-concatenates a record until it is whole. */
 const RUN_MAX = 256 * 1024;
 const R = 0x52;
 const F = 0x46;
+const S = 0x53;
 
 export class TarSplitWriter {
   readonly #gzip: Gzip;
@@ -70,22 +78,49 @@ export class TarSplitWriter {
     }
   }
 
+  /**
+   * Records where the content of an op's entry comes from, the bytes the archive holds next:
+   * a file's (one record) or a sparse file's segments (one each). Other ops have none.
+   */
+  content(op: ApplyOp): void {
+    if (op.op === 'file') {
+      this.file(op.parts.join('/'), op.size);
+    } else if (op.op === 'sparse') {
+      const path = op.parts.join('/');
+      const { offsets, sizes, realSize } = op.map;
+      let records = 0;
+      for (let i = 0; i < offsets.length; i++) {
+        if (sizes[i] === 0) continue;
+        this.#record(S, path, [offsets[i]!, sizes[i]!, realSize]);
+        records++;
+      }
+      // A file of holes only still gets one record: the export checks its size.
+      if (records === 0) this.#record(S, path, [realSize, 0, realSize]);
+    }
+  }
+
   /** The next `size` bytes of the archive are the content of `path`. */
   file(path: string, size: number): void {
+    this.#record(F, path, [size]);
+  }
+
+  /** A content record: its kind, its u64 numbers, then the path. */
+  #record(kind: number, path: string, numbers: readonly number[]): void {
     this.#closeRun();
     const len = Buffer.byteLength(path, 'utf8');
-    if (FILE_HEAD + len > BLOCK - this.#used) this.#flushBlock();
-    if (FILE_HEAD + len > BLOCK) {
+    const head = 1 + 8 * numbers.length + 4;
+    if (head + len > BLOCK - this.#used) this.#flushBlock();
+    if (head + len > BLOCK) {
       // A path longer than a block (PAX allows it): a block of its own.
-      const rec = Buffer.allocUnsafe(FILE_HEAD + len);
-      writeFileHead(rec, 0, size, len);
-      rec.write(path, FILE_HEAD, 'utf8');
+      const rec = Buffer.allocUnsafe(head + len);
+      writeRecordHead(rec, 0, kind, numbers, len);
+      rec.write(path, head, 'utf8');
       this.#write(rec);
       return;
     }
-    writeFileHead(this.#block, this.#used, size, len);
-    this.#block.write(path, this.#used + FILE_HEAD, 'utf8');
-    this.#used += FILE_HEAD + len;
+    writeRecordHead(this.#block, this.#used, kind, numbers, len);
+    this.#block.write(path, this.#used + head, 'utf8');
+    this.#used += head + len;
   }
 
   /**
@@ -134,13 +169,20 @@ export class TarSplitWriter {
   }
 }
 
-function writeFileHead(buf: Buffer, at: number, size: number, len: number): void {
-  buf[at] = F;
-  buf.writeBigUInt64BE(BigInt(size), at + 1);
-  buf.writeUInt32BE(len, at + 9);
+function writeRecordHead(buf: Buffer, at: number, kind: number, numbers: readonly number[], len: number): void {
+  buf[at] = kind;
+  let p = at + 1;
+  for (const n of numbers) {
+    buf.writeBigUInt64BE(BigInt(n), p);
+    p += 8;
+  }
+  buf.writeUInt32BE(len, p);
 }
 
-export type TarSplitRecord = { kind: 'raw'; bytes: Buffer } | { kind: 'file'; path: string; size: number };
+export type TarSplitRecord =
+  | { kind: 'raw'; bytes: Buffer }
+  | { kind: 'file'; path: string; size: number }
+  | { kind: 'segment'; path: string; offset: number; size: number; fileSize: number };
 
 /**
  * Reads a tar-split record back.
@@ -176,11 +218,26 @@ function decodeRecord(buf: Buffer): { record: TarSplitRecord; used: number } | n
     return { record: { kind: 'raw', bytes: buf.subarray(5, 5 + len) }, used: 5 + len };
   }
   if (kind === 'F') {
-    if (buf.length < 13) return null;
+    if (buf.length < FILE_HEAD) return null;
     const size = Number(buf.readBigUInt64BE(1));
     const len = buf.readUInt32BE(9);
-    if (buf.length < 13 + len) return null;
-    return { record: { kind: 'file', size, path: buf.toString('utf8', 13, 13 + len) }, used: 13 + len };
+    if (buf.length < FILE_HEAD + len) return null;
+    return { record: { kind: 'file', size, path: buf.toString('utf8', FILE_HEAD, FILE_HEAD + len) }, used: FILE_HEAD + len };
+  }
+  if (kind === 'S') {
+    if (buf.length < SEGMENT_HEAD) return null;
+    const len = buf.readUInt32BE(25);
+    if (buf.length < SEGMENT_HEAD + len) return null;
+    return {
+      record: {
+        kind: 'segment',
+        offset: Number(buf.readBigUInt64BE(1)),
+        size: Number(buf.readBigUInt64BE(9)),
+        fileSize: Number(buf.readBigUInt64BE(17)),
+        path: buf.toString('utf8', SEGMENT_HEAD, SEGMENT_HEAD + len),
+      },
+      used: SEGMENT_HEAD + len,
+    };
   }
   throw new ShibafuError('STORE_CORRUPT', `Cannot read tar-split record: unknown record type ${JSON.stringify(kind)}`);
 }

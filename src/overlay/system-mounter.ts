@@ -10,7 +10,7 @@ import { ShibafuError } from '../errors.js';
 import type { Mount, Mounter, MountTable } from '../snapshots/mount.js';
 import { mount as sysMount, MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT } from '../sys/mount-api.js';
 import { awaitDaemonExit, FUSE_OVERLAY_FSTYPE, fuseOverlayDaemons, fuseOverlayUses, mountFuseOverlay } from '../sys/fuse-overlayfs.js';
-import { mountAt, readMountInfo, unescapeMountField, type MountInfoEntry } from '../sys/mount-info.js';
+import { isOnFuse, mountAt, readMountInfo, unescapeMountField, type MountInfoEntry } from '../sys/mount-info.js';
 import { fromSystemError } from '../errors.js';
 import { mountOverlay, unmountOverlay, type MountApi } from './mount-overlay.js';
 import { planOverlayMount } from './plan-overlay-mount.js';
@@ -75,6 +75,8 @@ export function systemMounter(options: SystemMounterOptions): Mounter & MountTab
  * exited, so a non-lazy one waits for it: when unmount returns nothing writes to the upper any more.
  */
 function unmount(target: string, lazy: boolean): boolean {
+  // statfs first: only a FUSE mount has a daemon to wait for, and only then is the mount table read.
+  if (lazy || !isOnFuse(target)) return unmountOverlay(target, { detach: lazy });
   const entry = mountAt(target);
   if (entry?.fsType !== FUSE_OVERLAY_FSTYPE || lazy) return unmountOverlay(target, { detach: lazy });
   const daemon = fuseOverlayDaemons().findLast((d) => d.mountpoint === entry.mountPoint || realOrSelf(d.mountpoint) === entry.mountPoint);

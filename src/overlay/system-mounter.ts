@@ -110,6 +110,10 @@ function realOrSelf(path: string): string {
 /**
  * Whether `dir` is the upper, work dir or a lower of a live overlay, or the root of a bind mount
  * (a bind of a subvolume or dataset shows its path within its file system as the mount's root).
+ * A lower named by a relative path (the legacy mount(2)'s short names, relative to the storage
+ * root it ran in) is shown as given, and mountinfo keeps no working directory to place it: any dir
+ * whose path ends with that name counts as in use (another store's snapshot of the same id may be
+ * refused a removal while such a mount lives; never the reverse).
  */
 export function dirInUse(dir: string, entries: readonly MountInfoEntry[]): boolean {
   let real: string;
@@ -119,7 +123,7 @@ export function dirInUse(dir: string, entries: readonly MountInfoEntry[]): boole
     return false;
   }
   for (const e of entries) {
-    if (e.fsType === 'overlay' && overlayDirs(e.superOptions).includes(real)) return true;
+    if (e.fsType === 'overlay' && overlayDirs(e.superOptions).some((d) => d === real || (!d.startsWith('/') && real.endsWith(`/${d}`)))) return true;
   }
   // A bind: the same file system, and a mount root that is dir's path inside it. The file system
   // is named by the device of the mount holding dir as mountinfo prints it (the superblock's), not

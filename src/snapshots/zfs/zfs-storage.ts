@@ -47,6 +47,7 @@ export function zfsStorage(args: { readonly dataset: string }): SnapshotStorage 
 class ZfsStorage implements SnapshotStorage {
   readonly driver = 'zfs' as const;
   readonly capabilities = ZFS_CAPABILITIES;
+  readonly viewObjects = true;
   readonly #dataset: string;
   /** The parent dataset's mount point: every snapshot's dataset inherits `<it>/<id>`. */
   readonly #base: string;

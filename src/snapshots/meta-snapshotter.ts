@@ -53,14 +53,19 @@ export interface SnapshotterContext {
  * const sn = openSnapshotter(ctx, overlayStorage({ root: '/var/lib/shibafu/snapshots', emptyDir }));
  * const mounts = sn.prepare('container-1', 'sha256:...');
  */
-export function openSnapshotter(ctx: SnapshotterContext, storage: SnapshotStorage): SweepingSnapshotter {
-  sweepSnapshots(ctx, storage);
+export function openSnapshotter(ctx: SnapshotterContext, storage: SnapshotStorage, options: SweepOptions = {}): SweepingSnapshotter {
+  sweepSnapshots(ctx, storage, options.stagingNames);
   return new MetaSnapshotter(ctx, storage);
+}
+
+export interface SweepOptions {
+  /** The entries of tmp/ when the caller listed them already (listStaging): one readdir for every sweep of an open. */
+  readonly stagingNames?: readonly string[];
 }
 
 /** A snapshotter whose owner can sweep again what killed processes left (a store kept open by the service). */
 export interface SweepingSnapshotter extends Snapshotter {
-  sweep(): SweptSnapshot[];
+  sweep(options?: SweepOptions): SweptSnapshot[];
 }
 
 class MetaSnapshotter implements SweepingSnapshotter {
@@ -230,8 +235,8 @@ class MetaSnapshotter implements SweepingSnapshotter {
     });
   }
 
-  sweep(): SweptSnapshot[] {
-    return sweepSnapshots(this.#ctx, this.#storage);
+  sweep(options: SweepOptions = {}): SweptSnapshot[] {
+    return sweepSnapshots(this.#ctx, this.#storage, options.stagingNames);
   }
 
   settle(key: string): void {

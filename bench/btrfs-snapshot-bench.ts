@@ -9,7 +9,8 @@
  * store, overlay on a journaled ext4 loop file system (overlay's usual home), shows a real copy-up.
  * Needs root.
  *
- * Run alone: `node dist/bench/btrfs-snapshot-bench.js [iterations]` (default 20, after 3 untimed).
+ * Part of `npm run bench -- drivers` (bench/drivers-bench.ts); alone:
+ * `node dist/bench/btrfs-snapshot-bench.js [iterations]` (default 20, after 3 untimed).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

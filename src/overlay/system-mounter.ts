@@ -41,7 +41,8 @@ export function systemMounter(options: SystemMounterOptions): Mounter & MountTab
               ...(m.upper !== undefined ? { upper: m.upper, work: m.work } : {}),
               options: { volatile: m.volatile === true, readonly: m.upper === undefined },
             });
-            const legacy = m.legacyNames;
+            // The short names only serve mount(2): the new API takes every full path.
+            const legacy = decided() === 'legacy' ? m.legacyNames : undefined;
             const shortLinks = legacy === undefined ? undefined
               : { cwd: legacy.cwd, links: new Map(m.lowers.map((dir, i) => [dir, legacy.names[i] as string])) };
             mountOverlay(plan, { api: decided(), ...(shortLinks === undefined ? {} : { shortLinks }) });

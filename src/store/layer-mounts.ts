@@ -257,15 +257,19 @@ export function listMounts(ctx: StoreContext): MountView[] {
   return ctx.db.read(() => allMounts(ctx.db).map((m) => toView(ctx, m, ctx.mounter.isMounted(m.target))));
 }
 
-/** `known`: the stack with its names when the caller already has them (a mount just made). */
+/** `known`: the stack with its names when the caller already has them (a mount just made: the record's own stack). */
 function toView(ctx: StoreContext, m: MountRow, mounted: boolean, known?: readonly MountLayer[]): MountView {
-  const layers = known === undefined ? layersByIds(ctx.db, m.layerIds) : new Map(known.map((l) => [l.id, l]));
-  const names = known === undefined ? namesOfLayers(ctx.db, m.layerIds) : new Map(known.map((l) => [l.id, l.names]));
   return {
     id: m.id, target: m.target, writable: m.writable, api: m.api, created: m.created, state: m.state, mounted,
     upper: m.writable ? upperOf(ctx, m.id) : null,
-    layers: m.layerIds.map((id) => ({ chainId: layers.get(id)?.chainId ?? null, names: names.get(id) ?? [] })),
+    layers: known === undefined ? recordedLayers(ctx, m.layerIds) : known.map((l) => ({ chainId: l.chainId, names: l.names })),
   };
+}
+
+function recordedLayers(ctx: StoreContext, layerIds: readonly number[]): MountView['layers'] {
+  const layers = layersByIds(ctx.db, layerIds);
+  const names = namesOfLayers(ctx.db, layerIds);
+  return layerIds.map((id) => ({ chainId: layers.get(id)?.chainId ?? null, names: names.get(id) ?? [] }));
 }
 
 /** A writable mount's upper: its snapshot's changeset (null once the snapshot is gone). */

@@ -10,8 +10,9 @@
  * measured in process through the library (the driver's cost, without Node's start): the import
  * of the image; a container's create + start (runc, `true`, attached) + remove; a container
  * snapshot's prepare + mount + umount + remove on the image (what a container costs the driver
- * alone); `container diff` and `container commit` (stopped) of the 1,000 changes. Each figure also
- * as a ratio to overlay's. Then the two driver-specific benchmarks: btrfs snapshots against overlay
+ * alone); `container diff` and `container commit` (stopped) of the 1,000 changes. Rounds take one
+ * sample of each from every driver in turn, and each figure's ratio to overlay's is the median of
+ * the rounds' own ratios. Then the two driver-specific benchmarks: btrfs snapshots against overlay
  * mounts per container (bench/btrfs-snapshot-bench.ts) and fuse-overlayfs's walk and read penalty
  * against kernel overlay on the same tree (bench/fuse-overlay-bench.ts).
  *
@@ -21,7 +22,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { containersOf, openStore, type Store } from '../src/index.js';
+import { containersOf, openStore, type Containers, type Store } from '../src/index.js';
 import { containerConfig } from '../src/container/container-config.js';
 import type { StorageDriver } from '../src/snapshots/snapshotter.js';
 import { probeFuseOverlay } from '../src/sys/fuse-overlayfs.js';
@@ -36,8 +37,8 @@ import { median, nowMs, syncAll } from './measure.js';
 import type { Row } from './report.js';
 
 const DRIVERS: readonly StorageDriver[] = ['overlay', 'fuse-overlayfs', 'btrfs', 'zfs'];
-/** Rounds of a container snapshot's life per driver (zfs-fuse's take ~150 ms each). */
-const SNAPSHOT_ROUNDS = 15;
+/** Container snapshot lives per driver and round (zfs-fuse's take ~150 ms each). */
+const SNAPSHOT_CYCLES = 3;
 /** Containers per round of the btrfs benchmark, after its 3 untimed ones. */
 const BTRFS_ITERATIONS = 20;
 const FUSE_ROUNDS = 3;
@@ -50,21 +51,49 @@ interface Place {
   teardown(): void;
 }
 
-/** Medians in ms. */
-interface DriverFigures {
-  readonly driver: StorageDriver;
-  readonly where: string;
-  readonly importMs: number;
-  readonly life: { readonly total: number; readonly create: number; readonly start: number; readonly remove: number };
-  readonly snapshot: { readonly total: number; readonly prepare: number; readonly mount: number; readonly umount: number; readonly remove: number };
-  readonly diffMs: number;
-  readonly commitMs: number;
-  /** Changes `container diff` listed. */
-  readonly listed: number;
+/** The figures of one round, in ms; a driver gets one sample of each per round. */
+interface Sample {
+  readonly life: number;
+  readonly create: number;
+  readonly start: number;
+  readonly remove: number;
+  /** A container snapshot's prepare + mount + umount + remove: the median of SNAPSHOT_CYCLES. */
+  readonly snapshot: number;
+  readonly diff: number;
+  readonly commit: number;
 }
 
+/** A driver's store, ready for rounds: the image imported, `c` holding the 1,000 edits. */
+interface Opened {
+  readonly driver: StorageDriver;
+  readonly place: Place;
+  readonly store: Store;
+  readonly containers: Containers;
+  /** The image's chainId: the parent of the container snapshots. */
+  readonly image: string;
+  readonly target: string;
+  readonly importMs: number;
+  /** Changes `container diff` lists. */
+  listed: number;
+  /** Containers made, removed at the end. */
+  readonly made: string[];
+  readonly samples: Sample[];
+  /** Why it stopped, when a round failed. */
+  failed?: string;
+}
+
+const FIGURES = [
+  ['life', 'container create + start + remove'],
+  ['snapshot', 'container snapshot life'],
+  ['diff', 'container diff'],
+  ['commit', 'container commit'],
+] as const;
+
 /**
- * Adds the `drivers` rows to `ctx.rows` (called by bench/run.ts).
+ * Adds the `drivers` rows to `ctx.rows` (called by bench/run.ts). Every driver's store is set up
+ * first; then each round takes one sample of every figure from every driver in turn, so a burst
+ * of load elsewhere on the machine hits all of them alike, and each ratio to overlay is the median
+ * of the rounds' own ratios (paired, as farm-bench's --vs pairs runs).
  *
  * @example
  * await driversBench(ctx);
@@ -74,36 +103,80 @@ export async function driversBench(ctx: BenchContext): Promise<void> {
   const busybox = join(ctx.lfs.fresh('drivers', 'inputs'), 'base.tar');
   makeBusyboxTar(ctx.lfs.fresh('drivers', 'busybox'), busybox);
   const tag = `${(image.bytes / 2 ** 20).toFixed(0)} MiB image, 1,000 changes`;
-  const figures: DriverFigures[] = [];
-  for (const driver of DRIVERS) {
-    const place = placeFor(ctx, driver);
-    if ('skipped' in place) {
-      ctx.log(`drivers: ${driver} skipped: ${place.skipped}`);
-      ctx.rows.push({ bench: 'drivers', name: `${driver}: ${tag}`, value: null, unit: 'ms', note: `skipped: ${place.skipped}` });
-      continue;
+  const opened: Opened[] = [];
+  try {
+    for (const driver of DRIVERS) {
+      const o = await setUp(ctx, driver, { image: image.tar, busybox }, tag);
+      if (o !== null) opened.push(o);
     }
-    try {
-      ctx.log(`drivers: ${driver} (${place.where})...`);
-      const f = await measureDriver(ctx, driver, place, { image: image.tar, busybox });
-      ctx.log(`  ${JSON.stringify(f)}`);
-      figures.push(f);
-    } catch (err) {
-      // One driver failing (zfs-fuse's daemon stopped by its owner, a full pool) leaves the others' figures.
-      const reason = firstLine(err);
-      ctx.log(`drivers: ${driver} failed: ${reason}`);
-      ctx.rows.push({ bench: 'drivers', name: `${driver}: ${tag}`, value: null, unit: 'ms', note: `failed: ${reason}` });
-    } finally {
-      try {
-        place.teardown();
-      } catch (err) {
-        ctx.log(`drivers: ${driver}: teardown failed: ${firstLine(err)}`);
+    for (let round = -1; round < ctx.runs; round++) {
+      ctx.log(`drivers: round ${round < 0 ? '(untimed)' : round + 1} of ${ctx.runs}...`);
+      for (const o of opened) {
+        if (o.failed !== undefined) continue;
+        try {
+          const s = await sampleRound(o, round + 1);
+          if (round >= 0) o.samples.push(s);
+        } catch (err) {
+          o.failed = firstLine(err);
+          ctx.log(`drivers: ${o.driver} failed: ${o.failed}`);
+        }
       }
     }
+  } finally {
+    for (const o of opened) await tearDown(ctx, o);
   }
-  ctx.rows.push(...driverRows(figures, tag));
-  ctx.extra.drivers = figures;
+  ctx.rows.push(...driverRows(opened, tag));
+  ctx.extra.drivers = opened.map((o) => ({ driver: o.driver, where: o.place.where, importMs: o.importMs, listed: o.listed, failed: o.failed ?? null, samples: o.samples }));
   btrfsRows(ctx);
   fuseRows(ctx);
+}
+
+/** The driver's place and store, the image imported (timed) and `c` edited; null when skipped or failed. */
+async function setUp(ctx: BenchContext, driver: StorageDriver, inputs: { image: string; busybox: string }, tag: string): Promise<Opened | null> {
+  const place = placeFor(ctx, driver);
+  if ('skipped' in place) {
+    ctx.log(`drivers: ${driver} skipped: ${place.skipped}`);
+    ctx.rows.push({ bench: 'drivers', name: `${driver}: ${tag}`, value: null, unit: 'ms', note: `skipped: ${place.skipped}` });
+    return null;
+  }
+  ctx.log(`drivers: ${driver} (${place.where}): importing the image...`);
+  let store: Store | undefined;
+  try {
+    store = openStore({ root: place.root, storageDriver: driver, storageOptions: place.options });
+    await store.createLayer({ name: 'base', source: inputs.busybox });
+    syncAll();
+    const t0 = nowMs();
+    await store.createLayer({ name: 'image', source: inputs.image, parent: 'base' });
+    const importMs = nowMs() - t0;
+    const o: Opened = {
+      driver, place, store, containers: await containersOf(store), image: store.resolve('image').chainId!,
+      target: ctx.lfs.fresh('drivers', `${driver}-target`), importMs, listed: 0, made: [], samples: [],
+    };
+    await editedContainer(o, 'c');
+    return o;
+  } catch (err) {
+    const reason = firstLine(err);
+    ctx.log(`drivers: ${driver} failed: ${reason}`);
+    ctx.rows.push({ bench: 'drivers', name: `${driver}: ${tag}`, value: null, unit: 'ms', note: `failed: ${reason}` });
+    store?.close();
+    tearDownPlace(ctx, driver, place);
+    return null;
+  }
+}
+
+/** Removes what the rounds made, closes the store, takes the place down; never throws. */
+async function tearDown(ctx: BenchContext, o: Opened): Promise<void> {
+  for (const name of o.made) await o.containers.remove(name, { force: true }).catch(() => false);
+  o.store.close();
+  tearDownPlace(ctx, o.driver, o.place);
+}
+
+function tearDownPlace(ctx: BenchContext, driver: StorageDriver, place: Place): void {
+  try {
+    place.teardown();
+  } catch (err) {
+    ctx.log(`drivers: ${driver}: teardown failed: ${firstLine(err)}`);
+  }
 }
 
 function placeFor(ctx: BenchContext, driver: StorageDriver): Place | { skipped: string } {
@@ -140,138 +213,96 @@ function placeFor(ctx: BenchContext, driver: StorageDriver): Place | { skipped: 
   }
 }
 
-async function measureDriver(ctx: BenchContext, driver: StorageDriver, place: Place, inputs: { image: string; busybox: string }): Promise<DriverFigures> {
-  const store = openStore({ root: place.root, storageDriver: driver, storageOptions: place.options });
-  const made: string[] = [];
-  try {
-    await store.createLayer({ name: 'base', source: inputs.busybox });
-    syncAll();
-    const t0 = nowMs();
-    await store.createLayer({ name: 'image', source: inputs.image, parent: 'base' });
-    const importMs = nowMs() - t0;
-    const life = await containerLife(ctx, store);
-    const snapshot = snapshotLife(ctx, store, driver);
-    const changes = await diffAndCommit(ctx, store, made);
-    return { driver, where: place.where, importMs, life, snapshot, ...changes };
-  } finally {
-    const containers = await containersOf(store);
-    for (const name of made) await containers.remove(name, { force: true }).catch(() => false);
-    store.close();
-  }
+/** A container on the image with the 1,000 edits (and a file naming it, so each commit is a new layer). */
+async function editedContainer(o: Opened, name: string): Promise<void> {
+  const view = await o.containers.create({ layers: ['image'], name, config: TRUE });
+  o.made.push(name);
+  makeEdits(view.paths.merged, 1);
+  fs.writeFileSync(join(view.paths.merged, 'commit-marker'), name);
 }
 
-/** create + start (attached: runc runs `true`, waited for) + remove, one container a round. */
-async function containerLife(ctx: BenchContext, store: Store): Promise<DriverFigures['life']> {
-  const containers = await containersOf(store);
-  const config = containerConfig({ args: ['true'] });
-  const t = { total: [] as number[], create: [] as number[], start: [] as number[], remove: [] as number[] };
-  for (let i = -1; i < ctx.runs; i++) {
-    const name = `life${i + 1}`;
-    const t0 = nowMs();
-    await containers.create({ layers: ['image'], name, config });
-    const t1 = nowMs();
-    const { status } = await containers.attach(name, { stdio: ['ignore', 'ignore', 'ignore'] });
-    const t2 = nowMs();
-    await containers.remove(name);
-    const t3 = nowMs();
-    if (status !== 0) throw new Error(`drivers: the container ${name} exited ${status}`);
-    if (i < 0) continue;
-    t.total.push(t3 - t0); t.create.push(t1 - t0); t.start.push(t2 - t1); t.remove.push(t3 - t2);
-  }
-  return { total: median(t.total), create: median(t.create), start: median(t.start), remove: median(t.remove) };
+const TRUE = containerConfig({ args: ['true'] });
+
+/** One sample of each figure from one driver; `n` numbers the round (container names). */
+async function sampleRound(o: Opened, n: number): Promise<Sample> {
+  // create + start (attached: runc runs `true`, waited for) + remove.
+  const life = `life${n}`;
+  const t0 = nowMs();
+  await o.containers.create({ layers: ['image'], name: life, config: TRUE });
+  const t1 = nowMs();
+  const { status } = await o.containers.attach(life, { stdio: ['ignore', 'ignore', 'ignore'] });
+  const t2 = nowMs();
+  await o.containers.remove(life);
+  const t3 = nowMs();
+  if (status !== 0) throw new Error(`the container ${life} exited ${status}`);
+  const snapshot = snapshotLife(o, n);
+  // `container diff` of `c`, read again each round.
+  syncAll();
+  const d0 = nowMs();
+  o.listed = (await o.store.getLayerChanges(await o.containers.layers('c'))).length;
+  const diff = nowMs() - d0;
+  // `container commit` of a stopped container: a fresh one each round (a commit takes the
+  // container's changes into the layer), made before the clock starts.
+  const k = `k${n}`;
+  await editedContainer(o, k);
+  syncAll();
+  const c0 = nowMs();
+  await o.containers.commit(k, `${k}-img`);
+  const commit = nowMs() - c0;
+  return { life: t3 - t0, create: t1 - t0, start: t2 - t1, remove: t3 - t2, snapshot, diff, commit };
 }
 
 /**
  * A container snapshot on the image through the snapshotter and the mounter alone: prepare,
- * mount, umount, remove (what the driver adds to a container, without runc or the store's rows).
+ * mount, umount, remove (what the driver adds to a container, without runc or the store's rows);
+ * the median of SNAPSHOT_CYCLES.
  */
-function snapshotLife(ctx: BenchContext, store: Store, driver: StorageDriver): DriverFigures['snapshot'] {
-  const { snapshots, mounter } = store.context;
-  const top = store.resolve('image').chainId!;
-  const target = ctx.lfs.fresh('drivers', `${driver}-target`);
-  const t = { total: [] as number[], prepare: [] as number[], mount: [] as number[], umount: [] as number[], remove: [] as number[] };
-  for (let i = -2; i < SNAPSHOT_ROUNDS; i++) {
-    const key = `bench-${i + 2}`;
+function snapshotLife(o: Opened, round: number): number {
+  const { snapshots, mounter } = o.store.context;
+  const times: number[] = [];
+  for (let i = 0; i < SNAPSHOT_CYCLES; i++) {
+    const key = `bench-${round}-${i}`;
     const t0 = nowMs();
-    const mounts = snapshots.prepare(key, top);
-    const t1 = nowMs();
-    mounter.mount(mounts, target);
-    const t2 = nowMs();
-    mounter.unmount(target);
-    const t3 = nowMs();
+    mounter.mount(snapshots.prepare(key, o.image), o.target);
+    mounter.unmount(o.target);
     snapshots.remove(key);
-    const t4 = nowMs();
-    if (i < 0) continue;
-    t.total.push(t4 - t0); t.prepare.push(t1 - t0); t.mount.push(t2 - t1); t.umount.push(t3 - t2); t.remove.push(t4 - t3);
+    times.push(nowMs() - t0);
   }
-  return { total: median(t.total), prepare: median(t.prepare), mount: median(t.mount), umount: median(t.umount), remove: median(t.remove) };
+  return median(times);
 }
 
-/**
- * `container diff` of a container with the 1,000 edits (read again each round); `container
- * commit` of a stopped one, each round a fresh container with the same edits (a commit takes the
- * container's changes into the layer), made before the clock starts. One untimed round each.
- */
-async function diffAndCommit(ctx: BenchContext, store: Store, made: string[]): Promise<{ diffMs: number; commitMs: number; listed: number }> {
-  const containers = await containersOf(store);
-  const config = containerConfig({ args: ['true'] });
-  const edited = async (name: string): Promise<void> => {
-    const view = await containers.create({ layers: ['image'], name, config });
-    made.push(name);
-    makeEdits(view.paths.merged, 1);
-    fs.writeFileSync(join(view.paths.merged, 'commit-marker'), name);
-  };
-  await edited('c');
-  const diff: number[] = [];
-  let listed = 0;
-  for (let i = -1; i < ctx.runs; i++) {
-    syncAll();
-    const t0 = nowMs();
-    listed = (await store.getLayerChanges(await containers.layers('c'))).length;
-    if (i >= 0) diff.push(nowMs() - t0);
-  }
-  const commit: number[] = [];
-  for (let i = -1; i < ctx.runs; i++) {
-    const name = `k${i + 1}`;
-    await edited(name);
-    syncAll();
-    const t0 = nowMs();
-    await containers.commit(name, `${name}-img`);
-    if (i >= 0) commit.push(nowMs() - t0);
-  }
-  return { diffMs: median(diff), commitMs: median(commit), listed };
-}
-
-function driverRows(figures: readonly DriverFigures[], tag: string): Row[] {
-  const overlay = figures.find((f) => f.driver === 'overlay');
+function driverRows(opened: readonly Opened[], tag: string): Row[] {
   const rows: Row[] = [];
-  const ratio = (name: string, value: (f: DriverFigures) => number): void => {
-    for (const f of figures) {
-      if (f === overlay || overlay === undefined) continue;
-      rows.push({ bench: 'drivers', name: `${f.driver} / overlay: ${name}`, value: value(f) / value(overlay), unit: 'x' });
+  for (const o of opened) {
+    const d = o.driver;
+    if (o.samples.length === 0) {
+      rows.push({ bench: 'drivers', name: `${d}: ${tag}`, value: null, unit: 'ms', note: `failed: ${o.failed ?? 'no sample'}` });
+      continue;
     }
-  };
-  for (const f of figures) {
-    const d = f.driver;
+    const m = (k: keyof Sample): number => median(o.samples.map((s) => s[k]));
+    const failed = o.failed === undefined ? '' : `; stopped after ${o.samples.length} rounds: ${o.failed}`;
     rows.push(
-      { bench: 'drivers', name: `${d}: import of the ${tag.split(',')[0]} (on busybox)`, value: f.importMs, unit: 'ms', note: f.where },
-      {
-        bench: 'drivers', name: `${d}: container create + start + remove (runc, true)`, value: f.life.total, unit: 'ms',
-        note: `create ${f.life.create.toFixed(1)}, start ${f.life.start.toFixed(1)}, remove ${f.life.remove.toFixed(1)} ms`,
-      },
-      {
-        bench: 'drivers', name: `${d}: container snapshot prepare + mount + umount + remove`, value: f.snapshot.total, unit: 'ms',
-        note: `prepare ${f.snapshot.prepare.toFixed(2)}, mount ${f.snapshot.mount.toFixed(2)}, umount ${f.snapshot.umount.toFixed(2)}, remove ${f.snapshot.remove.toFixed(2)} ms; ${SNAPSHOT_ROUNDS} rounds`,
-      },
-      { bench: 'drivers', name: `${d}: container diff, ${tag} (in process)`, value: f.diffMs, unit: 'ms', note: `${f.listed} listed` },
-      { bench: 'drivers', name: `${d}: container commit of a stopped container, ${tag} (in process)`, value: f.commitMs, unit: 'ms' },
+      { bench: 'drivers', name: `${d}: import of the ${tag.split(',')[0]} (on busybox)`, value: o.importMs, unit: 'ms', note: o.place.where },
+      { bench: 'drivers', name: `${d}: container create + start + remove (runc, true)`, value: m('life'), unit: 'ms', note: `create ${m('create').toFixed(1)}, start ${m('start').toFixed(1)}, remove ${m('remove').toFixed(1)} ms${failed}` },
+      { bench: 'drivers', name: `${d}: container snapshot prepare + mount + umount + remove`, value: m('snapshot'), unit: 'ms', note: `median of ${SNAPSHOT_CYCLES} a round` },
+      { bench: 'drivers', name: `${d}: container diff, ${tag} (in process)`, value: m('diff'), unit: 'ms', note: `${o.listed} listed` },
+      { bench: 'drivers', name: `${d}: container commit of a stopped container, ${tag} (in process)`, value: m('commit'), unit: 'ms' },
     );
   }
-  ratio('import', (f) => f.importMs);
-  ratio('container create + start + remove', (f) => f.life.total);
-  ratio('container snapshot life', (f) => f.snapshot.total);
-  ratio('container diff', (f) => f.diffMs);
-  ratio('container commit', (f) => f.commitMs);
+  const overlay = opened.find((o) => o.driver === 'overlay');
+  if (overlay === undefined) return rows;
+  for (const [key, label] of FIGURES) {
+    for (const o of opened) {
+      if (o === overlay) continue;
+      // Paired: the rounds both drivers finished, each round's own ratio.
+      const n = Math.min(o.samples.length, overlay.samples.length);
+      const ratios = Array.from({ length: n }, (_, i) => o.samples[i]![key] / overlay.samples[i]![key]);
+      rows.push({ bench: 'drivers', name: `${o.driver} / overlay: ${label}`, value: n === 0 ? null : median(ratios), unit: 'x', note: `median of ${n} paired rounds` });
+    }
+  }
+  for (const o of opened) {
+    if (o !== overlay) rows.push({ bench: 'drivers', name: `${o.driver} / overlay: import`, value: o.importMs / overlay.importMs, unit: 'x', note: 'one import each, not paired' });
+  }
   return rows;
 }
 

@@ -129,8 +129,8 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 6: a mount's stack is one JSON array of layer ids (bottom first) in its row, and mount_layers
   // pins only the top of each chain by its foreign key. The rows of a 500-layer stack, inserted
-  // at every mount and deleted at every umount (a b-tree and two indexes), were ~1 ms of a 500-layer
-  // `layer mount` + umount; the array ~0.1 ms. Pinning the tops is enough: every layer below a top
+  // at every mount and deleted at every umount (a b-tree and two indexes), cost ~1 ms of a
+  // 500-layer `layer mount` + umount; the array ~0.1 ms. Pinning the tops is enough: every layer below a top
   // is its ancestor, pinned by the child layer above it (layers.parent_id). Existing records keep
   // their rows (a superset of the tops).
   `

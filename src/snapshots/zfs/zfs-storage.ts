@@ -14,7 +14,7 @@
  * Each step is one or a few `zfs` commands (src/sys/zfs-command.ts), about 15-20 ms each on
  * zfs-fuse here. So opening the storage runs none: the pool and dataset are checked, and what a
  * restarted daemon left unmounted is mounted, at the first call that needs a dataset or its
- * path (three commands, ~40-60 ms), and never by a command that only reads the store's rows
+ * path (three commands, 20-25 ms on zfs-fuse here), and never by a command that only reads the store's rows
  * (`layer list`, `ps`).
  */
 import * as fs from 'node:fs';

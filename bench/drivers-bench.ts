@@ -205,7 +205,18 @@ function placeFor(ctx: BenchContext, driver: StorageDriver): Place | { skipped: 
       }
       return {
         root: ctx.lfs.fresh('drivers', 'zfs'), options: { 'zfs.fsname': dataset },
-        where: `a 1.5 GiB pool in a file on zfs-fuse${zp.startedDaemon ? ' (daemon started for the run)' : ''}`, teardown: () => zp.destroy(),
+        where: `a 1.5 GiB pool in a file on zfs-fuse${zp.startedDaemon ? ' (daemon started for the run)' : ''}`,
+        teardown: () => {
+          try {
+            zp.destroy();
+          } catch (err) {
+            // A daemon this run did not start may have been stopped by its owner meanwhile: its
+            // mounts are dead, and only a lazy unmount takes them away.
+            detachUnder(zp.dir);
+            fs.rmSync(zp.dir, { recursive: true, force: true });
+            throw err;
+          }
+        },
       };
     }
     default:
@@ -357,4 +368,12 @@ function fuseRows(ctx: BenchContext): void {
 
 function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 200);
+}
+
+/** `umount -l` of every mount at or under `dir`, deepest first (a bench fixture's own clean-up). */
+function detachUnder(dir: string): void {
+  const points = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((line) => (line.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((p) => p === dir || p.startsWith(`${dir}/`));
+  for (const p of points.reverse()) spawnSync('umount', ['-l', p]);
 }

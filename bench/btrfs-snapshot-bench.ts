@@ -9,7 +9,8 @@
  * store, overlay on a journaled ext4 loop file system (overlay's usual home), shows a real copy-up.
  * Needs root.
  *
- * Run alone: `node dist/bench/btrfs-snapshot-bench.js [iterations]` (default 20, after 3 untimed).
+ * Part of `npm run bench -- drivers` (bench/drivers-bench.ts); alone:
+ * `node dist/bench/btrfs-snapshot-bench.js [iterations]` (default 20, after 3 untimed).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -77,34 +78,49 @@ function commitBase(store: Store): number {
   return stats.files;
 }
 
-function round(store: Store, driver: ContainerCost['driver'], iterations: number, write: boolean, fsRoot: string): ContainerCost {
-  const t = { prepare: [] as number[], mount: [] as number[], write: [] as number[], unmount: [] as number[], remove: [] as number[], total: [] as number[] };
+interface Steps { prepare: number[]; mount: number[]; write: number[]; unmount: number[]; remove: number[]; total: number[] }
+
+/** One container's life on `store`, its steps' times added to `t`. */
+function cycle(store: Store, key: string, write: boolean, t: Steps): void {
+  const t0 = nowMs();
+  const mounts = store.sn.prepare(key, 'base');
+  const t1 = nowMs();
+  store.mounter.mount(mounts, store.target);
+  const t2 = nowMs();
+  if (write) fs.appendFileSync(join(store.target, LARGEST), 'x');
+  const t3 = nowMs();
+  store.mounter.unmount(store.target);
+  const t4 = nowMs();
+  store.sn.remove(key);
+  const t5 = nowMs();
+  t.prepare.push(t1 - t0); t.mount.push(t2 - t1); t.write.push(t3 - t2); t.unmount.push(t4 - t3); t.remove.push(t5 - t4); t.total.push(t5 - t0);
+}
+
+/**
+ * `iterations` containers on each store, interleaved (one on each in turn, so load elsewhere on
+ * the machine hits every store alike), after 3 untimed each; then a `sync -f` of each file system.
+ */
+function round(stores: readonly (readonly [ContainerCost['driver'], Store, string])[], iterations: number, write: boolean): ContainerCost[] {
+  const steps = stores.map((): Steps => ({ prepare: [], mount: [], write: [], unmount: [], remove: [], total: [] }));
   for (let i = -3; i < iterations; i++) {
-    const key = `c-${write ? 'w' : 'r'}-${i + 3}`;
-    const t0 = nowMs();
-    const mounts = store.sn.prepare(key, 'base');
-    const t1 = nowMs();
-    store.mounter.mount(mounts, store.target);
-    const t2 = nowMs();
-    if (write) fs.appendFileSync(join(store.target, LARGEST), 'x');
-    const t3 = nowMs();
-    store.mounter.unmount(store.target);
-    const t4 = nowMs();
-    store.sn.remove(key);
-    const t5 = nowMs();
-    if (i < 0) continue;
-    t.prepare.push(t1 - t0); t.mount.push(t2 - t1); t.write.push(t3 - t2); t.unmount.push(t4 - t3); t.remove.push(t5 - t4); t.total.push(t5 - t0);
+    stores.forEach(([, store], s) => {
+      const warm: Steps = { prepare: [], mount: [], write: [], unmount: [], remove: [], total: [] };
+      cycle(store, `c-${write ? 'w' : 'r'}-${i + 3}`, write, i < 0 ? warm : steps[s]!);
+    });
   }
-  const s0 = nowMs();
-  spawnSync('sync', ['-f', fsRoot]);
-  const syncAfterMs = nowMs() - s0;
-  const sorted = [...t.total].sort((a, b) => a - b);
-  return {
-    driver, write, iterations,
-    prepareMs: median(t.prepare), mountMs: median(t.mount), writeMs: median(t.write), unmountMs: median(t.unmount),
-    removeMs: median(t.remove), totalMs: median(t.total), totalP90Ms: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))] as number,
-    syncAfterMs,
-  };
+  return stores.map(([driver, , fsRoot], s) => {
+    const t = steps[s]!;
+    const s0 = nowMs();
+    spawnSync('sync', ['-f', fsRoot]);
+    const syncAfterMs = nowMs() - s0;
+    const sorted = [...t.total].sort((a, b) => a - b);
+    return {
+      driver, write, iterations,
+      prepareMs: median(t.prepare), mountMs: median(t.mount), writeMs: median(t.write), unmountMs: median(t.unmount),
+      removeMs: median(t.remove), totalMs: median(t.total), totalP90Ms: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))] as number,
+      syncAfterMs,
+    };
+  });
 }
 
 /**
@@ -156,9 +172,9 @@ export function runBtrfsSnapshotBench(options: { iterations?: number; log?: (s: 
     const raw = rawSubvolumeOps(btrfs.sn.changeset('base').dir, fs.mkdtempSync(join(loop.mnt, 'raw-')), iterations);
     log(`raw ioctls: ${JSON.stringify(raw)}`);
     const out: ContainerCost[] = [];
+    const all = [['btrfs', btrfs, loop.mnt], ['overlay', overlay, loop.mnt], ['overlay-ext4', overlayExt4, ext4.mountpoint]] as const;
     for (const write of [false, true]) {
-      for (const [driver, store, fsRoot] of [['btrfs', btrfs, loop.mnt], ['overlay', overlay, loop.mnt], ['overlay-ext4', overlayExt4, ext4.mountpoint]] as const) {
-        const r = round(store, driver, iterations, write, fsRoot);
+      for (const r of round(all, iterations, write)) {
         log(JSON.stringify(r));
         out.push(r);
       }

@@ -3,7 +3,8 @@
  * (about 3,000 files, about 200 MB): time to lstat every node, and to read every byte, through
  * each mount, cold (both mounts made afresh after `echo 3 > /proc/sys/vm/drop_caches`) and warm
  * (again at once). Needs root, /dev/fuse and the fuse-overlayfs program. Dropping caches slows
- * everything else on the machine for a moment: run it alone, once.
+ * everything else on the machine for a moment. Part of `npm run bench -- drivers`
+ * (bench/drivers-bench.ts); alone as below.
  *
  * Measured here (fuse-overlayfs 1.10, kernel 6.18, 2 shared cores, 224 MB in 3,521 nodes, medians
  * of 3): kernel overlay walk 148 ms cold / 27 ms warm, read 654 / 114 ms; fuse-overlayfs walk
@@ -79,10 +80,17 @@ function dropCaches(): void {
   writeFileSync('/proc/sys/vm/drop_caches', '3');
 }
 
-export function benchFuseOverlay(rounds = 3): FuseBenchRow[] {
+/**
+ * Walk and read medians of `rounds`, per mount and cache state; the tree is made under `parent`
+ * (the OS temp dir by default; the runner's loop fs under `npm run bench`).
+ *
+ * @example
+ * benchFuseOverlay(3, lfs.fresh('fuse'))
+ */
+export function benchFuseOverlay(rounds = 3, parent = tmpdir()): FuseBenchRow[] {
   const probe = probeFuseOverlay({ version: false });
   if (probe.program === null || probe.reason !== null) throw new Error(`fuse-overlayfs cannot run here: ${probe.reason}`);
-  const root = mkdtempSync(join(tmpdir(), 'shibafu-fuse-bench-'));
+  const root = mkdtempSync(join(parent, 'shibafu-fuse-bench-'));
   mkdirSync(join(root, 'empty'));
   const mounter = systemMounter({ emptyDir: join(root, 'empty') });
   const targets = { overlay: join(root, 'k'), 'fuse-overlayfs': join(root, 'f') } as const;

@@ -27,8 +27,8 @@ const USERS_SQL = `
   SELECT DISTINCT 'container', ct.id, NULL, ct.name, ct.created
     FROM containers ct JOIN container_layers cl ON cl.container_id = ct.id WHERE cl.layer_id = :id
   UNION ALL
-  SELECT DISTINCT 'mount', m.id, NULL, m.target, m.created
-    FROM mounts m JOIN mount_layers ml ON ml.mount_id = m.id WHERE ml.layer_id = :id
+  SELECT 'mount', m.id, NULL, m.target, m.created
+    FROM mounts m WHERE EXISTS (SELECT 1 FROM json_each(m.stack) WHERE value = :id)
   UNION ALL
   SELECT 'name', n.name, NULL, n.name, n.name FROM names n WHERE n.layer_id = :id
   UNION ALL

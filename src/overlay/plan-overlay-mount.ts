@@ -64,25 +64,36 @@ export interface OverlayMountPlan {
 /** A "." or ".." path component. */
 const DOT_PART = /(^|\/)\.\.?(\/|$)/;
 
-function checkPath(path: string, role: string): string {
+/**
+ * What a path is in the request ("lower layer 3", "upper dir"), for error messages only: lowers
+ * are named by their index, so a 500-layer plan builds no strings unless it refuses one.
+ */
+type Role = string | number;
+
+function roleText(role: Role): string {
+  return typeof role === 'number' ? `lower layer ${role + 1}` : role;
+}
+
+function checkPath(path: string, role: Role): string {
   if (!path.startsWith('/')) {
-    throw new ShibafuError('PATH_UNSAFE', `Cannot mount overlay: ${role} "${path}" is not an absolute path`, {
+    throw new ShibafuError('PATH_UNSAFE', `Cannot mount overlay: ${roleText(role)} "${path}" is not an absolute path`, {
       hint: 'Overlay paths are resolved when the mount is made; shibafu passes absolute paths only.',
     });
   }
   if (UNSAFE_CHARS.test(path)) {
     throw new ShibafuError(
       'PATH_UNSAFE',
-      `Cannot mount overlay: ${role} "${JSON.stringify(path).slice(1, -1)}" contains "," ":" "\\" or a newline`,
+      `Cannot mount overlay: ${roleText(role)} "${JSON.stringify(path).slice(1, -1)}" contains "," ":" "\\" or a newline`,
       { hint: 'Those characters are separators in overlay mount options; move the store to a path without them.' },
     );
   }
-  if (DOT_PART.test(path)) {
-    throw new ShibafuError('PATH_UNSAFE', `Cannot mount overlay: ${role} "${path}" contains "." or ".." components`);
+  // In an absolute path a "." or ".." component follows a "/": the regex only runs where one can be.
+  if (path.includes('/.') && DOT_PART.test(path)) {
+    throw new ShibafuError('PATH_UNSAFE', `Cannot mount overlay: ${roleText(role)} "${path}" contains "." or ".." components`);
   }
   // A UTF-16 unit is at most 3 UTF-8 bytes: short paths (all of a store's) skip the encoding.
   if (path.length * 3 >= PATH_MAX && Buffer.byteLength(path) >= PATH_MAX) {
-    throw new ShibafuError('PATH_UNSAFE', `Cannot mount overlay: ${role} path is ${Buffer.byteLength(path)} bytes, longer than PATH_MAX (${PATH_MAX - 1})`);
+    throw new ShibafuError('PATH_UNSAFE', `Cannot mount overlay: ${roleText(role)} path is ${Buffer.byteLength(path)} bytes, longer than PATH_MAX (${PATH_MAX - 1})`);
   }
   // "/a//b/" and "/a/b" are one directory: normalize so duplicates are caught below. With "." and
   // ".." refused, only repeated and trailing slashes can differ, and a store's paths have none.
@@ -96,25 +107,29 @@ function checkPath(path: string, role: string): string {
  * layers"; only dmesg says why). Catch the lexical cases here, where the error can name them.
  * Sorted with a "/" appended, a directory comes right before the first path inside it (everything
  * sorting between `/a/` and `/a/b/` starts with `/a/`), so neighbours are the only pairs to
- * compare: O(n log n), where walking each path's parents cost ~0.4 ms for 500 layers.
+ * compare: O(n log n), where walking each path's parents cost ~0.4 ms for 500 layers. The keys
+ * are sorted as plain strings (the engine's own sort, in UTF-16 code units as `<` compares them),
+ * and the roles are looked up only on a refusal.
  */
-function checkDisjoint(named: ReadonlyArray<{ path: string; role: string }>): void {
-  const keyed = named.map(({ path, role }) => ({ key: path === '/' ? '/' : `${path}/`, path, role }));
-  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  for (let i = 1; i < keyed.length; i++) {
-    const outer = keyed[i - 1]!;
-    const inner = keyed[i]!;
-    if (inner.key === outer.key) {
-      // The sort is stable: `outer` was named first, as the message reads best.
-      throw new ShibafuError('PATH_CONFLICT', `Cannot mount overlay: ${inner.role} and ${outer.role} are the same directory "${inner.path}"`, {
+function checkDisjoint(paths: readonly string[], roles: readonly Role[]): void {
+  const keys = paths.map((path) => (path === '/' ? '/' : `${path}/`));
+  const sorted = [...keys].sort();
+  for (let i = 1; i < sorted.length; i++) {
+    const outerKey = sorted[i - 1]!;
+    const innerKey = sorted[i]!;
+    if (innerKey !== outerKey && !innerKey.startsWith(outerKey)) continue;
+    // Named first reads best as the outer one: the first index with that key.
+    const outer = keys.indexOf(outerKey);
+    const inner = innerKey === outerKey ? keys.indexOf(innerKey, outer + 1) : keys.indexOf(innerKey);
+    const [o, n] = [roleText(roles[outer]!), roleText(roles[inner]!)];
+    if (innerKey === outerKey) {
+      throw new ShibafuError('PATH_CONFLICT', `Cannot mount overlay: ${n} and ${o} are the same directory "${paths[inner]}"`, {
         hint: 'Name each layer once in a stack; a layer\'s ancestors are included automatically.',
       });
     }
-    if (inner.key.startsWith(outer.key)) {
-      throw new ShibafuError('PATH_CONFLICT', `Cannot mount overlay: ${inner.role} "${inner.path}" is inside ${outer.role} "${outer.path}"`, {
-        hint: 'Overlay layers must be separate directory trees.',
-      });
-    }
+    throw new ShibafuError('PATH_CONFLICT', `Cannot mount overlay: ${n} "${paths[inner]}" is inside ${o} "${paths[outer]}"`, {
+      hint: 'Overlay layers must be separate directory trees.',
+    });
   }
 }
 
@@ -157,8 +172,9 @@ export function planOverlayMount(request: OverlayMountRequest): OverlayMountPlan
   if (options.volatile === true && upper === undefined) {
     throw new ShibafuError('USAGE', 'Cannot mount overlay: "volatile" only applies to a writable mount (one with an upper dir)');
   }
-  const named = request.lowers.map((dir, i) => ({ path: checkPath(dir, `lower layer ${i + 1}`), role: `lower layer ${i + 1}` }));
-  const lowers = named.map(({ path }) => path).reverse();
+  const paths = request.lowers.map((dir, i) => checkPath(dir, i));
+  const roles: Role[] = paths.map((_, i) => i);
+  const lowers = [...paths].reverse();
   if (lowers.length === 1 && upper === undefined) {
     if (request.emptyDir === undefined) {
       throw new ShibafuError('USAGE', 'Cannot mount one layer read-only: the kernel needs 2 lower layers when there is no upper dir', {
@@ -167,7 +183,8 @@ export function planOverlayMount(request: OverlayMountRequest): OverlayMountPlan
     }
     const empty = checkPath(request.emptyDir, 'empty dir');
     lowers.push(empty);
-    named.push({ path: empty, role: 'empty dir' });
+    paths.push(empty);
+    roles.push('empty dir');
   }
   const plan: OverlayMountPlan = {
     fsType: 'overlay',
@@ -179,8 +196,9 @@ export function planOverlayMount(request: OverlayMountRequest): OverlayMountPlan
     flags: { volatile: options.volatile === true, readonly: options.readonly === true },
   };
   if (plan.upper !== undefined && plan.work !== undefined) {
-    named.push({ path: plan.upper, role: 'upper dir' }, { path: plan.work, role: 'work dir' });
+    paths.push(plan.upper, plan.work);
+    roles.push('upper dir', 'work dir');
   }
-  checkDisjoint(named);
+  checkDisjoint(paths, roles);
   return plan;
 }

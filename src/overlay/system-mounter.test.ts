@@ -56,3 +56,21 @@ test('a file system mounted from a subvolume other than the top level: the root 
   ].join('\n'));
   assert.equal(dirInUse(dir, entries), true);
 });
+
+test('a lower named relative to the legacy mount\'s working directory counts wherever a dir of that name is', (t) => {
+  const fsRoot = scratch(t);
+  const lower = join(fsRoot, 'snapshots', '12');
+  const other = join(fsRoot, 'snapshots', '2');
+  const upper = join(fsRoot, 'snapshots', '30');
+  mkdirSync(lower, { recursive: true });
+  mkdirSync(other);
+  mkdirSync(upper);
+  // As the kernel prints a mount(2) made with cwd = the storage root: the lowers as given.
+  const entries = parseMountInfo([
+    `70 27 0:60 / /run/m1 ro,relatime - overlay overlay ro,lowerdir=12:5,redirect_dir=off`,
+    `71 27 0:61 / /run/m2 rw,relatime - overlay overlay rw,lowerdir=7,upperdir=${upper},workdir=${fsRoot}/work/30`,
+  ].join('\n'));
+  assert.equal(dirInUse(lower, entries), true, 'a relative lower matches the end of the path');
+  assert.equal(dirInUse(other, entries), false, '"2" is not the end of "12" as a name');
+  assert.equal(dirInUse(upper, entries), true, 'an absolute upper matches itself');
+});

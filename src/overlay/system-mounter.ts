@@ -10,7 +10,7 @@ import { ShibafuError } from '../errors.js';
 import type { Mount, Mounter, MountTable } from '../snapshots/mount.js';
 import { mount as sysMount, MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT } from '../sys/mount-api.js';
 import { awaitDaemonExit, FUSE_OVERLAY_FSTYPE, fuseOverlayDaemons, fuseOverlayUses, mountFuseOverlay } from '../sys/fuse-overlayfs.js';
-import { mountAt, readMountInfo, unescapeMountField, type MountInfoEntry } from '../sys/mount-info.js';
+import { isOnFuse, mountAt, readMountInfo, unescapeMountField, type MountInfoEntry } from '../sys/mount-info.js';
 import { fromSystemError } from '../errors.js';
 import { mountOverlay, unmountOverlay, type MountApi } from './mount-overlay.js';
 import { planOverlayMount } from './plan-overlay-mount.js';
@@ -41,7 +41,8 @@ export function systemMounter(options: SystemMounterOptions): Mounter & MountTab
               ...(m.upper !== undefined ? { upper: m.upper, work: m.work } : {}),
               options: { volatile: m.volatile === true, readonly: m.upper === undefined },
             });
-            const legacy = m.legacyNames;
+            // The short names only serve mount(2): the new API takes every full path.
+            const legacy = decided() === 'legacy' ? m.legacyNames : undefined;
             const shortLinks = legacy === undefined ? undefined
               : { cwd: legacy.cwd, links: new Map(m.lowers.map((dir, i) => [dir, legacy.names[i] as string])) };
             mountOverlay(plan, { api: decided(), ...(shortLinks === undefined ? {} : { shortLinks }) });
@@ -75,6 +76,8 @@ export function systemMounter(options: SystemMounterOptions): Mounter & MountTab
  * exited, so a non-lazy one waits for it: when unmount returns nothing writes to the upper any more.
  */
 function unmount(target: string, lazy: boolean): boolean {
+  // statfs first: only a FUSE mount has a daemon to wait for, and only then is the mount table read.
+  if (lazy || !isOnFuse(target)) return unmountOverlay(target, { detach: lazy });
   const entry = mountAt(target);
   if (entry?.fsType !== FUSE_OVERLAY_FSTYPE || lazy) return unmountOverlay(target, { detach: lazy });
   const daemon = fuseOverlayDaemons().findLast((d) => d.mountpoint === entry.mountPoint || realOrSelf(d.mountpoint) === entry.mountPoint);
@@ -108,6 +111,10 @@ function realOrSelf(path: string): string {
 /**
  * Whether `dir` is the upper, work dir or a lower of a live overlay, or the root of a bind mount
  * (a bind of a subvolume or dataset shows its path within its file system as the mount's root).
+ * A lower named by a relative path (the legacy mount(2)'s short names, relative to the storage
+ * root it ran in) is shown as given, and mountinfo keeps no working directory to place it: any dir
+ * whose path ends with that name counts as in use (another store's snapshot of the same id may be
+ * refused a removal while such a mount lives; never the reverse).
  */
 export function dirInUse(dir: string, entries: readonly MountInfoEntry[]): boolean {
   let real: string;
@@ -117,7 +124,7 @@ export function dirInUse(dir: string, entries: readonly MountInfoEntry[]): boole
     return false;
   }
   for (const e of entries) {
-    if (e.fsType === 'overlay' && overlayDirs(e.superOptions).includes(real)) return true;
+    if (e.fsType === 'overlay' && overlayDirs(e.superOptions).some((d) => d === real || (!d.startsWith('/') && real.endsWith(`/${d}`)))) return true;
   }
   // A bind: the same file system, and a mount root that is dir's path inside it. The file system
   // is named by the device of the mount holding dir as mountinfo prints it (the superblock's), not

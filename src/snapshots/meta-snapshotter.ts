@@ -9,8 +9,16 @@
  * - remove: intent {id} -> in one transaction: delete the row -> destroy the object.
  * So an object is visible under its id exactly when its row is committed; the sweep finishes or
  * undoes whatever step a killed process stopped at.
+ *
+ * A view of a driver whose views have no object (overlay's: a read-only mount of its parents'
+ * dirs) is its row alone: made and removed in one transaction each, with no staging dir, no
+ * intent and nothing for a sweep, and committed without a WAL fsync (like its mount, it does not
+ * outlive a reboot). A 500-layer `layer mount` is such a view.
  */
 import type { Db } from '../db/db.js';
+
+/** A record that does not outlive a reboot needs no WAL fsync at commit (Db.immediate). */
+const NOT_DURABLE = { durable: false } as const;
 import {
   allSnapshots, chainIdsOf, childCount, deleteSnapshot, insertSnapshot, markCommitted, parentIdsOf, snapshotById, snapshotByKey,
   type SnapshotRow,
@@ -45,14 +53,19 @@ export interface SnapshotterContext {
  * const sn = openSnapshotter(ctx, overlayStorage({ root: '/var/lib/shibafu/snapshots', emptyDir }));
  * const mounts = sn.prepare('container-1', 'sha256:...');
  */
-export function openSnapshotter(ctx: SnapshotterContext, storage: SnapshotStorage): SweepingSnapshotter {
-  sweepSnapshots(ctx, storage);
+export function openSnapshotter(ctx: SnapshotterContext, storage: SnapshotStorage, options: SweepOptions = {}): SweepingSnapshotter {
+  sweepSnapshots(ctx, storage, options.stagingNames);
   return new MetaSnapshotter(ctx, storage);
+}
+
+export interface SweepOptions {
+  /** The entries of tmp/ when the caller listed them already (listStaging): one readdir for every sweep of an open. */
+  readonly stagingNames?: readonly string[];
 }
 
 /** A snapshotter whose owner can sweep again what killed processes left (a store kept open by the service). */
 export interface SweepingSnapshotter extends Snapshotter {
-  sweep(): SweptSnapshot[];
+  sweep(options?: SweepOptions): SweptSnapshot[];
 }
 
 class MetaSnapshotter implements SweepingSnapshotter {
@@ -133,10 +146,11 @@ class MetaSnapshotter implements SweepingSnapshotter {
 
   remove(key: string): void {
     const { db } = this.#ctx;
+    const known = db.read(() => snapshotByKey(db, key));
+    if (known?.kind === 'view' && !this.#storage.viewObjects && db.immediate(() => this.#dropRowOnlyView(key), NOT_DURABLE)) return;
     const stage = this.#removalStage();
     try {
       // A view's or a volatile snapshot's removal needs no fsync either (it did not need one to exist).
-      const known = db.read(() => snapshotByKey(db, key));
       const ephemeral = known !== undefined && (known.kind === 'view' || known.labels['shibafu.volatile'] === 'true');
       const id = db.immediate(() => {
         const row = this.#row(key);
@@ -170,6 +184,19 @@ class MetaSnapshotter implements SweepingSnapshotter {
   }
 
   /**
+   * Removes a view that is only its row (inside the caller's transaction); false when the key now
+   * names another kind of snapshot (replaced since it was read), for the general removal. Nothing
+   * can stand on a view, and nothing of it can be in a mount: the mount holds its parents' dirs,
+   * whose removal checks that.
+   */
+  #dropRowOnlyView(key: string): boolean {
+    const row = this.#row(key);
+    if (row.kind !== 'view') return false;
+    deleteSnapshot(this.#ctx.db, row.id);
+    return true;
+  }
+
+  /**
    * The staging dir of a removal, or null on a full disk: a removal is what gives space back, so
    * it goes on without its intent there. A crash in its one window (row deleted, object not yet
    * destroyed) then leaves an object without a row, never a row without its object, and row ids
@@ -191,19 +218,25 @@ class MetaSnapshotter implements SweepingSnapshotter {
 
   usage(key: string): SnapshotUsage {
     const row = this.#ctx.db.read(() => this.#row(key));
+    if (row.kind === 'view' && !this.#storage.viewObjects) return { size: 0, inodes: 0 };
     return this.#storage.usage(stored(row));
   }
 
   changeset(key: string): Changeset {
     return this.#ctx.db.read(() => {
       const row = this.#row(key);
+      if (row.kind === 'view' && !this.#storage.viewObjects) {
+        throw new ShibafuError('SNAPSHOT_STATE', `Cannot give the changeset of view "${key}": a view of the ${this.driver} driver has no files of its own`, {
+          hint: 'Read its parents\' changesets, or mount it.',
+        });
+      }
       const parent = row.parentId === null ? null : snapshotById(this.#ctx.db, row.parentId) ?? null;
       return this.#storage.changeset(stored(row), parent === null ? null : stored(parent));
     });
   }
 
-  sweep(): SweptSnapshot[] {
-    return sweepSnapshots(this.#ctx, this.#storage);
+  sweep(options: SweepOptions = {}): SweptSnapshot[] {
+    return sweepSnapshots(this.#ctx, this.#storage, options.stagingNames);
   }
 
   settle(key: string): void {
@@ -226,6 +259,7 @@ class MetaSnapshotter implements SweepingSnapshotter {
         hint: 'Stacking several chains is an overlay feature: use one chain (commit the others on top of it), or a store created with --storage-driver overlay.',
       });
     }
+    if (kind === 'view' && !this.#storage.viewObjects) return this.#recordView(key, parents, options);
     const lowers = db.read(() => this.#planLowers(key, verb, parents));
     const stage = Staging.create(this.#ctx.staging, `snapshot-${kind === 'active' ? 'prepare' : 'view'}`, this.#ctx.locks);
     const token = stage.token;
@@ -265,6 +299,20 @@ class MetaSnapshotter implements SweepingSnapshotter {
     }
   }
 
+  /**
+   * A view that is only its row: planned, recorded and given its mounts in one transaction (there
+   * is nothing to build outside the write lock, so nothing to check twice).
+   */
+  #recordView(key: string, parents: readonly string[], options: Omit<PrepareOptions, 'volatile'>): Mount[] {
+    const { db } = this.#ctx;
+    return db.immediate(() => {
+      const { tops, stack } = this.#planLowers(key, 'view', parents);
+      const id = insertSnapshot(db, { key, kind: 'view', parentIds: tops.map((t) => t.id), created: this.#ctx.now(), labels: options.labels ?? {} });
+      this.#checkpoint('view:inserted');
+      return this.#storage.mounts({ id, kind: 'view' }, stack, { volatile: false });
+    }, NOT_DURABLE);
+  }
+
   /** The committed chain tops named and the whole stack under the new snapshot, bottom first. */
   #planLowers(key: string, verb: string, parents: readonly string[]): { tops: SnapshotRow[]; stack: StoredSnapshot[] } {
     const { db } = this.#ctx;
@@ -293,15 +341,18 @@ class MetaSnapshotter implements SweepingSnapshotter {
     return { tops, stack };
   }
 
-  /** Each chain under `ids` (their tops, bottom first), bottom first, a snapshot in two only once. */
+  /**
+   * Each chain under `ids` (their tops, bottom first), bottom first, a snapshot in two only once.
+   * Every snapshot of a chain under a committed top is committed: a parent must be.
+   */
   #lowers(ids: readonly number[]): StoredSnapshot[] {
     const stack: StoredSnapshot[] = [];
     const seen = new Set<number>();
-    for (const id of ids) {
-      for (const l of chainIdsOf(this.#ctx.db, id)) {
-        if (seen.has(l.id)) continue;
-        seen.add(l.id);
-        stack.push(l);
+    for (const top of ids) {
+      for (const id of chainIdsOf(this.#ctx.db, top)) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+        stack.push({ id, kind: 'committed' });
       }
     }
     return stack;

@@ -19,6 +19,7 @@ export interface StoredSnapshot {
 }
 
 export interface BuildSpec {
+  /** 'view' only where `viewObjects`. */
   readonly kind: 'active' | 'view';
   /**
    * The committed snapshots under it, bottom first: its parent's chain (or, for an overlay stack
@@ -30,6 +31,12 @@ export interface BuildSpec {
 export interface SnapshotStorage {
   readonly driver: StorageDriver;
   readonly capabilities: DriverCapabilities;
+  /**
+   * Whether a view has an object of its own (a read-only snapshot, a clone). False where a view
+   * is only a read-only mount of its committed parents' objects (overlay's format): such a view
+   * is its row alone, and build, publish, destroy and busyDirs are never called for it.
+   */
+  readonly viewObjects: boolean;
 
   /**
    * Makes a new snapshot's object under the staged name `token`: empty, or (for a full-tree

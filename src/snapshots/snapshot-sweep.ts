@@ -25,13 +25,14 @@ export interface SweptSnapshot {
 }
 
 /**
- * Sweeps the stale `snapshot-*` staging dirs of `storage`'s store.
+ * Sweeps the stale `snapshot-*` staging dirs of `storage`'s store; `names`: tmp/'s entries when
+ * the caller listed them already (listStaging), else it lists them.
  *
  * @example
  * sweepSnapshots(ctx, storage); // [] on a clean store
  */
-export function sweepSnapshots(ctx: SnapshotterContext, storage: SnapshotStorage): SweptSnapshot[] {
-  const stale = findStaleStaging(ctx.staging, ctx.locks, (kind) => kind.startsWith('snapshot-'));
+export function sweepSnapshots(ctx: SnapshotterContext, storage: SnapshotStorage, names?: readonly string[]): SweptSnapshot[] {
+  const stale = findStaleStaging(ctx.staging, ctx.locks, (kind) => kind.startsWith('snapshot-'), names);
   const swept: SweptSnapshot[] = [];
   for (const s of stale) {
     try {

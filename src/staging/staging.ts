@@ -189,17 +189,29 @@ export interface StaleStaging {
 }
 
 /**
- * Finds staging dirs whose owner is gone (their lock can be taken) and locks them for the caller.
- * Cheap when tmp/ is empty, which is the common case: one readdir. Pending dirs (not yet locked
- * by their creator) are removed here when empty and never reported: nothing was done in them.
+ * The entries of tmp/ ([] when it cannot be read), for several sweeps of one open to share: the
+ * snapshotter's and the store's each take their own kinds from one readdir.
+ *
+ * @example
+ * const names = listStaging(layout); sweepSnapshots(ctx, storage, names); sweepLeftovers(ctx, undoers, names);
  */
-export function findStaleStaging(area: StagingArea, locks: StagingLocks, owns: (kind: string) => boolean = () => true): StaleStaging[] {
-  let names: string[];
+export function listStaging(area: StagingArea): readonly string[] {
   try {
-    names = fs.readdirSync(area.tmp);
+    return fs.readdirSync(area.tmp);
   } catch {
     return [];
   }
+}
+
+/**
+ * Finds staging dirs whose owner is gone (their lock can be taken) and locks them for the caller.
+ * Cheap when tmp/ is empty, which is the common case: one readdir, or none when the caller passes
+ * the `names` it listed (listStaging). Pending dirs (not yet locked by their creator) are removed
+ * here when empty and never reported: nothing was done in them.
+ */
+export function findStaleStaging(
+  area: StagingArea, locks: StagingLocks, owns: (kind: string) => boolean = () => true, names: readonly string[] = listStaging(area),
+): StaleStaging[] {
   const stale: StaleStaging[] = [];
   for (const name of names) {
     // Another owner's dirs (a snapshot driver's, the store's) are left to that owner's sweep.

@@ -75,10 +75,15 @@ function expandWith<T extends StackLayer>(layers: readonly LayerRow[], chain: (l
  * chainTops([base, python, app]) // ['sha256:<app>']
  */
 export function chainTops(stack: readonly StackLayer[]): string[] {
-  const tops: string[] = [];
+  return topPositions(stack).map((i) => stack[i]!.chainId!);
+}
+
+/** Where each chain of an expanded stack ends (positions, bottom first): the layers a mount record pins. */
+function topPositions(stack: readonly StackLayer[]): number[] {
+  const tops: number[] = [];
   stack.forEach((l, i) => {
     const next = stack[i + 1];
-    if (next === undefined || next.parentId !== l.id) tops.push(l.chainId!);
+    if (next === undefined || next.parentId !== l.id) tops.push(i);
   });
   return tops;
 }
@@ -140,14 +145,16 @@ export function mountStack(ctx: StoreContext, stack: readonly MountLayer[], targ
       // stale undoes a half-made mount (unmount, drop the record and the snapshot).
       stage.setIntent<StagingIntent>({ kind: 'mount', mountId, snapshot }, NOT_DURABLE);
       // The record's foreign keys check, under this write lock, that no layer was removed since
-      // the stack was read; a remover that comes later sees the record.
-      if (!insertMount(ctx.db, row)) {
+      // the stack was read (they pin each chain's top, and a top its ancestors); a remover that
+      // comes later sees the record.
+      const tops = topPositions(stack);
+      if (!insertMount(ctx.db, row, tops)) {
         throw new ShibafuError('LAYER_NOT_FOUND', 'Cannot mount: a layer of the stack was removed meanwhile');
       }
       // Planned by the snapshotter, in the same transaction: a view, or an active snapshot whose
       // upper takes the writes.
-      const tops = chainTops(stack);
-      return options.writable ? ctx.snapshots.prepare(snapshot, tops, { volatile: options.volatile === true }) : ctx.snapshots.view(snapshot, tops);
+      const parents = tops.map((i) => stack[i]!.chainId!);
+      return options.writable ? ctx.snapshots.prepare(snapshot, parents, { volatile: options.volatile === true }) : ctx.snapshots.view(snapshot, parents);
     }, options.writable ? {} : NOT_DURABLE);
     try {
       ctx.mounterFor(options.api).mount(mounts, realTarget);
@@ -250,15 +257,19 @@ export function listMounts(ctx: StoreContext): MountView[] {
   return ctx.db.read(() => allMounts(ctx.db).map((m) => toView(ctx, m, ctx.mounter.isMounted(m.target))));
 }
 
-/** `known`: the stack with its names when the caller already has them (a mount just made). */
+/** `known`: the stack with its names when the caller already has them (a mount just made: the record's own stack). */
 function toView(ctx: StoreContext, m: MountRow, mounted: boolean, known?: readonly MountLayer[]): MountView {
-  const layers = known === undefined ? layersByIds(ctx.db, m.layerIds) : new Map(known.map((l) => [l.id, l]));
-  const names = known === undefined ? namesOfLayers(ctx.db, m.layerIds) : new Map(known.map((l) => [l.id, l.names]));
   return {
     id: m.id, target: m.target, writable: m.writable, api: m.api, created: m.created, state: m.state, mounted,
     upper: m.writable ? upperOf(ctx, m.id) : null,
-    layers: m.layerIds.map((id) => ({ chainId: layers.get(id)?.chainId ?? null, names: names.get(id) ?? [] })),
+    layers: known === undefined ? recordedLayers(ctx, m.layerIds) : known.map((l) => ({ chainId: l.chainId, names: l.names })),
   };
+}
+
+function recordedLayers(ctx: StoreContext, layerIds: readonly number[]): MountView['layers'] {
+  const layers = layersByIds(ctx.db, layerIds);
+  const names = namesOfLayers(ctx.db, layerIds);
+  return layerIds.map((id) => ({ chainId: layers.get(id)?.chainId ?? null, names: names.get(id) ?? [] }));
 }
 
 /** A writable mount's upper: its snapshot's changeset (null once the snapshot is gone). */

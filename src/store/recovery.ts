@@ -33,16 +33,17 @@ export const STORE_UNDOERS: IntentUndoers = {
 };
 
 /**
- * Finds stale staging dirs and undoes their intent. Returns what it did so the CLI can say so.
+ * Finds stale staging dirs and undoes their intent (`stagingNames`: tmp/'s entries when the caller
+ * listed them already). Returns what it did so the CLI can say so.
  * A dir whose kind has no undo here (its owner was not registered by this opener) is left for a
  * sweep that knows it: removing it could lose what its undo would restore.
  *
  * @example
  * const swept = sweepLeftovers(ctx, { container: undoContainerCreate }); // [] on a clean store
  */
-export function sweepLeftovers(ctx: StoreContext, extra: IntentUndoers = {}): SweptItem[] {
+export function sweepLeftovers(ctx: StoreContext, extra: IntentUndoers = {}, stagingNames?: readonly string[]): SweptItem[] {
   // The snapshot drivers' staging dirs (snapshot-*) are their own sweep's (src/snapshots/snapshot-sweep.ts).
-  const stale = findStaleStaging(ctx.layout, ctx.ports, (kind) => !kind.startsWith('snapshot-'));
+  const stale = findStaleStaging(ctx.layout, ctx.ports, (kind) => !kind.startsWith('snapshot-'), stagingNames);
   if (stale.length === 0) return [];
   const undoers: IntentUndoers = { ...STORE_UNDOERS, ...extra };
   const swept: SweptItem[] = [];

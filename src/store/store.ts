@@ -24,6 +24,7 @@ import { storeDriver } from './store-driver.js';
 import { migrateLegacyLayout } from './legacy-layout.js';
 import type { Mounter, MountTable } from '../snapshots/mount.js';
 import { sweepLeftovers, type SweptItem } from './recovery.js';
+import { listStaging } from './staging.js';
 import { sweepTrash } from '../content/blob-publish.js';
 import { sweepIngests } from '../content/ingest-dir.js';
 import type { ContentStore } from '../content/content-store.js';
@@ -127,6 +128,7 @@ export class Store {
     const ports = options.ports ?? realPorts();
     const now = options.now ?? (() => new Date().toISOString());
     let snapshots: SweepingSnapshotter;
+    let stagingNames: readonly string[];
     let driver: StorageDriver;
     let legacy: boolean;
     try {
@@ -134,8 +136,14 @@ export class Store {
       driver = chosen.driver;
       legacy = chosen.legacy;
       // Opening it sweeps what an interrupted change of a snapshot left (snapshot-sweep.ts),
-      // before the store's own sweep, whose undo may remove snapshots.
-      snapshots = openSnapshotter({ db, staging: layout, locks: ports, mountTable: mounter, now }, openStorage(driver, { root: layout.snapshots, options: chosen.options }));
+      // before the store's own sweep, whose undo may remove snapshots. Both take their own
+      // kinds from one listing of tmp/.
+      stagingNames = listStaging(layout);
+      snapshots = openSnapshotter(
+        { db, staging: layout, locks: ports, mountTable: mounter, now },
+        openStorage(driver, { root: layout.snapshots, options: chosen.options }),
+        { stagingNames },
+      );
     } catch (err) {
       db.close();
       throw err;
@@ -153,7 +161,7 @@ export class Store {
     };
     try {
       const undoers = options.undoers ?? {};
-      const swept = sweepAll(ctx, undoers);
+      const swept = sweepAll(ctx, undoers, stagingNames);
       if (legacy) migrateLegacyLayout(ctx);
       return new Store(ctx, snapshots, undoers, swept);
     } catch (err) {
@@ -166,8 +174,9 @@ export class Store {
 
   /** Sweeps leftovers again, as an open does (for a store kept open across commands). */
   sweep(): SweptItem[] {
-    this.#snapshots.sweep();
-    return sweepAll(this.#ctx, this.#undoers);
+    const stagingNames = listStaging(this.#ctx.layout);
+    this.#snapshots.sweep({ stagingNames });
+    return sweepAll(this.#ctx, this.#undoers, stagingNames);
   }
 
   /** The context domain functions work with (for the runtime and other modules of this package). */
@@ -340,9 +349,12 @@ export class Store {
   }
 }
 
-/** Staging leftovers, then interrupted blob removals and abandoned ingests (one readdir each when none). */
-function sweepAll(ctx: StoreContext, undoers: IntentUndoers): SweptItem[] {
-  const swept = sweepLeftovers(ctx, undoers);
+/**
+ * Staging leftovers (from tmp/'s entries as listed for the snapshotter's sweep), then interrupted
+ * blob removals and abandoned ingests (one readdir each when none).
+ */
+function sweepAll(ctx: StoreContext, undoers: IntentUndoers, stagingNames: readonly string[]): SweptItem[] {
+  const swept = sweepLeftovers(ctx, undoers, stagingNames);
   sweepTrash(ctx);
   for (const ingest of sweepIngests(ctx)) swept.push({ path: ingest.ref, kind: 'ingest', action: 'removed' });
   return swept;

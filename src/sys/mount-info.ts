@@ -6,7 +6,7 @@
  *
  * (7) is zero or more optional fields ended by the lone "-" (8).
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync, realpathSync, statfsSync } from 'node:fs';
 import { ShibafuError } from '../errors.js';
 
 /** One line of /proc/self/mountinfo. */
@@ -120,4 +120,25 @@ export function mountAt(path: string, entries: readonly MountInfoEntry[] = readM
  */
 export function isMountPoint(path: string): boolean {
   return mountAt(path) !== undefined;
+}
+
+/** statfs f_type of every FUSE file system (FUSE_SUPER_MAGIC, include/uapi/linux/magic.h). */
+const FUSE_SUPER_MAGIC = 0x65735546;
+
+/**
+ * Whether the file system at `path` is a FUSE one: one statfs(2), where mountAt reads and parses
+ * the whole mount table (~2.6 ms while a 500-layer overlay is mounted: the kernel prints each of
+ * its lowerdirs). False for anything else at `path`, so a caller that needs the mount's own entry
+ * (its FUSE subtype, its daemon) only reads mountinfo for a FUSE file system. A path that does not
+ * exist is on none.
+ *
+ * @example
+ * isOnFuse('/var/lib/shibafu/containers/abc/merged') // true under fuse-overlayfs
+ */
+export function isOnFuse(path: string): boolean {
+  try {
+    return statfsSync(path).type === FUSE_SUPER_MAGIC;
+  } catch {
+    return false;
+  }
 }

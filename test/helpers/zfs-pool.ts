@@ -50,7 +50,7 @@ function daemonAnswers(): boolean {
  * @example
  * const zp = createZfsTestPool(); try { ... zp.pool ... } finally { zp.destroy(); }
  */
-export function createZfsTestPool(): ZfsTestPool {
+export function createZfsTestPool(options: { readonly sizeMiB?: number } = {}): ZfsTestPool {
   let daemonPid: number | undefined;
   // The daemon makes its socket's dir and leaves it when it stops; it goes too if it was not there.
   const hadRunDir = existsSync(RUN_DIR);
@@ -75,7 +75,7 @@ export function createZfsTestPool(): ZfsTestPool {
   try {
     mkdirSync(mountpoint);
     writeFileSync(file, '');
-    truncateSync(file, 512 * 1024 * 1024);
+    truncateSync(file, (options.sizeMiB ?? 512) * 1024 * 1024);
     const created = run('zpool', ['create', '-o', 'cachefile=none', '-m', mountpoint, pool, file]);
     if (created.status !== 0) throw new Error(`zpool create failed: ${created.stderr}`);
   } catch (err) {

@@ -19,7 +19,7 @@ import {
   escapeFuseOption, FUSE_OVERLAY_FSTYPE, fuseOverlayArgs, fuseOverlayDaemons, parseFuseOverlayCmdline, probeFuseOverlay,
 } from '../../src/sys/fuse-overlayfs.js';
 import { mknod } from '../../src/sys/mknod.js';
-import { readMountInfo } from '../../src/sys/mount-info.js';
+import { isOnFuse, readMountInfo } from '../../src/sys/mount-info.js';
 import { unmountOverlay } from '../../src/overlay/mount-overlay.js';
 import { lgetxattr, llistxattr, lsetxattr } from '../../src/sys/xattr.js';
 import { isRoot } from '../helpers/temp-store.js';
@@ -208,6 +208,7 @@ describe('fuse-overlayfs mounts, read against a kernel overlay of the same dirs'
     mounter.mount([{ type: 'fuse-overlayfs', program, lowers: [l1, l2] }], fuse);
     try {
       assert.equal(readMountInfo().findLast((e) => e.mountPoint === fs.realpathSync(fuse))?.fsType, FUSE_OVERLAY_FSTYPE);
+      assert.deepEqual([isOnFuse(fuse), isOnFuse(kernel)], [true, false], 'statfs tells the FUSE mount (whose unmount waits for its daemon) from the kernel one');
       const viaFuse = describeTree(fuse);
       assert.deepEqual(viaFuse, describeTree(kernel));
       assert.equal(viaFuse.gone, undefined, 'the whiteout hides l1/gone');

@@ -135,10 +135,13 @@ describe('zfs driver', { skip }, () => {
     } finally { fx.cleanup(); }
   });
 
-  test('a missing pool or dataset, or a name that is none, is refused clearly', () => {
-    assert.throws(() => zfsStorage({ dataset: 'nopool-shibafu/x' }), (e: unknown) => isShibafuError(e, 'UNSUPPORTED') && /no pool "nopool-shibafu"/.test(e.message) && /zpool create/.test(e.hint ?? ''));
+  test('a missing pool or dataset is refused clearly at the first call that needs it (opening runs no zfs command); a name that is none at once', () => {
+    const noPool = zfsStorage({ dataset: 'nopool-shibafu/x' });
+    assert.throws(() => noPool.listIds(), (e: unknown) => isShibafuError(e, 'UNSUPPORTED') && /no pool "nopool-shibafu"/.test(e.message) && /zpool create/.test(e.hint ?? ''));
+    assert.throws(() => noPool.mounts({ id: 1, kind: 'active' }, [], { volatile: false }), (e: unknown) => isShibafuError(e, 'UNSUPPORTED'), 'a path needs the checked mount point too');
     const pool = (zp as ZfsTestPool).pool;
-    assert.throws(() => zfsStorage({ dataset: `${pool}/missing` }), (e: unknown) => isShibafuError(e, 'UNSUPPORTED') && /does not exist/.test(e.message) && /zfs create/.test(e.hint ?? ''));
+    const missing = zfsStorage({ dataset: `${pool}/missing` });
+    assert.throws(() => missing.build('t', { kind: 'active', lowers: [] }), (e: unknown) => isShibafuError(e, 'UNSUPPORTED') && /does not exist/.test(e.message) && /zfs create/.test(e.hint ?? ''));
     assert.throws(() => zfsStorage({ dataset: '-o/x' }), { code: 'USAGE' });
   });
 });

@@ -41,6 +41,7 @@ export function btrfsStorage(args: { readonly root: string }): SnapshotStorage {
 class BtrfsStorage implements SnapshotStorage {
   readonly driver = 'btrfs' as const;
   readonly capabilities = BTRFS_CAPABILITIES;
+  readonly viewObjects = true;
   readonly #root: string;
 
   constructor(root: string) {

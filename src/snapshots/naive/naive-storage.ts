@@ -27,6 +27,7 @@ export function naiveStorage(options: { readonly root: string }): SnapshotStorag
 class NaiveStorage implements SnapshotStorage {
   readonly driver = 'naive' as const;
   readonly capabilities = NAIVE_CAPABILITIES;
+  readonly viewObjects = true;
   readonly #root: string;
 
   constructor(root: string) {

@@ -54,6 +54,8 @@ export class OverlayDirs implements SnapshotStorage, OverlayPaths {
   readonly #mounts: MountsOf;
   readonly driver: SnapshotStorage['driver'];
   readonly capabilities: DriverCapabilities;
+  /** A view is a read-only mount of its parents' dirs: it needs no dir, no upper, no workdir. */
+  readonly viewObjects = false;
 
   constructor(root: string, driver: SnapshotStorage['driver'], capabilities: DriverCapabilities, mounts: MountsOf) {
     this.root = root;
@@ -69,9 +71,9 @@ export class OverlayDirs implements SnapshotStorage, OverlayPaths {
   #staged(token: string): string { return join(this.root, `staged-${token}`); }
   #stagedWork(token: string): string { return join(this.root, 'work', `staged-${token}`); }
 
-  build(token: string, spec: BuildSpec): void {
+  build(token: string, _spec: BuildSpec): void {
     fs.mkdirSync(this.#staged(token), 0o755);
-    if (spec.kind === 'active') fs.mkdirSync(this.#stagedWork(token), 0o700);
+    fs.mkdirSync(this.#stagedWork(token), 0o700);
   }
 
   publish(token: string, id: number): void {
@@ -112,6 +114,7 @@ export class OverlayDirs implements SnapshotStorage, OverlayPaths {
   }
 
   usage(snapshot: StoredSnapshot): SnapshotUsage {
+    if (snapshot.kind === 'view') return { size: 0, inodes: 0 };
     return dirUsage(this.fsDir(snapshot.id));
   }
 

@@ -12,7 +12,10 @@
  * staged: zfs-fuse refuses to rename a mounted dataset ("dataset is busy").
  *
  * Each step is one or a few `zfs` commands (src/sys/zfs-command.ts), about 15-20 ms each on
- * zfs-fuse here.
+ * zfs-fuse here. So opening the storage runs none: the pool and dataset are checked, and what a
+ * restarted daemon left unmounted is mounted, at the first call that needs a dataset or its
+ * path (three commands, 20-25 ms on zfs-fuse here), and never by a command that only reads the store's rows
+ * (`layer list`, `ps`).
  */
 import * as fs from 'node:fs';
 import { ShibafuError } from '../../errors.js';
@@ -47,15 +50,21 @@ export function zfsStorage(args: { readonly dataset: string }): SnapshotStorage 
 class ZfsStorage implements SnapshotStorage {
   readonly driver = 'zfs' as const;
   readonly capabilities = ZFS_CAPABILITIES;
+  readonly viewObjects = true;
   readonly #dataset: string;
-  /** The parent dataset's mount point: every snapshot's dataset inherits `<it>/<id>`. */
-  readonly #base: string;
+  /** The parent dataset's mount point (every snapshot's dataset inherits `<it>/<id>`), once checked. */
+  #checkedBase: string | undefined;
 
   constructor(dataset: string) {
     if (!DATASET_NAME.test(dataset)) {
       throw new ShibafuError('USAGE', `Cannot use "${dataset}" as the zfs driver's dataset: not a ZFS dataset name`, { hint: 'Name a file system like tank/shibafu.' });
     }
     this.#dataset = dataset;
+  }
+
+  /** UNSUPPORTED, with the command that helps, when the pool or the dataset is missing or has no mount point. */
+  #open(): string {
+    const dataset = this.#dataset;
     const pool = dataset.split('/')[0] as string;
     const hasPool = runZfs(['list', '-H', '-o', 'name', pool], { program: 'zpool', tolerate: ['missing'] });
     if (!hasPool.ok) {
@@ -76,13 +85,21 @@ class ZfsStorage implements SnapshotStorage {
         hint: `Give it one: zfs set mountpoint=/var/lib/shibafu/zfs ${dataset}`,
       });
     }
-    this.#base = base;
     this.#mountAll();
+    return base;
+  }
+
+  /**
+   * The parent dataset's mount point, checked (and the snapshots' datasets mounted) at the first
+   * call: every method below that runs a zfs command or names a dataset's path starts here.
+   */
+  #ready(): string {
+    return this.#checkedBase ??= this.#open();
   }
 
   #name(id: number): string { return `${this.#dataset}/${id}`; }
   #staged(token: string): string { return `${this.#dataset}/staged-${token}`; }
-  #mountpoint(id: number): string { return `${this.#base}/${id}`; }
+  #mountpoint(id: number): string { return `${this.#ready()}/${id}`; }
 
   /** Mounts what a restarted daemon (or a reboot without `zfs mount -a`) left unmounted. */
   #mountAll(): void {
@@ -99,6 +116,7 @@ class ZfsStorage implements SnapshotStorage {
   }
 
   build(token: string, spec: BuildSpec): void {
+    this.#ready();
     const top = spec.lowers.at(-1);
     const props = ['-o', 'canmount=noauto', ...(spec.kind === 'view' ? ['-o', 'readonly=on'] : [])];
     if (top === undefined) {
@@ -111,6 +129,7 @@ class ZfsStorage implements SnapshotStorage {
   }
 
   publish(token: string, id: number): void {
+    this.#ready();
     // A dataset already at the id is a leftover (no row has that id): it goes, then the rename
     // is tried again. Not destroyed up front: that would cost a command on every prepare.
     if (!runZfs(['rename', this.#staged(token), this.#name(id)], { tolerate: ['exists'] }).ok) {
@@ -122,10 +141,12 @@ class ZfsStorage implements SnapshotStorage {
   }
 
   discardStaged(token: string): void {
+    this.#ready();
     runZfs(['destroy', '-r', this.#staged(token)], { tolerate: ['missing'] });
   }
 
   seal(id: number): void {
+    this.#ready();
     // The snapshot first: a clone can only be made of a snapshot, and taking one syncs the pool,
     // so `used` is exact from then on. An existing one is this step's own, interrupted.
     runZfs(['snapshot', `${this.#name(id)}@${COMMITTED}`], { tolerate: ['exists'] });
@@ -133,6 +154,7 @@ class ZfsStorage implements SnapshotStorage {
   }
 
   unseal(id: number): void {
+    this.#ready();
     // A snapshot clones were made of stays (it is theirs too); the dataset may be gone already
     // (a commit that lost the race with a removal).
     runZfs(['destroy', `${this.#name(id)}@${COMMITTED}`], { tolerate: ['missing', 'has-clones'] });
@@ -140,6 +162,7 @@ class ZfsStorage implements SnapshotStorage {
   }
 
   destroy(id: number): void {
+    this.#ready();
     // -r: the dataset's own @committed goes with it. Unmounting is zfs destroy's own first step.
     runZfs(['destroy', '-r', this.#name(id)], { tolerate: ['missing'] });
     // zfs-fuse leaves the mount point directory behind in the parent's file system.
@@ -159,6 +182,7 @@ class ZfsStorage implements SnapshotStorage {
   }
 
   usage(snapshot: StoredSnapshot): SnapshotUsage {
+    this.#ready();
     const name = this.#name(snapshot.id);
     // ZFS accounts space when a transaction group syncs (every few seconds, or up to 30 s on
     // zfs-fuse), and neither fsync nor syncfs through FUSE forces one; a property change is a sync
@@ -176,6 +200,7 @@ class ZfsStorage implements SnapshotStorage {
   }
 
   listIds(): number[] {
+    this.#ready();
     return this.#children(['name']).map((f) => leaf(f[0] as string)).filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
   }
 

@@ -74,6 +74,8 @@ export type { ImageRemoval } from './images/image-remove.js';
 export type { ImageSummary, ImageDetails, HistoryLine } from './images/image-views.js';
 export type { SaveFormat, SaveOptions, SaveResult } from './images/image-save.js';
 export type { LayerProgress } from './images/image-layers.js';
+export type { PullOptions, PullProgress, DownloadProgress, RegistryReader } from './images/image-pull.js';
+export type { PushOptions, PushProgress, PushResult, RegistryWriter } from './images/image-push.js';
 export { splitImageName } from './images/image-names.js';
 export { parsePlatform, formatPlatform, hostPlatform } from './oci/platform.js';
 export type { Platform } from './oci/platform.js';

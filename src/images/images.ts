@@ -1,6 +1,6 @@
 /**
- * The images of a store, for the CLI and library users: load, save, list, inspect, history, tag,
- * untag, rm. The CLI reaches it through index.ts's `imagesOf(store)`, which loads this module
+ * The images of a store, for the CLI and library users: load, pull, push, save, list, inspect,
+ * history, tag, untag, rm. The CLI reaches it through index.ts's `imagesOf(store)`, which loads this module
  * only when a command needs images; load and save load their own code when called.
  */
 import { ShibafuError } from '../errors.js';
@@ -11,10 +11,17 @@ import type { LoadedImage, LoadOptions } from './image-load.js';
 import { removeImage, tagImage, untagImage, type ImageRemoval } from './image-remove.js';
 import { findImage, resolveImage } from './image-resolve.js';
 import type { SaveOptions, SaveResult } from './image-save.js';
+import type { PullOptions } from './image-pull.js';
+import type { PushOptions, PushResult } from './image-push.js';
+import type { ImageReference } from '../registry/reference.js';
 import { imageConfigOf, imageHistory, inspectImage, layersOf, listImages, type HistoryLine, type ImageDetails, type ImageSummary } from './image-views.js';
 
 export interface Images {
   load(path: string, options?: LoadOptions): Promise<LoadedImage[]>;
+  /** `image pull`: from a registry, through the client the caller made for it (credentials, TLS). */
+  pull(ref: ImageReference, options: PullOptions): Promise<LoadedImage[]>;
+  /** `image push`: to `dest` (default: the image's own name), through the caller's client. */
+  push(ref: string, dest: ImageReference, options: PushOptions): Promise<PushResult>;
   list(): ImageSummary[];
   inspect(ref: string): ImageDetails;
   history(ref: string): HistoryLine[];
@@ -47,6 +54,14 @@ export function imagesFacade(ctx: StoreContext): Images {
     async load(path, options = {}) {
       const { loadImages } = await import('./image-load.js');
       return loadImages(ctx, path, options);
+    },
+    async pull(ref, options) {
+      const { pullImage } = await import('./image-pull.js');
+      return pullImage(ctx, ref, options);
+    },
+    async push(ref, dest, options) {
+      const { pushImage } = await import('./image-push.js');
+      return pushImage(ctx, resolveImage(ctx.db, ref), dest, options);
     },
     list: () => listImages(ctx),
     inspect: (ref) => inspectImage(ctx, resolveImage(ctx.db, ref)),

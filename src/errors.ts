@@ -59,6 +59,13 @@ export const ERROR_CODES = {
   NO_SPACE: { exit: 6 },
   PERMISSION_DENIED: { exit: 7 },
   REGISTRY_ERROR: { exit: 8 },
+  REGISTRY_UNREACHABLE: { exit: 8 },
+  REGISTRY_UNAUTHORIZED: { exit: 8 },
+  REGISTRY_DENIED: { exit: 8 },
+  MANIFEST_UNKNOWN: { exit: 8 },
+  BLOB_UNKNOWN: { exit: 8 },
+  INVALID_REFERENCE: { exit: 2 },
+  AUTH_FILE_INVALID: { exit: 5 },
   IO_ERROR: { exit: 1 },
 } as const;
 

@@ -13,7 +13,7 @@ import type { Digest } from '../ids.js';
 import { header, type HttpResponse } from './http-transport.js';
 import { repositoryScope } from './registry-auth.js';
 import type { RegistryRequester } from './registry-call.js';
-import { unreachableError } from './registry-error.js';
+import { requestFailure, unreachableError } from './registry-error.js';
 import { backoff, isRetryableError, retryDelay, type RetryOptions } from './retry-policy.js';
 
 export interface OpenBlobOptions {
@@ -87,7 +87,7 @@ async function* blobChunks(requester: RegistryRequester, t: BlobTarget): AsyncGe
       if (position < total) throw Object.assign(new Error(`the body ended after ${position} of ${total} bytes`), { code: 'ESHORTBODY' });
     } catch (err) {
       res.body.destroy();
-      if (err instanceof ShibafuError || t.signal?.aborted === true || !isRetryableError(err)) throw err;
+      if (err instanceof ShibafuError || t.signal?.aborted === true || !isRetryableError(err)) throw requestFailure(err, t.signal, { ...context, registry: requester.registry });
       failures = position > given ? 1 : failures + 1;
       const delay = retryDelay(failures, t.retry, null);
       if (delay === null) {

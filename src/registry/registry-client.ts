@@ -8,7 +8,7 @@
  * memory), resume with `Range` after a cut, and are verified as they stream.
  */
 import type { Readable } from 'node:stream';
-import { errnoCode, ShibafuError } from '../errors.js';
+import { ShibafuError } from '../errors.js';
 import { sha256Digest, type Digest } from '../ids.js';
 import type { RegistryCredentials } from './auth-file.js';
 import { openBlobStream, type OpenBlobOptions } from './blob-download.js';
@@ -18,7 +18,7 @@ import { manifestMediaType, MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from './m
 import { registryApiHost } from './reference.js';
 import { registryAuth, repositoryScope, type RegistryAuth } from './registry-auth.js';
 import type { RegistryCall, RegistryRequester } from './registry-call.js';
-import { registryError, unreachableError } from './registry-error.js';
+import { registryError, requestFailure } from './registry-error.js';
 import { backoff, DEFAULT_RETRY, isRetryableError, isRetryableStatus, parseRetryAfter, retryDelay, type RetryOptions } from './retry-policy.js';
 
 export interface RegistryClientOptions {
@@ -313,8 +313,8 @@ export class RegistryClient implements RegistryRequester {
       try {
         ({ res, url: finalUrl } = await this.#follow(call, url, base, authorization));
       } catch (err) {
-        const delay = replayable && isRetryableError(err) && !isAbort(err, call.signal) ? retryDelay(attempt, this.#retry, null) : null;
-        if (delay === null) throw isNetworkError(err, call.signal) ? unreachableError(err, { ...call.context, registry: this.registry }) : err;
+        const delay = replayable && isRetryableError(err) && call.signal?.aborted !== true ? retryDelay(attempt, this.#retry, null) : null;
+        if (delay === null) throw requestFailure(err, call.signal, { ...call.context, registry: this.registry });
         await backoff(delay, call.signal);
         continue;
       }
@@ -336,8 +336,8 @@ export class RegistryClient implements RegistryRequester {
         return await consume(res, finalUrl);
       } catch (err) {
         res.body.destroy();
-        const delay = replayable && isRetryableError(err) && !isAbort(err, call.signal) ? retryDelay(attempt, this.#retry, null) : null;
-        if (delay === null) throw isNetworkError(err, call.signal) ? unreachableError(err, { ...call.context, registry: this.registry }) : err;
+        const delay = replayable && isRetryableError(err) && call.signal?.aborted !== true ? retryDelay(attempt, this.#retry, null) : null;
+        if (delay === null) throw requestFailure(err, call.signal, { ...call.context, registry: this.registry });
         await backoff(delay, call.signal);
       }
     }
@@ -393,7 +393,7 @@ export class RegistryClient implements RegistryRequester {
       await this.#probe(https, signal, false);
       return https;
     } catch (err) {
-      if (isAbort(err, signal)) throw err;
+      if (signal?.aborted === true) throw signal.reason ?? err;
       const http = new URL(`http://${this.#host}`);
       await this.#probe(http, signal, true);
       return http;
@@ -408,8 +408,8 @@ export class RegistryClient implements RegistryRequester {
       try {
         res = await this.#transport.send({ method: 'GET', url: new URL('/v2/', base), headers: { 'user-agent': this.#userAgent }, signal });
       } catch (err) {
-        const delay = retry && isRetryableError(err) && !isAbort(err, signal) ? retryDelay(attempt, this.#retry, null) : null;
-        if (delay === null) throw isAbort(err, signal) ? err : unreachableError(err, { ...context, registry: this.registry });
+        const delay = retry && isRetryableError(err) && signal?.aborted !== true ? retryDelay(attempt, this.#retry, null) : null;
+        if (delay === null) throw requestFailure(err, signal, { ...context, registry: this.registry });
         await backoff(delay, signal);
         continue;
       }
@@ -439,15 +439,6 @@ export class RegistryClient implements RegistryRequester {
   #refText(repository: string, reference: string): string {
     return `${this.registry}/${repository}${DIGEST_REF.test(reference) ? '@' : ':'}${reference}`;
   }
-}
-
-function isAbort(err: unknown, signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true || (err instanceof Error && err.name === 'AbortError');
-}
-
-/** A failure of the connection (Node's errors carry an errno-like code), not one of ours. */
-function isNetworkError(err: unknown, signal: AbortSignal | undefined): boolean {
-  return !(err instanceof ShibafuError) && !isAbort(err, signal) && errnoCode(err) !== undefined;
 }
 
 async function readBounded(body: Readable, max = ERROR_BODY_MAX): Promise<Buffer> {

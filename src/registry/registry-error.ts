@@ -129,3 +129,17 @@ export function unreachableError(err: unknown, ctx: Pick<RegistryErrorContext, '
     hint, cause: err, details: { registry: ctx.registry, code },
   });
 }
+
+/**
+ * What a failed request throws: the signal's reason when it was aborted (an AbortError, which
+ * the CLI reports as an interruption), REGISTRY_UNREACHABLE for a network failure, else the
+ * error as it is (ours, or a bug).
+ *
+ * @example
+ * throw requestFailure(err, signal, { action: 'fetch blob', object, registry });
+ */
+export function requestFailure(err: unknown, signal: AbortSignal | undefined, ctx: Pick<RegistryErrorContext, 'action' | 'object' | 'registry'>): unknown {
+  if (signal?.aborted === true) return signal.reason ?? err;
+  if (err instanceof ShibafuError || errnoCode(err) === undefined) return err;
+  return unreachableError(err, ctx);
+}

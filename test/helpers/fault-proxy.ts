@@ -1,8 +1,8 @@
 /**
  * An HTTP proxy in front of a test registry that injects faults: it records every request
  * (method, path, headers) and, as the test's rule says, answers a status itself (503, 429 with
- * Retry-After, 413), redirects elsewhere, or forwards the registry's answer and cuts the
- * connection after N bytes of its body. The Host header is forwarded as the client sent it, so
+ * Retry-After, 413), redirects elsewhere, forwards the registry's answer and cuts the
+ * connection after N bytes of its body, flips a byte of it, or drops the request's Range. The Host header is forwarded as the client sent it, so
  * the registry's upload Locations point at the proxy.
  */
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -16,6 +16,10 @@ export interface RecordedRequest {
 export type Fault =
   | { readonly kind: 'status'; readonly status: number; readonly headers?: Readonly<Record<string, string>>; readonly body?: string }
   | { readonly kind: 'cut'; readonly afterBytes: number }
+  /** Forward without the Range header (a registry or cache that ignores Range and answers 200). */
+  | { readonly kind: 'ignore-range' }
+  /** Forward, with the body's byte at this offset flipped. */
+  | { readonly kind: 'tamper'; readonly atByte: number }
   | { readonly kind: 'redirect'; readonly location: string; readonly status?: number };
 
 /** The rule: the fault for a request (its index counts from 0 over the proxy's life), or none. */
@@ -51,23 +55,43 @@ export async function startFaultProxy(targetPort: number, rule: FaultRule = () =
       res.writeHead(fault.status ?? 307, { location: fault.location, 'content-length': '0' }).end();
       return;
     }
-    const up = request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+    const headers = { ...req.headers };
+    if (fault?.kind === 'ignore-range') delete headers.range;
+    const up = request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      if (fault?.kind === 'tamper') {
+        let at = 0;
+        upRes.on('data', (chunk: Buffer) => {
+          const c = Buffer.from(chunk);
+          const i = fault.atByte - at;
+          if (i >= 0 && i < c.length) c[i] = (c[i] as number) ^ 0xff;
+          at += c.length;
+          res.write(c);
+        });
+        upRes.on('end', () => res.end());
+        return;
+      }
       if (fault?.kind !== 'cut') {
         upRes.pipe(res);
         return;
       }
       let sent = 0;
+      const cut = (): void => {
+        // Flush what was written, then drop the connection mid-body.
+        res.socket?.end(() => res.socket?.destroy());
+        upRes.destroy();
+      };
+      if (fault.afterBytes === 0) {
+        res.flushHeaders();
+        cut();
+        return;
+      }
       upRes.on('data', (chunk: Buffer) => {
         if (sent >= fault.afterBytes) return;
         const part = chunk.subarray(0, fault.afterBytes - sent);
         sent += part.length;
         res.write(part);
-        if (sent >= fault.afterBytes) {
-          // Flush what was written, then drop the connection mid-body.
-          res.socket?.end(() => res.socket?.destroy());
-          upRes.destroy();
-        }
+        if (sent >= fault.afterBytes) cut();
       });
       upRes.on('end', () => { if (sent < fault.afterBytes) res.end(); });
     });

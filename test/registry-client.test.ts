@@ -53,13 +53,13 @@ describe('registry client against docker-registry, judged by skopeo', { skip }, 
     const image = makeImage([busyboxLayer('one'), smallLayer('hello', 'world')], { format: 'oci' });
     const digest = await push(client, 'team/app', 'v1', image);
     assert.equal(digest, image.manifest.digest);
-    const raw = skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${reg.host}/team/app:v1`]);
+    const raw = await skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${reg.host}/team/app:v1`]);
     assert.equal(sha256(raw), image.manifest.digest);
-    const info = JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${reg.host}/team/app:v1`])) as { Digest: string; Layers: string[] };
+    const info = JSON.parse(await skopeo(['inspect', '--tls-verify=false', `docker://${reg.host}/team/app:v1`])) as { Digest: string; Layers: string[] };
     assert.equal(info.Digest, image.manifest.digest);
     assert.deepEqual(info.Layers, image.layers.map((l) => l.digest));
     // skopeo copies it out, checking every blob's digest as it goes.
-    skopeo(['copy', '--src-tls-verify=false', `docker://${reg.host}/team/app:v1`, `oci:${join(work, 'out')}:v1`]);
+    await skopeo(['copy', '--src-tls-verify=false', `docker://${reg.host}/team/app:v1`, `oci:${join(work, 'out')}:v1`]);
     assert.deepEqual(await client.listTags('team/app'), ['v1']);
   });
 
@@ -81,16 +81,16 @@ describe('registry client against docker-registry, judged by skopeo', { skip }, 
     const index = makeIndex([{ image: amd, arch: 'amd64' }, { image: arm, arch: 'arm64' }]);
     const layout = join(work, 'layout');
     writeOciLayout(layout, [{ ref: 'single', top: amd.manifest, images: [amd] }, { ref: 'multi', top: index, images: [amd, arm] }]);
-    skopeo(['copy', '--dest-tls-verify=false', `oci:${layout}:single`, `docker://${reg.host}/from-skopeo/oci:1`]);
-    skopeo(['copy', '--dest-tls-verify=false', '--format', 'v2s2', `oci:${layout}:single`, `docker://${reg.host}/from-skopeo/docker:1`]);
-    skopeo(['copy', '--all', '--dest-tls-verify=false', `oci:${layout}:multi`, `docker://${reg.host}/from-skopeo/multi:1`]);
+    await skopeo(['copy', '--dest-tls-verify=false', `oci:${layout}:single`, `docker://${reg.host}/from-skopeo/oci:1`]);
+    await skopeo(['copy', '--dest-tls-verify=false', '--format', 'v2s2', `oci:${layout}:single`, `docker://${reg.host}/from-skopeo/docker:1`]);
+    await skopeo(['copy', '--all', '--dest-tls-verify=false', `oci:${layout}:multi`, `docker://${reg.host}/from-skopeo/multi:1`]);
 
     const oci = await client.getManifest('from-skopeo/oci', '1');
     assert.equal(oci.mediaType, OCI_MANIFEST);
     assert.equal(oci.digest, amd.manifest.digest, 'skopeo keeps an OCI manifest byte for byte');
     const docker = await client.getManifest('from-skopeo/docker', '1');
     assert.equal(docker.mediaType, DOCKER_MANIFEST);
-    assert.equal(docker.digest, sha256(skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${reg.host}/from-skopeo/docker:1`])));
+    assert.equal(docker.digest, sha256(await skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${reg.host}/from-skopeo/docker:1`])));
     const multi = await client.getManifest('from-skopeo/multi', '1');
     assert.equal(multi.mediaType, OCI_INDEX);
     assert.equal(multi.digest, index.digest);

@@ -3,7 +3,7 @@
  * storage in a temp dir: open, with htpasswd users (Basic auth), or behind a token server
  * (test/helpers/token-server.ts). Stopped, and its dir removed, by `stop()`.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -137,11 +137,17 @@ function configYaml(dir: string, port: number, auth: RegistryAuthMode): string {
 }
 
 /**
- * Runs skopeo (plain HTTP, no TLS verification) and returns its stdout.
+ * Runs skopeo and returns its stdout. Asynchronous: a token server of the test runs in this
+ * process, and skopeo asks it for tokens.
  *
  * @example
- * JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${reg.host}/a:t`]))
+ * JSON.parse(await skopeo(['inspect', '--tls-verify=false', `docker://${reg.host}/a:t`]))
  */
-export function skopeo(args: readonly string[]): string {
-  return execFileSync(SKOPEO_BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+export function skopeo(args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(SKOPEO_BIN, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err !== null) reject(Object.assign(err, { message: `skopeo ${args.join(' ')}: ${err.message}\n${stderr}` }));
+      else resolve(stdout);
+    });
+  });
 }

@@ -25,8 +25,10 @@ export function canPrompt(io: CliIo): boolean {
 export async function prompt(io: CliIo, question: string, options: { hidden: boolean }): Promise<string> {
   const stdin = io.stdin as TtyIn;
   if (!canPrompt(io)) throw new ShibafuError('USAGE', 'Cannot ask for input: stdin is not a terminal');
-  io.stderr.write(question);
+  // Raw mode before the question shows: an answer typed right after it must not be echoed by
+  // the terminal's line discipline.
   stdin.setRawMode?.(true);
+  io.stderr.write(question);
   let line = '';
   try {
     return await new Promise<string>((resolve, reject) => {

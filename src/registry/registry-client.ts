@@ -1,45 +1,21 @@
 /**
  * A client of one registry's OCI distribution API (distribution-spec spec.md): manifests, blobs,
- * uploads, cross-repository mounts, tags. Every request goes through one loop (`call`): the
- * registry's auth (registry-auth.ts), redirects followed without the Authorization header when
- * they leave the registry's origin (a blob store's signed URL must not see our token), and
- * retries with backoff on 408/429/5xx and dropped connections. Manifests are verified against
- * the digest asked for and the registry's `Docker-Content-Digest`; blobs stream (never held in
- * memory), resume with `Range` after a cut, and are verified as they stream.
+ * uploads, cross-repository mounts, tags, over a RegistrySession (scheme, auth, redirects,
+ * retries). Manifests are verified against the digest asked for and the registry's
+ * `Docker-Content-Digest`; blobs stream (never held in memory), resume with `Range` after a
+ * cut, and are verified as they stream.
  */
 import type { Readable } from 'node:stream';
 import { ShibafuError } from '../errors.js';
 import { sha256Digest, type Digest } from '../ids.js';
-import type { RegistryCredentials } from './auth-file.js';
 import { openBlobStream, type OpenBlobOptions } from './blob-download.js';
 import { mountBlob, uploadBlob, type UploadBlobOptions } from './blob-upload.js';
-import { drain, header, nodeHttpTransport, readBody, type HttpResponse, type HttpTransport } from './http-transport.js';
+import { drain, header, readBody } from './http-transport.js';
 import { manifestMediaType, MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from './manifest-media-types.js';
-import { registryApiHost } from './reference.js';
-import { registryAuth, repositoryScope, type RegistryAuth } from './registry-auth.js';
-import type { RegistryCall, RegistryRequester } from './registry-call.js';
-import { registryError, requestFailure } from './registry-error.js';
-import { backoff, DEFAULT_RETRY, isRetryableError, isRetryableStatus, parseRetryAfter, retryDelay, type RetryOptions } from './retry-policy.js';
+import { repositoryScope } from './registry-auth.js';
+import { readBounded, RegistrySession, type RegistryClientOptions } from './registry-session.js';
 
-export interface RegistryClientOptions {
-  /** The registry as references name it: `docker.io`, `localhost:5000`. */
-  readonly registry: string;
-  /** Credentials (findCredentials gives them), or null/absent for anonymous access. */
-  readonly credentials?: RegistryCredentials | null;
-  /** Credentials found but unusable (FoundCredentials.unusable), named in the hint of a 401. */
-  readonly unusableCredentials?: readonly string[];
-  /**
-   * Verify TLS (default true). false (`--tls-verify=false`): HTTPS without verification, and
-   * plain HTTP when the registry does not speak TLS, as podman and skopeo do.
-   */
-  readonly tlsVerify?: boolean;
-  /** The HTTP port (default: node:http/https). */
-  readonly transport?: HttpTransport;
-  readonly retry?: Partial<RetryOptions>;
-  /** A connection silent this long is dropped (and the request retried). Default 60 s. */
-  readonly idleTimeoutMs?: number;
-  readonly userAgent?: string;
-}
+export type { RegistryClientOptions } from './registry-session.js';
 
 /** A manifest as the registry gave it: the exact bytes, their type and their digest. */
 export interface FetchedManifest {
@@ -59,9 +35,6 @@ export interface RequestOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-const ERROR_BODY_MAX = 64 * 1024;
-const MAX_REDIRECTS = 10;
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const DIGEST_REF = /^sha256:[0-9a-f]{64}$/;
 
 /**
@@ -72,36 +45,16 @@ const DIGEST_REF = /^sha256:[0-9a-f]{64}$/;
  *   const blob = client.openBlob('team/app', layerDigest, { size: layerSize });
  * } finally { client.close(); }
  */
-export class RegistryClient implements RegistryRequester {
-  readonly registry: string;
-  readonly #host: string;
-  readonly #tlsVerify: boolean;
-  readonly #transport: HttpTransport;
-  readonly #ownTransport: boolean;
-  readonly #retry: RetryOptions;
-  readonly #auth: RegistryAuth;
-  readonly #userAgent: string;
-  readonly #unusable: readonly string[];
-  #base: Promise<URL> | null = null;
+export class RegistryClient {
+  readonly #session: RegistrySession;
 
   constructor(options: RegistryClientOptions) {
-    this.registry = options.registry;
-    this.#host = registryApiHost(options.registry);
-    this.#tlsVerify = options.tlsVerify !== false;
-    this.#ownTransport = options.transport === undefined;
-    this.#transport = options.transport ?? nodeHttpTransport({ tlsVerify: this.#tlsVerify, idleTimeoutMs: options.idleTimeoutMs ?? 60_000 });
-    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.#userAgent = options.userAgent ?? 'shibafu';
-    this.#unusable = options.unusableCredentials ?? [];
-    this.#auth = registryAuth({
-      credentials: options.credentials ?? null,
-      registry: options.registry,
-      fetchToken: (url, headers, signal) => this.call(
-        { method: 'GET', url, scopes: [], headers, signal, context: { action: 'get a token for', object: options.registry, kind: 'other' } },
-        async (res) => ({ status: res.status, body: await readBounded(res.body) }),
-        { auth: false },
-      ),
-    });
+    this.#session = new RegistrySession(options);
+  }
+
+  /** The registry as references name it. */
+  get registry(): string {
+    return this.#session.registry;
   }
 
   /**
@@ -110,10 +63,8 @@ export class RegistryClient implements RegistryRequester {
    * @example
    * await client.ping() // { url: 'http://127.0.0.1:5000', auth: 'bearer' }
    */
-  async ping(options: RequestOptions = {}): Promise<{ url: string; auth: 'none' | 'basic' | 'bearer' }> {
-    const base = await this.#baseUrl(options.signal);
-    const probe = await this.#probe(base, options.signal, true);
-    return { url: base.origin, auth: probe.auth };
+  ping(options: RequestOptions = {}): Promise<{ url: string; auth: 'none' | 'basic' | 'bearer' }> {
+    return this.#session.ping(options);
   }
 
   /**
@@ -126,9 +77,9 @@ export class RegistryClient implements RegistryRequester {
    */
   async checkLogin(options: RequestOptions = {}): Promise<void> {
     const context = { action: 'log in to', object: this.registry, kind: 'other' } as const;
-    await this.call({ method: 'GET', url: '/v2/', scopes: [], signal: options.signal, context }, async (res) => {
+    await this.#session.call({ method: 'GET', url: '/v2/', scopes: [], signal: options.signal, context }, async (res) => {
       if (res.status === 200) return drain(res.body);
-      throw await this.fail(res, context);
+      throw await this.#session.fail(res, context);
     });
   }
 
@@ -142,11 +93,11 @@ export class RegistryClient implements RegistryRequester {
   async getManifest(repository: string, reference: string, options: RequestOptions & { accept?: readonly string[] } = {}): Promise<FetchedManifest> {
     const context = { action: 'fetch manifest', object: this.#refText(repository, reference), kind: 'manifest' } as const;
     const accept = (options.accept ?? MANIFEST_MEDIA_TYPES).join(', ');
-    return this.call({
+    return this.#session.call({
       method: 'GET', url: `/v2/${repository}/manifests/${reference}`, scopes: [repositoryScope(repository, ['pull'])],
       headers: { accept }, signal: options.signal, context,
     }, async (res) => {
-      if (res.status !== 200) throw await this.fail(res, context);
+      if (res.status !== 200) throw await this.#session.fail(res, context);
       const length = Number(header(res, 'content-length') ?? '0');
       const bytes = length > MAX_MANIFEST_BYTES ? 'too-large' : await readBody(res.body, MAX_MANIFEST_BYTES);
       if (bytes === 'too-large') {
@@ -170,14 +121,14 @@ export class RegistryClient implements RegistryRequester {
    */
   async headManifest(repository: string, reference: string, options: RequestOptions = {}): Promise<ManifestDescriptor | null> {
     const context = { action: 'look up manifest', object: this.#refText(repository, reference), kind: 'manifest' } as const;
-    const head = await this.call({
+    const head = await this.#session.call({
       method: 'HEAD', url: `/v2/${repository}/manifests/${reference}`, scopes: [repositoryScope(repository, ['pull'])],
       headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') }, signal: options.signal, context,
     }, async (res): Promise<ManifestDescriptor | null | 'get'> => {
       drain(res.body);
       if (res.status === 404) return null;
       if (res.status === 405) return 'get';
-      if (res.status !== 200) throw await this.fail(res, context);
+      if (res.status !== 200) throw await this.#session.fail(res, context);
       const digest = header(res, 'docker-content-digest');
       if (digest === undefined || !DIGEST_REF.test(digest)) return 'get';
       if (DIGEST_REF.test(reference) && digest !== reference) checkDigest(context.object, digest as Digest, reference, undefined);
@@ -209,11 +160,11 @@ export class RegistryClient implements RegistryRequester {
     if (DIGEST_REF.test(reference) && reference !== digest) {
       throw new ShibafuError('DIGEST_MISMATCH', `Cannot push manifest ${context.object}: its bytes hash to ${digest}`);
     }
-    return this.call({
+    return this.#session.call({
       method: 'PUT', url: `/v2/${repository}/manifests/${reference}`, scopes: [repositoryScope(repository, ['pull', 'push'])],
       headers: { 'content-type': mediaType }, body: bytes, signal: options.signal, context,
     }, async (res) => {
-      if (res.status !== 201 && res.status !== 200 && res.status !== 202) throw await this.fail(res, context);
+      if (res.status !== 201 && res.status !== 200 && res.status !== 202) throw await this.#session.fail(res, context);
       drain(res.body);
       checkDigest(context.object, digest, undefined, header(res, 'docker-content-digest'));
       return digest;
@@ -228,10 +179,10 @@ export class RegistryClient implements RegistryRequester {
    */
   async headBlob(repository: string, digest: Digest, options: RequestOptions = {}): Promise<{ size: number } | null> {
     const context = { action: 'look up blob', object: `${this.registry}/${repository}@${digest}`, kind: 'blob' } as const;
-    return this.call({ method: 'HEAD', url: `/v2/${repository}/blobs/${digest}`, scopes: [repositoryScope(repository, ['pull'])], signal: options.signal, context }, async (res) => {
+    return this.#session.call({ method: 'HEAD', url: `/v2/${repository}/blobs/${digest}`, scopes: [repositoryScope(repository, ['pull'])], signal: options.signal, context }, async (res) => {
       drain(res.body);
       if (res.status === 404) return null;
-      if (res.status !== 200) throw await this.fail(res, context);
+      if (res.status !== 200) throw await this.#session.fail(res, context);
       return { size: Number(header(res, 'content-length') ?? '0') };
     });
   }
@@ -245,7 +196,7 @@ export class RegistryClient implements RegistryRequester {
    * await pipeline(client.openBlob('team/app', digest, { size }), createWriteStream(path));
    */
   openBlob(repository: string, digest: Digest, options: OpenBlobOptions = {}): Readable {
-    return openBlobStream(this, { repository, digest, retry: this.#retry, ...options });
+    return openBlobStream(this.#session, { repository, digest, retry: this.#session.retry, ...options });
   }
 
   /**
@@ -256,7 +207,7 @@ export class RegistryClient implements RegistryRequester {
    * if (!await client.mountBlob('team/app', digest, 'team/base')) await client.uploadBlob(...);
    */
   mountBlob(repository: string, digest: Digest, fromRepository: string, options: RequestOptions = {}): Promise<boolean> {
-    return mountBlob(this, { repository, digest, fromRepository, signal: options.signal });
+    return mountBlob(this.#session, { repository, digest, fromRepository, signal: options.signal });
   }
 
   /**
@@ -268,7 +219,7 @@ export class RegistryClient implements RegistryRequester {
    * await client.uploadBlob('team/app', digest, size, () => content.read(digest), { onProgress: (p) => bar(p.bytes) });
    */
   uploadBlob(repository: string, digest: Digest, size: number, open: (offset: number) => Readable | Promise<Readable>, options: UploadBlobOptions = {}): Promise<void> {
-    return uploadBlob(this, { repository, digest, size, open, retry: this.#retry, ...options });
+    return uploadBlob(this.#session, { repository, digest, size, open, retry: this.#session.retry, ...options });
   }
 
   /**
@@ -282,8 +233,8 @@ export class RegistryClient implements RegistryRequester {
     const tags: string[] = [];
     let next: URL | string | null = `/v2/${repository}/tags/list`;
     for (let page = 0; next !== null && page < 10_000; page++) {
-      next = await this.call({ method: 'GET', url: next, scopes: [repositoryScope(repository, ['pull'])], signal: options.signal, context }, async (res, url): Promise<URL | null> => {
-        if (res.status !== 200) throw await this.fail(res, context);
+      next = await this.#session.call({ method: 'GET', url: next, scopes: [repositoryScope(repository, ['pull'])], signal: options.signal, context }, async (res, url): Promise<URL | null> => {
+        if (res.status !== 200) throw await this.#session.fail(res, context);
         const body = await readBounded(res.body, MAX_MANIFEST_BYTES);
         const json = JSON.parse(body.toString('utf8')) as { tags?: unknown };
         if (Array.isArray(json.tags)) tags.push(...json.tags.filter((t): t is string => typeof t === 'string'));
@@ -296,155 +247,12 @@ export class RegistryClient implements RegistryRequester {
 
   /** Closes kept-alive connections. */
   close(): void {
-    if (this.#ownTransport) this.#transport.close();
-  }
-
-  /** See RegistryRequester.call. */
-  async call<T>(call: RegistryCall, consume: (res: HttpResponse, url: URL) => Promise<T>, options: { auth?: boolean } = {}): Promise<T> {
-    const withAuth = options.auth !== false;
-    const base = await this.#baseUrl(call.signal);
-    const url = typeof call.url === 'string' ? new URL(call.url, base) : call.url;
-    const replayable = call.retry !== false;
-    let authRetried = false;
-    for (let attempt = 1; ; attempt++) {
-      const authorization = withAuth ? await this.#auth.authorization(call.scopes, call.signal) : null;
-      let res: HttpResponse;
-      let finalUrl: URL;
-      try {
-        ({ res, url: finalUrl } = await this.#follow(call, url, base, authorization));
-      } catch (err) {
-        const delay = replayable && isRetryableError(err) && call.signal?.aborted !== true ? retryDelay(attempt, this.#retry, null) : null;
-        if (delay === null) throw requestFailure(err, call.signal, { ...call.context, registry: this.registry });
-        await backoff(delay, call.signal);
-        continue;
-      }
-      if (res.status === 401 && withAuth && !authRetried && this.#auth.challenged(res.headers['www-authenticate'], call.scopes)) {
-        drain(res.body);
-        authRetried = true;
-        attempt--;
-        continue;
-      }
-      if (replayable && isRetryableStatus(res.status)) {
-        const delay = retryDelay(attempt, this.#retry, parseRetryAfter(header(res, 'retry-after'), Date.now()));
-        if (delay !== null) {
-          drain(res.body);
-          await backoff(delay, call.signal);
-          continue;
-        }
-      }
-      try {
-        return await consume(res, finalUrl);
-      } catch (err) {
-        res.body.destroy();
-        const delay = replayable && isRetryableError(err) && call.signal?.aborted !== true ? retryDelay(attempt, this.#retry, null) : null;
-        if (delay === null) throw requestFailure(err, call.signal, { ...call.context, registry: this.registry });
-        await backoff(delay, call.signal);
-      }
-    }
-  }
-
-  /** See RegistryRequester.fail. */
-  async fail(res: HttpResponse, context: RegistryCall['context']): Promise<ShibafuError> {
-    const body = await readBody(res.body, ERROR_BODY_MAX).catch(() => null);
-    return registryError(res.status, body === 'too-large' ? null : body, {
-      ...context, registry: this.registry, username: this.#auth.username, unusable: this.#unusable,
-    });
-  }
-
-  /** One try: the request, and the redirects of a GET or HEAD (Authorization only to the registry's origin). */
-  async #follow(call: RegistryCall, start: URL, base: URL, authorization: string | null): Promise<{ res: HttpResponse; url: URL }> {
-    let url = start;
-    let method = call.method;
-    for (let hop = 0; ; hop++) {
-      const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...call.headers };
-      // Credentials go to the origin they were meant for, never where a redirect leads.
-      if (url.origin !== start.origin) delete headers.authorization;
-      if (authorization !== null && url.origin === base.origin && headers.authorization === undefined) headers.authorization = authorization;
-      const body = hop > 0 || call.body === undefined ? undefined : Buffer.isBuffer(call.body) ? call.body : await call.body();
-      const res = await this.#transport.send({ method, url, headers, ...(body !== undefined ? { body } : {}), signal: call.signal });
-      const location = header(res, 'location');
-      if (!REDIRECTS.has(res.status) || location === undefined || (method !== 'GET' && method !== 'HEAD')) return { res, url };
-      drain(res.body);
-      if (hop >= MAX_REDIRECTS) {
-        throw new ShibafuError('REGISTRY_ERROR', `Cannot ${call.context.action} ${call.context.object}: more than ${MAX_REDIRECTS} redirects`);
-      }
-      url = new URL(location, url);
-      if (res.status === 303) method = 'GET';
-    }
-  }
-
-  #baseUrl(signal: AbortSignal | undefined): Promise<URL> {
-    if (this.#base === null) {
-      const base = this.#findBase(signal);
-      this.#base = base;
-      base.catch(() => { if (this.#base === base) this.#base = null; });
-    }
-    return this.#base;
-  }
-
-  /** HTTPS; with tlsVerify false, plain HTTP when the registry does not speak TLS. */
-  async #findBase(signal: AbortSignal | undefined): Promise<URL> {
-    const https = new URL(`https://${this.#host}`);
-    if (this.#tlsVerify) {
-      await this.#probe(https, signal, true);
-      return https;
-    }
-    try {
-      await this.#probe(https, signal, false);
-      return https;
-    } catch (err) {
-      if (signal?.aborted === true) throw signal.reason ?? err;
-      const http = new URL(`http://${this.#host}`);
-      await this.#probe(http, signal, true);
-      return http;
-    }
-  }
-
-  /** GET /v2/: 200 (no auth) or 401 (its challenge); anything else is not a registry. */
-  async #probe(base: URL, signal: AbortSignal | undefined, retry: boolean): Promise<{ auth: 'none' | 'basic' | 'bearer' }> {
-    const context = { action: 'reach registry', object: this.registry };
-    for (let attempt = 1; ; attempt++) {
-      let res: HttpResponse;
-      try {
-        res = await this.#transport.send({ method: 'GET', url: new URL('/v2/', base), headers: { 'user-agent': this.#userAgent }, signal });
-      } catch (err) {
-        const delay = retry && isRetryableError(err) && signal?.aborted !== true ? retryDelay(attempt, this.#retry, null) : null;
-        if (delay === null) throw requestFailure(err, signal, { ...context, registry: this.registry });
-        await backoff(delay, signal);
-        continue;
-      }
-      if (retry && isRetryableStatus(res.status)) {
-        const delay = retryDelay(attempt, this.#retry, parseRetryAfter(header(res, 'retry-after'), Date.now()));
-        if (delay !== null) {
-          drain(res.body);
-          await backoff(delay, signal);
-          continue;
-        }
-      }
-      if (res.status === 200) {
-        drain(res.body);
-        return { auth: 'none' };
-      }
-      if (res.status === 401) {
-        drain(res.body);
-        const www = res.headers['www-authenticate'];
-        this.#auth.pinged(www);
-        return { auth: /bearer/i.test(String(www)) ? 'bearer' : 'basic' };
-      }
-      const err = await this.fail(res, { action: 'reach registry', object: this.registry, kind: 'other' });
-      throw new ShibafuError(err.code, `${err.message}; ${base.origin}/v2/ is not a distribution API`, { details: err.details ?? {}, cause: err });
-    }
+    this.#session.close();
   }
 
   #refText(repository: string, reference: string): string {
     return `${this.registry}/${repository}${DIGEST_REF.test(reference) ? '@' : ':'}${reference}`;
   }
-}
-
-async function readBounded(body: Readable, max = ERROR_BODY_MAX): Promise<Buffer> {
-  const b = await readBody(body, max);
-  if (b === 'too-large') throw new ShibafuError('REGISTRY_ERROR', `Cannot read a registry answer: it is larger than ${max} bytes`);
-  return b;
 }
 
 /** DIGEST_MISMATCH when the bytes' digest is not the one asked for or the registry's own. */

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(runc crun busybox-static attr zstd btrfs-progs python3-minimal bsdutils e2fsprogs graphviz gcc libc6-dev fuse-overlayfs fuse3 zfs-fuse)
+PACKAGES=(runc crun busybox-static attr zstd btrfs-progs python3-minimal bsdutils e2fsprogs graphviz gcc libc6-dev fuse-overlayfs fuse3 zfs-fuse docker-registry skopeo apache2-utils openssl)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -85,10 +85,9 @@ export async function mountBlob(requester: RegistryRequester, t: { repository: s
   const scopes = [repositoryScope(t.repository, ['pull', 'push']), repositoryScope(t.fromRepository, ['pull'])];
   const query = `mount=${encodeURIComponent(t.digest)}&from=${encodeURIComponent(t.fromRepository)}`;
   const location = await requester.call({ method: 'POST', url: `/v2/${t.repository}/blobs/uploads/?${query}`, scopes, headers: { 'content-length': '0' }, signal: t.signal, context }, async (res, url) => {
+    if (res.status !== 201 && res.status !== 202) throw await requester.fail(res, context);
     drain(res.body);
-    if (res.status === 201) return null;
-    if (res.status !== 202) throw await requester.fail(res, context);
-    return locationOf(res, url, context);
+    return res.status === 201 ? null : locationOf(res, url, context);
   });
   if (location === null) return true;
   // Best effort: an abandoned session only costs the registry a file until its purge.

@@ -85,10 +85,20 @@ function send(request: HttpRequest, agents: { 'http:': http.Agent; 'https:': htt
       req.destroy(Object.assign(new Error(`no data for ${idleMs / 1000} s`), { code: 'ETIMEDOUT' }));
     });
     req.on('error', reject);
+    const body = request.body;
     req.on('response', (res) => {
+      if (body !== undefined && !Buffer.isBuffer(body)) {
+        // An answer before the whole body was sent (a 401, a 413) ends the request: the rest of
+        // the body is dropped, and the connection, which cannot carry another request, closed.
+        res.once('end', () => {
+          if (!req.writableFinished) {
+            body.destroy();
+            req.destroy();
+          }
+        });
+      }
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
     });
-    const body = request.body;
     if (body === undefined) req.end();
     else if (Buffer.isBuffer(body)) req.end(body);
     else {

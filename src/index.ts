@@ -107,6 +107,7 @@ export function registryApi(): Promise<RegistryApi> {
 }
 export type RegistryApi = typeof import('./registry/registry-api.js');
 export type { RegistryClient, RegistryClientOptions, FetchedManifest, ManifestDescriptor, RequestOptions } from './registry/registry-client.js';
+export type { RegistryAuthKind } from './registry/registry-session.js';
 export type { OpenBlobOptions } from './registry/blob-download.js';
 export type { UploadBlobOptions, UploadProgress } from './registry/blob-upload.js';
 export type { HttpTransport, HttpRequest, HttpResponse, HttpMethod, NodeHttpOptions } from './registry/http-transport.js';

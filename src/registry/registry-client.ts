@@ -13,7 +13,7 @@ import { mountBlob, uploadBlob, type UploadBlobOptions } from './blob-upload.js'
 import { drain, header, readBody } from './http-transport.js';
 import { manifestMediaType, MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from './manifest-media-types.js';
 import { repositoryScope } from './registry-auth.js';
-import { readBounded, RegistrySession, type RegistryClientOptions } from './registry-session.js';
+import { readBounded, RegistrySession, type RegistryAuthKind, type RegistryClientOptions } from './registry-session.js';
 
 export type { RegistryClientOptions } from './registry-session.js';
 
@@ -63,7 +63,7 @@ export class RegistryClient {
    * @example
    * await client.ping() // { url: 'http://127.0.0.1:5000', auth: 'bearer' }
    */
-  ping(options: RequestOptions = {}): Promise<{ url: string; auth: 'none' | 'basic' | 'bearer' }> {
+  ping(options: RequestOptions = {}): Promise<{ url: string; auth: RegistryAuthKind }> {
     return this.#session.ping(options);
   }
 

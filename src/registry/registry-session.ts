@@ -35,6 +35,9 @@ export interface RegistryClientOptions {
   readonly userAgent?: string;
 }
 
+/** What a registry's `/v2/` asks for. */
+export type RegistryAuthKind = 'none' | 'basic' | 'bearer';
+
 const ERROR_BODY_MAX = 64 * 1024;
 const MAX_REDIRECTS = 10;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -54,7 +57,8 @@ export class RegistrySession implements RegistryRequester {
   readonly #auth: RegistryAuth;
   readonly #userAgent: string;
   readonly #unusable: readonly string[];
-  #base: Promise<URL> | null = null;
+  /** The registry's base URL and the auth its `/v2/` asked for, found once (ping). */
+  #base: Promise<{ url: URL; auth: RegistryAuthKind }> | null = null;
 
   constructor(options: RegistryClientOptions) {
     this.registry = options.registry;
@@ -82,10 +86,9 @@ export class RegistrySession implements RegistryRequester {
    * @example
    * await session.ping() // { url: 'http://127.0.0.1:5000', auth: 'bearer' }
    */
-  async ping(options: { signal?: AbortSignal | undefined } = {}): Promise<{ url: string; auth: 'none' | 'basic' | 'bearer' }> {
+  async ping(options: { signal?: AbortSignal | undefined } = {}): Promise<{ url: string; auth: RegistryAuthKind }> {
     const base = await this.#baseUrl(options.signal);
-    const probe = await this.#probe(base, options.signal, true);
-    return { url: base.origin, auth: probe.auth };
+    return { url: base.url.origin, auth: base.auth };
   }
 
   /** Closes kept-alive connections. */
@@ -96,7 +99,7 @@ export class RegistrySession implements RegistryRequester {
   /** See RegistryRequester.call. */
   async call<T>(call: RegistryCall, consume: (res: HttpResponse, url: URL) => Promise<T>, options: { auth?: boolean } = {}): Promise<T> {
     const withAuth = options.auth !== false;
-    const base = await this.#baseUrl(call.signal);
+    const base = (await this.#baseUrl(call.signal)).url;
     const url = typeof call.url === 'string' ? new URL(call.url, base) : call.url;
     const replayable = call.retry !== false;
     let authRetried = false;
@@ -167,7 +170,7 @@ export class RegistrySession implements RegistryRequester {
     }
   }
 
-  #baseUrl(signal: AbortSignal | undefined): Promise<URL> {
+  #baseUrl(signal: AbortSignal | undefined): Promise<{ url: URL; auth: RegistryAuthKind }> {
     if (this.#base === null) {
       const base = this.#findBase(signal);
       this.#base = base;
@@ -177,25 +180,20 @@ export class RegistrySession implements RegistryRequester {
   }
 
   /** HTTPS; with tlsVerify false, plain HTTP when the registry does not speak TLS. */
-  async #findBase(signal: AbortSignal | undefined): Promise<URL> {
+  async #findBase(signal: AbortSignal | undefined): Promise<{ url: URL; auth: RegistryAuthKind }> {
     const https = new URL(`https://${this.#host}`);
-    if (this.#tlsVerify) {
-      await this.#probe(https, signal, true);
-      return https;
-    }
+    if (this.#tlsVerify) return { url: https, auth: await this.#probe(https, signal, true) };
     try {
-      await this.#probe(https, signal, false);
-      return https;
+      return { url: https, auth: await this.#probe(https, signal, false) };
     } catch (err) {
       if (signal?.aborted === true) throw signal.reason ?? err;
       const http = new URL(`http://${this.#host}`);
-      await this.#probe(http, signal, true);
-      return http;
+      return { url: http, auth: await this.#probe(http, signal, true) };
     }
   }
 
   /** GET /v2/: 200 (no auth) or 401 (its challenge); anything else is not a registry. */
-  async #probe(base: URL, signal: AbortSignal | undefined, retry: boolean): Promise<{ auth: 'none' | 'basic' | 'bearer' }> {
+  async #probe(base: URL, signal: AbortSignal | undefined, retry: boolean): Promise<RegistryAuthKind> {
     const context = { action: 'reach registry', object: this.registry };
     for (let attempt = 1; ; attempt++) {
       let res: HttpResponse;
@@ -217,13 +215,13 @@ export class RegistrySession implements RegistryRequester {
       }
       if (res.status === 200) {
         drain(res.body);
-        return { auth: 'none' };
+        return 'none';
       }
       if (res.status === 401) {
         drain(res.body);
         const www = res.headers['www-authenticate'];
         this.#auth.pinged(www);
-        return { auth: /bearer/i.test(String(www)) ? 'bearer' : 'basic' };
+        return /bearer/i.test(String(www)) ? 'bearer' : 'basic';
       }
       const err = await this.fail(res, { action: 'reach registry', object: this.registry, kind: 'other' });
       throw new ShibafuError(err.code, `${err.message}; ${base.origin}/v2/ is not a distribution API`, { details: err.details ?? {}, cause: err });

@@ -75,6 +75,19 @@ describe('registry faults through a proxy', { skip }, () => {
       [undefined, 'bytes=100000-', 'bytes=1600000-', 'bytes=2300000-']);
   });
 
+  test('a transfer that stalls is dropped after the idle timeout and resumed', async () => {
+    const impatient = new RegistryClient({ registry: proxy.host, tlsVerify: false, retry: FAST, idleTimeoutMs: 300 });
+    try {
+      let n = 0;
+      proxy.rule = (r) => (isBlobGet(bigDigest)(r) && n++ === 0 ? { kind: 'stall', afterBytes: 1_234_567 } : undefined);
+      const got = await readAll(impatient.openBlob('big', bigDigest, { size: big.length }));
+      assert.ok(got.equals(big));
+      assert.equal(proxy.requests.filter(isBlobGet(bigDigest))[1]!.headers.range, 'bytes=1234567-');
+    } finally {
+      impatient.close();
+    }
+  });
+
   test('a cache that ignores Range answers 200: the bytes already given are skipped', async () => {
     let n = 0;
     proxy.rule = (r) => {

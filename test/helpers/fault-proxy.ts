@@ -2,7 +2,8 @@
  * An HTTP proxy in front of a test registry that injects faults: it records every request
  * (method, path, headers) and, as the test's rule says, answers a status itself (503, 429 with
  * Retry-After, 413), redirects elsewhere, forwards the registry's answer and cuts the
- * connection after N bytes of its body, flips a byte of it, or drops the request's Range. The Host header is forwarded as the client sent it, so
+ * connection after N bytes of its body (or stalls there), flips a byte of it, or drops the
+ * request's Range. The Host header is forwarded as the client sent it, so
  * the registry's upload Locations point at the proxy.
  */
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -16,6 +17,8 @@ export interface RecordedRequest {
 export type Fault =
   | { readonly kind: 'status'; readonly status: number; readonly headers?: Readonly<Record<string, string>>; readonly body?: string }
   | { readonly kind: 'cut'; readonly afterBytes: number }
+  /** Forward N bytes of the body, then nothing more, the connection left open (a stalled transfer). */
+  | { readonly kind: 'stall'; readonly afterBytes: number }
   /** Forward without the Range header (a registry or cache that ignores Range and answers 200). */
   | { readonly kind: 'ignore-range' }
   /** Forward, with the body's byte at this offset flipped. */
@@ -69,6 +72,16 @@ export async function startFaultProxy(targetPort: number, rule: FaultRule = () =
           res.write(c);
         });
         upRes.on('end', () => res.end());
+        return;
+      }
+      if (fault?.kind === 'stall') {
+        let given = 0;
+        upRes.on('data', (chunk: Buffer) => {
+          if (given >= fault.afterBytes) return;
+          const part = chunk.subarray(0, fault.afterBytes - given);
+          given += part.length;
+          res.write(part);
+        });
         return;
       }
       if (fault?.kind !== 'cut') {

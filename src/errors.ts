@@ -66,6 +66,7 @@ export const ERROR_CODES = {
   BLOB_UNKNOWN: { exit: 8 },
   INVALID_REFERENCE: { exit: 2 },
   AUTH_FILE_INVALID: { exit: 5 },
+  CREDENTIALS_NOT_FOUND: { exit: 3 },
   IO_ERROR: { exit: 1 },
   // Images (src/oci/, src/images/).
   IMAGE_NOT_FOUND: { exit: 3 },

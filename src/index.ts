@@ -123,3 +123,35 @@ export type { ContainerConfig, NetworkMode } from './container/container-config.
 export type { ContainerId, ContainerState } from './db/container-queries.js';
 export { buildRuntimeSpec, containerEnv, DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from './runtime/runtime-spec.js';
 export type { OciSpec, RuntimeSpecOptions, VolumeSpec } from './runtime/runtime-spec.js';
+
+/**
+ * The registry client (the OCI distribution API: pull and push of manifests and blobs) and the
+ * credential files of `login`/`logout`, loaded on first use: they bring node:http, node:https
+ * and node:crypto, which commands that never reach a registry should not load.
+ *
+ * @example
+ * const { RegistryClient, authFilePaths, findCredentials } = await registryApi();
+ * const ref = parseImageReference('localhost:5000/team/app:v1');
+ * const found = findCredentials(authFilePaths({ env: io.env, uid: 0 }), ref.registry, ref.repository);
+ * const client = new RegistryClient({ registry: ref.registry, credentials: found.credentials, unusableCredentials: found.unusable, tlsVerify: false });
+ * try { const m = await client.getManifest(ref.repository, manifestReference(ref)); } finally { client.close(); }
+ */
+export function registryApi(): Promise<RegistryApi> {
+  return import('./registry/registry-api.js');
+}
+export type RegistryApi = typeof import('./registry/registry-api.js');
+export type { RegistryClient, RegistryClientOptions, FetchedManifest, ManifestDescriptor, RequestOptions } from './registry/registry-client.js';
+export type { RegistryAuthKind } from './registry/registry-session.js';
+export type { OpenBlobOptions } from './registry/blob-download.js';
+export type { UploadBlobOptions, UploadProgress } from './registry/blob-upload.js';
+export type { HttpTransport, HttpRequest, HttpResponse, HttpMethod, NodeHttpOptions } from './registry/http-transport.js';
+export type { RetryOptions } from './registry/retry-policy.js';
+export type { AuthFilePaths, AuthEnv, FoundCredentials } from './registry/credentials.js';
+export type { RegistryCredentials, AuthFile } from './registry/auth-file.js';
+export type { LoginOptions, LoginResult, LogoutResult } from './registry/registry-login.js';
+export { parseImageReference, formatImageReference, manifestReference, registryApiHost, parseRegistryKey, DOCKER_HUB } from './registry/reference.js';
+export type { ImageReference, ParseReferenceOptions } from './registry/reference.js';
+export {
+  OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED,
+  MANIFEST_MEDIA_TYPES, INDEX_MEDIA_TYPES, MAX_MANIFEST_BYTES, manifestMediaType,
+} from './registry/manifest-media-types.js';

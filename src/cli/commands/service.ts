@@ -13,8 +13,11 @@ import { serviceIo } from '../service-io.js';
 import { print } from '../io.js';
 import { printJson } from '../render.js';
 
-/** Commands a service leaves to a process of their own: itself, and the demos (they read the terminal). */
-const NOT_SERVED = new Set(['service', 'demo']);
+/**
+ * Commands a service leaves to a process of their own: itself, the demos and login (they read
+ * the terminal; a password is read with echo off, which needs the terminal as the process's own).
+ */
+const NOT_SERVED = new Set(['service', 'demo', 'login']);
 /**
  * libuv's thread pool, which every foreground container of the service holds a thread of (the
  * runtime is reaped by waitpid on it): 4 threads by default would let a fifth `run` wait.

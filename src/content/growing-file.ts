@@ -10,6 +10,8 @@ const READ_CHUNK = 1 << 20;
 
 export class GrowingFile {
   readonly #path: string;
+  /** Opened at once: the writer may finish and remove the file before the reader starts. */
+  #fd: number;
   #size: number;
   #done = false;
   #error: unknown = undefined;
@@ -19,6 +21,17 @@ export class GrowingFile {
   constructor(path: string, size: number) {
     this.#path = path;
     this.#size = size;
+    try {
+      this.#fd = fs.openSync(path, 'r');
+    } catch (err) {
+      throw fromSystemError(err, `read ${path}`);
+    }
+  }
+
+  /** Closes the file (also done when `chunks` ends); idempotent. */
+  close(): void {
+    if (this.#fd >= 0) fs.closeSync(this.#fd);
+    this.#fd = -1;
   }
 
   /** The writer appended: the file now holds `size` bytes. */
@@ -47,12 +60,8 @@ export class GrowingFile {
    * for await (const chunk of growing.chunks()) parser.write(chunk);
    */
   async *chunks(signal?: AbortSignal): AsyncGenerator<Buffer> {
-    let fd: number;
-    try {
-      fd = fs.openSync(this.#path, 'r');
-    } catch (err) {
-      throw fromSystemError(err, `read ${this.#path}`);
-    }
+    const fd = this.#fd;
+    if (fd < 0) throw fromSystemError(new Error('closed'), `read ${this.#path}`);
     try {
       let pos = 0;
       for (;;) {
@@ -72,7 +81,7 @@ export class GrowingFile {
         await new Promise<void>((resolve) => { this.#wake = resolve; });
       }
     } finally {
-      fs.closeSync(fd);
+      this.close();
     }
   }
 }

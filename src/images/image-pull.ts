@@ -13,7 +13,7 @@ import { BlobWriter } from '../content/blob-ingest.js';
 import { GrowingFile } from '../content/growing-file.js';
 import { blobByDigest } from '../db/blob-queries.js';
 import { layerByChainId } from '../db/layer-queries.js';
-import { ShibafuError } from '../errors.js';
+import { isShibafuError, ShibafuError } from '../errors.js';
 import { chainIdOf, type ChainId, type Digest } from '../ids.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { parseImageConfig } from '../oci/image-config.js';
@@ -129,11 +129,17 @@ async function pullManifest(ctx: StoreContext, ref: ImageReference, chosen: Chos
       if (!stored) needed.push(d);
     }
     downloads.start(needed);
+    let current: Digest | undefined;
     const unpacked = await unpackImageLayers(ctx, {
       manifest, config, where: text,
-      open: (d) => downloads.stream(d),
+      open: (d) => { current = d.digest; return downloads.stream(d); },
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
       ...(options.onProgress !== undefined ? { onProgress: (p: LayerProgress) => options.onProgress?.({ ...p, image: text }) } : {}),
+    }).catch(async (err: unknown) => {
+      // Bytes that are not the blob fail the unpack first (a corrupt gzip stream); the download's
+      // own verdict, once all its bytes are in, says what really happened.
+      const verdict = current === undefined ? undefined : await downloads.verdict(current);
+      throw isShibafuError(verdict, 'DIGEST_MISMATCH') ? verdict : err;
     });
     try {
       const recorded = await recordImage(ctx, {
@@ -208,6 +214,18 @@ class Downloads {
     })());
   }
 
+  /** How the download of `digest` ended: its error, or undefined (also for one never started). */
+  async verdict(digest: string): Promise<unknown> {
+    const entry = this.#running.get(digest);
+    if (entry === undefined) return undefined;
+    try {
+      await entry.done;
+      return undefined;
+    } catch (err) {
+      return err;
+    }
+  }
+
   /** Waits for every download (each verified by its ingest's seal), then drops the ingests. */
   async finish(): Promise<void> {
     await Promise.all([...this.#running.values()].map((r) => r.done));
@@ -221,6 +239,8 @@ class Downloads {
     this.#queue.length = 0;
     this.#stop.abort();
     await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+    // A layer never unpacked (the pull failed before it) still holds its file open.
+    await Promise.allSettled([...this.#running.values()].map(async (r) => (await r.growing).close()));
   }
 
   #pump(): void {

@@ -107,6 +107,21 @@ describe('image pull and push against docker-registry', { skip }, () => {
     });
   }
 
+  test('run of an image the store lacks pulls it first (--pull missing); --pull always asks the registry again', async () => {
+    const ts = makeTempStore({ open: false });
+    const ref = `${reg.host}/skopeo/app:oci`;
+    const r = await cli(ts, 'run', '--rm', '--tls-verify=false', ref);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, APP_OUTPUT);
+    assert.equal(JSON.parse((await cli(ts, 'image', 'ls', '--json')).stdout).length, 1);
+    const again = await cli(ts, 'run', '--rm', '--pull', 'always', '--tls-verify=false', ref, 'echo again');
+    assert.equal(again.stdout, 'again\n', again.stderr);
+    // A registry that does not answer: run's own failure, 125.
+    const down = await cli(ts, 'run', '--rm', '--tls-verify=false', '127.0.0.1:1/nothing/here:1');
+    assert.equal(down.status, 125);
+    assert.match(down.stderr, /^error\[REGISTRY_UNREACHABLE\]/);
+  });
+
   test('a multi-platform index: this host\'s image, --platform another, an absent platform refused', async () => {
     const ts = makeTempStore({ open: false });
     const ref = `${reg.host}/skopeo/multi:1`;

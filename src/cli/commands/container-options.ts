@@ -9,9 +9,10 @@ import type { OptionSpec, Parsed, CommandEnv } from '../command.js';
 import { flag, list, str } from '../command.js';
 import {
   type AttachOptions, containerConfig, type ContainerConfig, type Containers, containersOf, expandEnvEntry, fromSystemError, imageRunOf, imagesOf,
-  parseEntrypoint, parseEnvFile, parseVolume, type RunTarget, ShibafuError,
+  parseEntrypoint, parseEnvFile, parseImageReference, parseVolume, registryApi, type RunTarget, ShibafuError, type Store,
 } from '../../index.js';
 import { reportError } from '../render.js';
+import { authPathsOf, REGISTRY_OPTIONS, tlsVerifyOf } from '../registry-options.js';
 import { withStore } from '../with-store.js';
 
 export const CONTAINER_OPTIONS: OptionSpec = {
@@ -31,12 +32,17 @@ export const CONTAINER_OPTIONS: OptionSpec = {
   runtime: { type: 'string' },
   'no-new-privileges': { type: 'boolean' },
   entrypoint: { type: 'string' },
+  pull: { type: 'string' },
+  ...REGISTRY_OPTIONS,
 };
 
 export const CONTAINER_OPTIONS_HELP = [
   '  IMAGE                 an image (name or ID): its layers, and its Entrypoint, Cmd, Env, WorkingDir, User',
   '  --layers A,B,...      a stack of layers instead (each brings its ancestors); or name one LAYER before CMD',
   '  --entrypoint CMD      replace the image\'s Entrypoint (a program, or a JSON list); drops its Cmd',
+  '  --pull missing|always|never  pull the image first: when it is not here (default; only a reference',
+  '                        with a registry, repository path, tag or digest, never a bare name), always, or never',
+  '  --tls-verify=false, --authfile FILE   for the pull, as `shibafu pull` takes them',
   '  --name NAME           the container\'s name (default: a generated one)',
   '  --rm                  remove the container when it ends (its upper is mounted volatile: no syncs)',
   '  -i, --interactive     pass stdin to the container',
@@ -178,9 +184,43 @@ export function withContainers<T>(env: CommandEnv, fn: (containers: Containers) 
  * the same name, as `--layers NAME` picks the layer).
  */
 export function withContainersFor<T>(env: CommandEnv, parsed: Parsed, fn: (containers: Containers, o: ParsedContainer) => Promise<T> | T): Promise<T> {
+  const policy = str(parsed, 'pull') ?? 'missing';
+  if (policy !== 'missing' && policy !== 'always' && policy !== 'never') throw new ShibafuError('USAGE', `Cannot use --pull ${policy}: expected missing, always or never`);
   return withStore(env, null, async (store) => {
     const first = parsed.positionals[0];
-    const image = str(parsed, 'layers') === undefined && first !== undefined ? (await imagesOf(store)).runTarget(first) : null;
+    let image: RunTarget | null = null;
+    if (str(parsed, 'layers') === undefined && first !== undefined) {
+      const images = await imagesOf(store);
+      image = policy === 'always' ? null : images.runTarget(first);
+      // A bare word is a layer's name as much as an image's: it is pulled only when asked (always).
+      const pullable = policy === 'always' || (policy === 'missing' && image === null && /[/:@]/.test(first) && !isLayer(store, first));
+      if (pullable) {
+        await pullForRun(env, parsed, store, first);
+        image = images.runTarget(first);
+      }
+    }
     return fn(await containersOf(store), parseContainerOptions(env, parsed, image));
   });
+}
+
+function isLayer(store: Store, ref: string): boolean {
+  try {
+    store.resolve(ref);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `run --pull`: the image from its registry, quietly (its errors are run's, exit 125). */
+async function pullForRun(env: CommandEnv, parsed: Parsed, store: Store, text: string): Promise<void> {
+  const ref = parseImageReference(text);
+  const api = await registryApi();
+  const found = api.findCredentials(authPathsOf(env, parsed, api), ref.registry, ref.repository);
+  const client = new api.RegistryClient({ registry: ref.registry, credentials: found.credentials, unusableCredentials: found.unusable, tlsVerify: tlsVerifyOf(parsed) });
+  try {
+    await (await imagesOf(store)).pull(ref, { registry: client, signal: env.io.signal });
+  } finally {
+    client.close();
+  }
 }

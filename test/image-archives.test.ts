@@ -6,45 +6,19 @@
  * archives are refused with their codes, the store as it was. Real kernel, as root.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { assertStoreEmpty, rootfsView, sha256, storeCli, withImageRootfs } from './helpers/image-rootfs.js';
 import { makeTempStore, type TempStore } from './helpers/temp-store.js';
 import { APP_NAME, APP_OUTPUT, BASE_NAME, buildImageFixtures, imageToolsMissing, type ImageFixtures } from './fixtures/oci-images.js';
 
 const skip = imageToolsMissing();
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-/** Every node of a tree: type, mode, owner, size, content digest, link target, hard-link siblings, file mtimes. */
-function rootfsView(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const inodes = new Map<number, string[]>();
-  const walk = (dir: string): void => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      const abs = join(dir, name);
-      const rel = relative(root, abs);
-      const st = fs.lstatSync(abs);
-      const type = st.isDirectory() ? 'd' : st.isFile() ? 'f' : st.isSymbolicLink() ? 'l' : st.isFIFO() ? 'p' : st.isCharacterDevice() ? `c${st.rdev}` : 'x';
-      const body = type === 'f' ? sha256(fs.readFileSync(abs)).slice(7, 23) : type === 'l' ? fs.readlinkSync(abs) : '';
-      out[rel] = [type, (st.mode & 0o7777).toString(8), `${st.uid}:${st.gid}`, type === 'f' ? st.size : '', type === 'd' ? '' : Math.floor(st.mtimeMs / 1000), body].join(' ');
-      if (type === 'f' && st.nlink > 1) inodes.set(st.ino, [...(inodes.get(st.ino) ?? []), rel]);
-      if (type === 'd') walk(abs);
-    }
-  };
-  walk(root);
-  for (const group of inodes.values()) for (const p of group) out[p] += ` links=${group.join(',')}`;
-  return out;
-}
-
 interface Loaded { id: string; digest: string; names: string[]; existed: boolean; platform: string }
 
-async function cli(ts: TempStore, ...args: string[]): Promise<CliResult> {
-  return runCli(['--root', ts.root, ...args]);
-}
+const cli = storeCli;
 
 async function load(ts: TempStore, src: string, ...extra: string[]): Promise<Loaded[]> {
   const r = await cli(ts, 'image', 'load', src, '--json', ...extra);
@@ -52,27 +26,8 @@ async function load(ts: TempStore, src: string, ...extra: string[]): Promise<Loa
   return JSON.parse(r.stdout) as Loaded[];
 }
 
-/** The image's merged rootfs, mounted read-only for `fn`. */
-async function withRootfs<T>(ts: TempStore, image: string, fn: (dir: string) => T): Promise<T> {
-  const inspect = await cli(ts, 'image', 'inspect', image, '--json');
-  assert.equal(inspect.status, 0, inspect.stderr);
-  const top = (JSON.parse(inspect.stdout) as { rootfs: { chainId: string }[] }).rootfs.at(-1)?.chainId as string;
-  const target = fs.mkdtempSync(join(ts.base, 'rootfs-'));
-  const m = await cli(ts, 'layer', 'mount', top, target);
-  assert.equal(m.status, 0, m.stderr);
-  try {
-    return fn(target);
-  } finally {
-    assert.equal((await cli(ts, 'layer', 'umount', target)).status, 0);
-  }
-}
-
-/** The store holds nothing: no image, no layer, nothing staged. */
-async function assertEmpty(ts: TempStore): Promise<void> {
-  assert.deepEqual(JSON.parse((await cli(ts, 'image', 'ls', '--json')).stdout), []);
-  assert.deepEqual(JSON.parse((await cli(ts, 'layer', 'list', '--json')).stdout), []);
-  assert.deepEqual(fs.readdirSync(join(ts.root, 'tmp')), []);
-}
+const withRootfs = withImageRootfs;
+const assertEmpty = assertStoreEmpty;
 
 describe('image load and save with the real tools', { skip }, () => {
   const work = makeTempStore({ open: false });
@@ -119,8 +74,16 @@ describe('image load and save with the real tools', { skip }, () => {
     const ts = makeTempStore({ open: false });
     const gz = join(ts.inputs, 'app.tar.gz');
     fs.writeFileSync(gz, gzipSync(fs.readFileSync(fx.appDockerArchive)));
+    // Not on a terminal: one progress line per layer on stderr, when it is done; the result on stdout.
+    const r = await cli(ts, 'image', 'load', gz);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^Loaded image ${APP_NAME} \\(${appId.slice(7, 19)}, linux/amd64, [0-9.]+ [KM]iB\\)\n$`));
+    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    assert.equal(lines.length, 2, r.stderr);
+    for (const [i, l] of lines.entries()) assert.match(l, new RegExp(`^${APP_NAME} layer ${i + 1}/2 [0-9a-f]{12}: verified, unpacked$`));
     const [loaded] = await load(ts, gz);
     assert.equal(loaded?.id, appId);
+    assert.equal(loaded?.existed, true);
     assert.deepEqual(fs.readdirSync(join(ts.root, 'tmp')), [], 'the unpacked archive is not left behind');
   });
 
@@ -278,7 +241,7 @@ describe('image load and save with the real tools', { skip }, () => {
         fs.rmSync(join(d, m[0]!.Layers[1]!));
         fs.copyFileSync(join(d, 'copy.tar'), join(d, m[0]!.Layers[1]!));
         fs.rmSync(join(d, 'copy.tar'));
-      }), 5, /^error\[(DIGEST_MISMATCH|MANIFEST_INVALID)\]/],
+      }), 5, /^error\[(DIGEST_MISMATCH|MANIFEST_INVALID)\]/m],
       ['not an archive at all', (() => { const p = join(ts.inputs, 'random.bin'); fs.writeFileSync(p, Buffer.alloc(4096, 7)); return p; })(), 5, /^error\[ARCHIVE_INVALID\]/],
     ];
     for (const [label, src, status, error] of cases) {

@@ -7,26 +7,22 @@
  * next one resumes there; a tampered blob and a 401 are refused with the store as it was.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { collect, runCli, startCli, type CliResult } from './helpers/cli.js';
+import { collect, startCli } from './helpers/cli.js';
+import { assertStoreEmpty, rootfsView, sha256, storeCli, withImageRootfs } from './helpers/image-rootfs.js';
 import { makeTempStore, type TempStore } from './helpers/temp-store.js';
 import { registryMissing, skopeo, startRegistry, type TestRegistry } from './helpers/registry.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { APP_NAME, APP_OUTPUT, buildImageFixtures, imageToolsMissing, type ImageFixtures } from './fixtures/oci-images.js';
 
 const skip = imageToolsMissing() || registryMissing();
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
 interface Pulled { id: string; digest: string; names: string[]; existed: boolean; platform: string }
 
-async function cli(ts: TempStore, ...args: string[]): Promise<CliResult> {
-  return runCli(['--root', ts.root, ...args]);
-}
+const cli = storeCli;
 
 async function pull(ts: TempStore, ref: string, ...extra: string[]): Promise<Pulled[]> {
   const r = await cli(ts, 'pull', '--tls-verify=false', '--json', ref, ...extra);
@@ -34,38 +30,9 @@ async function pull(ts: TempStore, ref: string, ...extra: string[]): Promise<Pul
   return JSON.parse(r.stdout) as Pulled[];
 }
 
-/** The rootfs of an image as `layer mount` of its top layer shows it: paths, types, modes, owners, contents. */
-async function rootfsOf(ts: TempStore, image: string): Promise<Record<string, string>> {
-  const top = (JSON.parse((await cli(ts, 'image', 'inspect', image, '--json')).stdout) as { rootfs: { chainId: string }[] }).rootfs.at(-1)!.chainId;
-  const target = fs.mkdtempSync(join(ts.base, 'rootfs-'));
-  assert.equal((await cli(ts, 'layer', 'mount', top, target)).status, 0);
-  try {
-    return treeOf(target);
-  } finally {
-    await cli(ts, 'layer', 'umount', target);
-  }
-}
-
-function treeOf(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string): void => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      const abs = join(dir, name);
-      const st = fs.lstatSync(abs);
-      const type = st.isDirectory() ? 'd' : st.isFile() ? 'f' : st.isSymbolicLink() ? 'l' : st.isFIFO() ? 'p' : 'x';
-      out[relative(root, abs)] = [type, (st.mode & 0o7777).toString(8), `${st.uid}:${st.gid}`, type === 'f' ? sha256(fs.readFileSync(abs)).slice(7, 23) : type === 'l' ? fs.readlinkSync(abs) : ''].join(' ');
-      if (type === 'd') walk(abs);
-    }
-  };
-  walk(root);
-  return out;
-}
-
-async function assertEmpty(ts: TempStore): Promise<void> {
-  assert.deepEqual(JSON.parse((await cli(ts, 'image', 'ls', '--json')).stdout), []);
-  assert.deepEqual(JSON.parse((await cli(ts, 'layer', 'list', '--json')).stdout), []);
-  assert.deepEqual(fs.readdirSync(join(ts.root, 'tmp')), []);
-}
+const rootfsOf = (ts: TempStore, image: string): Promise<Record<string, string>> => withImageRootfs(ts, image, rootfsView);
+const treeOf = rootfsView;
+const assertEmpty = assertStoreEmpty;
 
 describe('image pull and push against docker-registry', { skip }, () => {
   const work = makeTempStore({ open: false });

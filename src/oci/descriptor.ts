@@ -27,6 +27,18 @@ export function invalid(where: string, why: string): ShibafuError {
   });
 }
 
+/** The JSON object in `bytes` (a manifest, index or config); MANIFEST_INVALID when it is not one. */
+export function parseJsonObject(bytes: Buffer, where: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw invalid(where, 'it is not JSON');
+  }
+  if (!isRecord(doc)) throw invalid(where, 'it is not a JSON object');
+  return doc;
+}
+
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -4,7 +4,7 @@
  * the stored bytes whenever needed; never written back.
  */
 import { asDiffId, type DiffId } from '../ids.js';
-import { invalid, isRecord } from './descriptor.js';
+import { invalid, isRecord, parseJsonObject } from './descriptor.js';
 import type { Platform } from './platform.js';
 
 /** What a container of the image runs (the config's `config`), as the image says it. */
@@ -42,13 +42,7 @@ export interface ImageConfig {
  * config.diffIds.length // 1
  */
 export function parseImageConfig(bytes: Buffer, where: string): ImageConfig {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw invalid(where, 'it is not JSON');
-  }
-  if (!isRecord(doc)) throw invalid(where, 'it is not a JSON object');
+  const doc = parseJsonObject(bytes, where);
   const rootfs = doc.rootfs;
   if (!isRecord(rootfs) || rootfs.type !== 'layers' || !Array.isArray(rootfs.diff_ids)) throw invalid(where, 'it has no rootfs of type "layers" with diff_ids');
   const diffIds = rootfs.diff_ids.map((d, i) => {

@@ -4,7 +4,7 @@
  * stored and sent on: nothing here ever serializes a manifest again, so digests survive.
  */
 import { ShibafuError } from '../errors.js';
-import { invalid, isRecord, parseDescriptor, type Descriptor } from './descriptor.js';
+import { invalid, isRecord, parseDescriptor, parseJsonObject, type Descriptor } from './descriptor.js';
 import {
   DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, isIndexMediaType, isManifestMediaType, OCI_INDEX, OCI_MANIFEST,
 } from './media-types.js';
@@ -38,13 +38,7 @@ const MAX_LAYERS = 500;
  * if (m.kind === 'manifest') m.layers.length;
  */
 export function parseManifestOrIndex(bytes: Buffer, where: string, described?: string): ImageManifest | ImageIndex {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw invalid(where, 'it is not JSON');
-  }
-  if (!isRecord(doc)) throw invalid(where, 'it is not a JSON object');
+  const doc = parseJsonObject(bytes, where);
   const declared = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
   if (declared !== undefined && described !== undefined && declared !== described && !(isManifestMediaType(declared) && isManifestMediaType(described))
     && !(isIndexMediaType(declared) && isIndexMediaType(described))) {

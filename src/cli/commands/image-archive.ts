@@ -3,7 +3,8 @@
  * oci-archives and docker-archives in and out.
  */
 import type { Command, CommandEnv, Parsed } from '../command.js';
-import { humanSize, printJson, progress } from '../render.js';
+import { humanSize, printJson } from '../render.js';
+import { LayerBars, type LayerLine } from '../layer-progress.js';
 import { withStore } from '../with-store.js';
 import { imagesOf, parsePlatform, shortId, ShibafuError, type LayerProgress, type SaveFormat } from '../../index.js';
 import { print } from '../io.js';
@@ -14,11 +15,11 @@ async function load(env: CommandEnv, parsed: Parsed, src: string): Promise<numbe
   const ref = parsed.values.ref as string | undefined;
   const tags = (parsed.values.tag as string[] | undefined) ?? [];
   const platform = parsed.values.platform === undefined ? undefined : parsePlatform(parsed.values.platform as string);
-  const bar = env.json || parsed.values.quiet === true ? null : progress(env.io);
+  const bars = env.json || parsed.values.quiet === true ? null : new LayerBars(env.io);
   const loaded = await withStore(env, parsed, async (store) => (await imagesOf(store)).load(src, {
     ...(ref !== undefined ? { ref } : {}), tags, ...(platform !== undefined ? { platform } : {}), signal: env.io.signal,
-    ...(bar !== null ? { onProgress: (p: LayerProgress & { image: string }) => bar.update(describe(p)) } : {}),
-  })).finally(() => bar?.done());
+    ...(bars !== null ? { onProgress: (p: LayerProgress & { image: string }) => bars.update(p.digest, layerLabel(p), lineOf(p)) } : {}),
+  })).finally(() => bars?.done());
   if (env.json) {
     printJson(env.io, loaded.map((l) => ({ id: l.image.configDigest, digest: l.image.manifestDigest, names: l.names, existed: l.existed, platform: l.image.platform, size: l.image.size })));
     return 0;
@@ -34,9 +35,18 @@ async function load(env: CommandEnv, parsed: Parsed, src: string): Promise<numbe
   return 0;
 }
 
-function describe(p: LayerProgress & { image: string }): string {
-  const bytes = p.progress === undefined ? '' : ` ${humanSize(p.progress.bytes)}`;
-  return `${p.image}: layer ${p.index + 1}/${p.count} ${p.state}${bytes}`;
+/** `IMAGE layer 2/3 4f2a9c0d1e2b`: what a progress line is about. */
+export function layerLabel(p: { image: string; index: number; count: number; digest: string }): string {
+  return `${p.image} layer ${p.index + 1}/${p.count} ${p.digest.slice(7, 19)}`;
+}
+
+/** A layer's progress in the store (load, and the unpacking half of a pull) as a line. */
+export function lineOf(p: LayerProgress): LayerLine {
+  switch (p.state) {
+    case 'stored': return { state: 'already stored', final: true };
+    case 'done': return { state: 'verified, unpacked', final: true };
+    default: return p.progress === undefined ? { state: 'unpacking', final: false } : { state: 'unpacking', bytes: p.progress.bytes, final: false };
+  }
 }
 
 const LOAD_OPTIONS = {

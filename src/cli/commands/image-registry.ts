@@ -7,7 +7,9 @@ import { writeFileSync } from 'node:fs';
 import type { Command, CommandEnv, Parsed } from '../command.js';
 import { flag, int, str } from '../command.js';
 import { authPathsOf, REGISTRY_OPTIONS, REGISTRY_OPTIONS_HELP, tlsVerifyOf } from '../registry-options.js';
-import { humanSize, printJson, progress } from '../render.js';
+import { humanSize, printJson } from '../render.js';
+import { LayerBars, type LayerLine } from '../layer-progress.js';
+import { layerLabel, lineOf } from './image-archive.js';
 import { withStore } from '../with-store.js';
 import {
   imagesOf, parseImageReference, parsePlatform, registryApi, ShibafuError, shortId, type ImageReference, type PullProgress, type PushProgress, type RegistryClient,
@@ -21,24 +23,32 @@ async function clientFor(env: CommandEnv, parsed: Parsed, ref: ImageReference): 
   return new api.RegistryClient({ registry: ref.registry, credentials: found.credentials, unusableCredentials: found.unusable, tlsVerify: tlsVerifyOf(parsed) });
 }
 
-function describePull(p: PullProgress & { image: string }): string {
-  if (p.state === 'downloading') return `${p.image}: layer ${p.index + 1}/${p.count} ${humanSize(p.downloaded)} of ${humanSize(p.size)}`;
-  return `${p.image}: layer ${p.index + 1}/${p.count} ${p.state}${p.progress === undefined ? '' : ` ${humanSize(p.progress.bytes)}`}`;
+function pullLine(p: PullProgress): LayerLine {
+  return p.state === 'downloading' ? { state: 'downloading', bytes: p.downloaded, total: p.size, final: false } : lineOf(p);
+}
+
+function pushLine(p: PushProgress): LayerLine {
+  switch (p.state) {
+    case 'exists': return { state: 'already in the registry', final: true };
+    case 'mounted': return { state: 'mounted from another repository', final: true };
+    case 'uploaded': return { state: 'uploaded', final: true };
+    default: return { state: 'uploading', bytes: p.bytes, total: p.size, final: false };
+  }
 }
 
 async function pull(env: CommandEnv, parsed: Parsed, text: string): Promise<number> {
   const ref = parseImageReference(text);
   const platform = str(parsed, 'platform');
   const quiet = flag(parsed, 'quiet') || env.json;
-  const bar = quiet ? null : progress(env.io);
+  const bars = quiet ? null : new LayerBars(env.io);
   const client = await clientFor(env, parsed, ref);
   try {
     const pulled = await withStore(env, null, async (store) => (await imagesOf(store)).pull(ref, {
       registry: client, signal: env.io.signal, allPlatforms: flag(parsed, 'all-platforms'),
       ...(platform !== undefined ? { platform: parsePlatform(platform) } : {}),
       ...(int(parsed, 'jobs') !== undefined ? { jobs: int(parsed, 'jobs') } : {}),
-      ...(bar !== null ? { onProgress: (p: PullProgress & { image: string }) => bar.update(describePull(p)) } : {}),
-    })).finally(() => bar?.done());
+      ...(bars !== null ? { onProgress: (p: PullProgress & { image: string }) => bars.update(p.digest, layerLabel(p), pullLine(p)) } : {}),
+    })).finally(() => bars?.done());
     if (env.json) {
       printJson(env.io, pulled.map((l) => ({ id: l.image.configDigest, digest: l.image.manifestDigest, names: l.names, existed: l.existed, platform: l.image.platform, size: l.image.size })));
     } else if (flag(parsed, 'quiet')) {
@@ -106,15 +116,15 @@ export const imagePush: Command = {
       const named = destText ?? images.inspect(image).names[0];
       if (named === undefined) throw new ShibafuError('USAGE', `Cannot push image ${image}: it has no name to push it to`, { hint: `Give one: shibafu push ${image} REGISTRY/REPOSITORY:TAG` });
       const dest = parseImageReference(named);
-      const bar = flag(parsed, 'quiet') || env.json ? null : progress(env.io);
+      const bars = flag(parsed, 'quiet') || env.json ? null : new LayerBars(env.io);
       const client = await clientFor(env, parsed, dest);
       try {
         return await images.push(image, dest, {
           registry: client, signal: env.io.signal,
-          ...(bar !== null ? { onProgress: (p: PushProgress) => bar.update(`${shortId(p.digest as never)}: ${p.state} ${humanSize(p.bytes)} of ${humanSize(p.size)}`) } : {}),
+          ...(bars !== null ? { onProgress: (p: PushProgress) => bars.update(p.digest, `${dest.repository} blob ${p.digest.slice(7, 19)}`, pushLine(p)) } : {}),
         });
       } finally {
-        bar?.done();
+        bars?.done();
         client.close();
       }
     });

@@ -13,7 +13,7 @@ export interface Target {
 }
 
 export interface Row {
-  readonly bench: 'import' | 'mount' | 'list' | 'profile' | 'changes' | 'run' | 'containers' | 'drivers';
+  readonly bench: 'import' | 'mount' | 'list' | 'profile' | 'changes' | 'run' | 'containers' | 'drivers' | 'images';
   readonly name: string;
   /** null when the measurement could not be made (see `note`). */
   readonly value: number | null;

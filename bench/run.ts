@@ -1,10 +1,10 @@
 /**
  * `npm run bench [-- NAME... ] [--runs N] [--iterations N] [--cli-runs N] [--cache DIR] [--size 12G]`
  *
- * Runs the benchmarks of issues 2, 3 and 11 (import, mount, list, run, changes, containers, the
- * storage drivers) and the import profile, prints a table with each figure's target and PASS/MISS,
+ * Runs the benchmarks of issues 2, 3, 11 and 12 (import, mount, list, run, changes, containers, the
+ * storage drivers, images) and the import profile, prints a table with each figure's target and PASS/MISS,
  * and writes everything to .bench/results.json. NAME is one or more of import, mount, list,
- * profile, run, changes, containers, drivers (default: all). Needs root: it makes and mounts a journaled
+ * profile, run, changes, containers, drivers, images (default: all). Needs root: it makes and mounts a journaled
  * ext4 in a loop device (bench/loop-fs.ts) for every store and tar target, and removes it at the
  * end, on failure and on Ctrl-C.
  *
@@ -27,6 +27,7 @@ import { benchRun } from './run-bench.js';
 import { benchChanges } from './changes-bench.js';
 import { containersBench } from './containers-bench.js';
 import { driversBench } from './drivers-bench.js';
+import { imagesBench } from './images-bench.js';
 import { renderTable, verdict, type Row } from './report.js';
 
 const BENCHES = {
@@ -42,6 +43,7 @@ const BENCHES = {
   },
   containers: containersBench,
   drivers: driversBench,
+  images: imagesBench,
 } as const;
 type BenchName = keyof typeof BENCHES;
 
@@ -54,7 +56,7 @@ interface Options {
   size: string;
 }
 
-const USAGE = 'Usage: npm run bench [-- [import|mount|list|profile|run|changes|containers|drivers]... [--runs N] [--iterations N] [--cli-runs N] [--cache DIR] [--size 12G]]';
+const USAGE = 'Usage: npm run bench [-- [import|mount|list|profile|run|changes|containers|drivers|images]... [--runs N] [--iterations N] [--cli-runs N] [--cache DIR] [--size 12G]]';
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {

@@ -186,6 +186,17 @@ describe('image pull and push against docker-registry', { skip }, () => {
       assert.deepEqual(fs.readdirSync(join(ts.root, 'blobs', 'ingest')), [], 'the finished ingest is gone');
     });
 
+    test('a manifest naming a blob the registry does not have: BLOB_UNKNOWN, exit 8, nothing recorded', async () => {
+      const ts = makeTempStore({ open: false });
+      proxy.rule = (r) => (r.method === 'GET' && r.path.includes('/blobs/') && !r.path.endsWith(appId.slice(7))
+        ? { kind: 'status', status: 404, body: JSON.stringify({ errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to registry' }] }) } : undefined);
+      const r = await cli(ts, 'pull', '--tls-verify=false', `${proxy.host}/skopeo/app:oci`);
+      proxy.rule = () => undefined;
+      assert.equal(r.status, 8, r.stderr);
+      assert.match(r.stderr, /error\[BLOB_UNKNOWN\]/);
+      await assertEmpty(ts);
+    });
+
     test('a tampered blob: DIGEST_MISMATCH, nothing recorded', async () => {
       const ts = makeTempStore({ open: false });
       proxy.rule = (r) => (r.method === 'GET' && r.path.includes('/blobs/') && !r.path.endsWith(appId.slice(7)) ? { kind: 'tamper', atByte: 5000 } : undefined);

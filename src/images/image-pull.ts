@@ -142,11 +142,12 @@ async function pullManifest(ctx: StoreContext, ref: ImageReference, chosen: Chos
       throw isShibafuError(verdict, 'DIGEST_MISMATCH') ? verdict : err;
     });
     try {
+      // Every download sealed (its whole blob checked) before the image becomes visible.
+      await downloads.finish();
       const recorded = await recordImage(ctx, {
         manifest: chosen.blob, config: { descriptor: manifest.config, bytes: configBytes }, index: chosen.index,
         platform: formatPlatform(config.platform), size: unpacked.size, layers: unpacked.layers, names: chosen.names,
       });
-      await downloads.finish();
       return { ...recorded, names: chosen.names, source: text };
     } catch (err) {
       discardUnpacked(ctx, unpacked.added);
@@ -180,6 +181,7 @@ class Downloads {
   readonly #stop = new AbortController();
   readonly #index: ReadonlyMap<string, number>;
   readonly #count: number;
+  readonly #onAbort: () => void;
   #active = 0;
 
   constructor(ctx: StoreContext, options: PullOptions, repository: string, text: string, layers: readonly Descriptor[]) {
@@ -190,7 +192,9 @@ class Downloads {
     this.#jobs = Math.max(1, options.jobs ?? 6);
     this.#index = new Map(layers.map((d, i) => [d.digest, i]));
     this.#count = layers.length;
-    options.signal?.addEventListener('abort', () => this.#stop.abort(options.signal?.reason), { once: true });
+    this.#onAbort = () => this.#stop.abort(options.signal?.reason);
+    if (options.signal?.aborted === true) this.#onAbort();
+    else options.signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   start(layers: readonly Descriptor[]): void {
@@ -237,6 +241,8 @@ class Downloads {
    */
   async close(): Promise<void> {
     this.#queue.length = 0;
+    // The service runs many pulls under one process: the listener goes with its pull.
+    this.#options.signal?.removeEventListener('abort', this.#onAbort);
     this.#stop.abort();
     await Promise.allSettled([...this.#running.values()].map((r) => r.done));
     // A layer never unpacked (the pull failed before it) still holds its file open.

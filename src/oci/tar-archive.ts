@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { ShibafuError, fromSystemError } from '../errors.js';
 import { BLOCK_SIZE, decodeHeader, paddingFor, parsePax } from '../tar/tar-header.js';
 import { payloadSize, resolveEntry, type PendingExtensions } from '../tar/tar-entry.js';
@@ -98,7 +98,8 @@ export class TarArchive {
   /** A stream of the file at `name`. */
   open(name: string): Readable {
     const m = this.#file(name);
-    return fs.createReadStream(this.path, { start: m.offset, end: m.offset + m.size - 1, highWaterMark: 1 << 20, ...(m.size === 0 ? { end: -1 } : {}) }) as Readable;
+    if (m.size === 0) return Readable.from([]);
+    return fs.createReadStream(this.path, { start: m.offset, end: m.offset + m.size - 1, highWaterMark: 1 << 20 }) as Readable;
   }
 
   close(): void {

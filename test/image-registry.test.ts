@@ -83,6 +83,10 @@ describe('image pull and push against docker-registry', { skip }, () => {
     assert.equal(JSON.parse((await cli(ts, 'image', 'ls', '--json')).stdout).length, 1);
     const again = await cli(ts, 'run', '--rm', '--pull', 'always', '--tls-verify=false', ref, 'echo again');
     assert.equal(again.stdout, 'again\n', again.stderr);
+    // --pull never: an image the store lacks is not fetched, and said so.
+    const never = await cli(ts, 'run', '--rm', '--pull', 'never', `${reg.host}/skopeo/app:v2s2`);
+    assert.equal(never.status, 125);
+    assert.match(never.stderr, /^error\[IMAGE_NOT_FOUND\]: Cannot run image .*: it is not in the store, and --pull never/);
     // A registry that does not answer: run's own failure, 125.
     const down = await cli(ts, 'run', '--rm', '--tls-verify=false', '127.0.0.1:1/nothing/here:1');
     assert.equal(down.status, 125);

@@ -197,6 +197,10 @@ export function withContainersFor<T>(env: CommandEnv, parsed: Parsed, fn: (conta
       if (pullable) {
         await pullForRun(env, parsed, store, first);
         image = images.runTarget(first);
+      } else if (image === null && policy === 'never' && /[/:@]/.test(first) && !isLayer(store, first)) {
+        throw new ShibafuError('IMAGE_NOT_FOUND', `Cannot run image ${first}: it is not in the store, and --pull never does not fetch it`, {
+          hint: `Pull it first: shibafu pull ${first}`,
+        });
       }
     }
     return fn(await containersOf(store), parseContainerOptions(env, parsed, image));

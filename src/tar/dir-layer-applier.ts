@@ -18,7 +18,7 @@ import { ShibafuError, errnoCode, fromSystemError } from '../errors.js';
 import { ancestorStep, entryStep, IMPLICIT_DIR_MODE, whiteoutStep, type FoundNode } from '../format/dir-format.js';
 import type { ApplyOp, Attrs } from './apply-op.js';
 import type { ApplyLimits, ApplyPorts, ApplyStats, OpApplier } from './layer-applier.js';
-import { startSparseFile, writeSparseData, type SparseWrite } from './sparse-file.js';
+import { startSparseFile, writeFileData, type SparseWrite } from './sparse-file.js';
 import type { SparseMap } from './sparse-map.js';
 
 /** The overlay applier's calls, and the two that replace a kept directory's xattrs. */
@@ -81,16 +81,7 @@ export class DirLayerApplier implements OpApplier {
   data(chunk: Buffer): void {
     const f = this.#file;
     if (f === null) return;
-    if (f.sparse !== null) {
-      writeSparseData(f.fd, f.sparse, chunk, f.path);
-    } else {
-      let off = 0;
-      try {
-        while (off < chunk.length) off += fs.writeSync(f.fd, chunk, off, chunk.length - off);
-      } catch (err) {
-        throw fromSystemError(err, `write "${f.path}"`);
-      }
-    }
+    writeFileData(f.fd, f.sparse, chunk, f.path);
     this.stats.bytes += chunk.length;
   }
 

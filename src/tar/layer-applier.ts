@@ -16,7 +16,7 @@ import type { LowerView } from '../format/overlay-lowers.js';
 import type { ApplyOp, Attrs } from './apply-op.js';
 import { BATCH_BYTES, BackgroundFailure, BackgroundFiles } from './background-files.js';
 import { DirLayerApplier, type DirApplyPorts } from './dir-layer-applier.js';
-import { startSparseFile, writeSparseData, type SparseWrite } from './sparse-file.js';
+import { startSparseFile, writeFileData, type SparseWrite } from './sparse-file.js';
 import type { SparseMap } from './sparse-map.js';
 
 /** The special calls the applier needs (src/sys implements them with koffi). */
@@ -162,16 +162,7 @@ export class LayerApplier implements OpApplier {
     }
     const f = this.#file;
     if (f === null) return;
-    if (f.sparse !== null) {
-      writeSparseData(f.fd, f.sparse, chunk, f.path);
-    } else {
-      let off = 0;
-      try {
-        while (off < chunk.length) off += fs.writeSync(f.fd, chunk, off, chunk.length - off);
-      } catch (err) {
-        throw fromSystemError(err, `write "${f.path}"`);
-      }
-    }
+    writeFileData(f.fd, f.sparse, chunk, f.path);
     f.remaining -= chunk.length;
     this.stats.bytes += chunk.length;
   }

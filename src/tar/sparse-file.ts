@@ -33,13 +33,19 @@ export function startSparseFile(fd: number, map: SparseMap, key: string): Sparse
 }
 
 /**
- * Writes the next stored bytes of a sparse file at their offsets.
+ * Writes the next bytes of a file entry: at their offsets for a sparse file (`sw`), else appended.
+ * Both appliers write every file's content through here.
  *
  * @example
- * writeSparseData(fd, sw, chunk, path);
+ * writeFileData(fd, sparse, chunk, path); // sparse: the file's SparseWrite, or null
  */
-export function writeSparseData(fd: number, sw: SparseWrite, chunk: Buffer, path: string): void {
+export function writeFileData(fd: number, sw: SparseWrite | null, chunk: Buffer, path: string): void {
   try {
+    if (sw === null) {
+      let off = 0;
+      while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+      return;
+    }
     placeSparse(sw.map, sw.cursor, chunk.length, (from, n, position) => {
       let off = 0;
       while (off < n) off += fs.writeSync(fd, chunk, from + off, n - off, position + off);

@@ -17,7 +17,7 @@ import { assertStoreEmpty, rootfsView, sha256, storeCli, withImageRootfs } from 
 import { makeTempStore, type TempStore } from './helpers/temp-store.js';
 import { registryMissing, skopeo, startRegistry, type TestRegistry } from './helpers/registry.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
-import { APP_NAME, APP_OUTPUT, buildImageFixtures, imageToolsMissing, type ImageFixtures } from './fixtures/oci-images.js';
+import { APP_OUTPUT, buildImageFixtures, imageToolsMissing, type ImageFixtures } from './fixtures/oci-images.js';
 
 const skip = imageToolsMissing() || registryMissing();
 interface Pulled { id: string; digest: string; names: string[]; existed: boolean; platform: string }

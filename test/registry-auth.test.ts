@@ -14,26 +14,12 @@ import { after, before, describe, test } from 'node:test';
 import type { Digest } from '../src/ids.js';
 import { RegistryClient } from '../src/registry/registry-client.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
-import { makeImage, sha256, smallLayer, type TestImage } from './helpers/oci-image.js';
-import { registryMissing, skopeo, startRegistry, type TestRegistry } from './helpers/registry.js';
+import { makeImage, sha256, smallLayer } from './helpers/oci-image.js';
+import { pushTestImage, readAll, registryMissing, skopeo, startRegistry, type TestRegistry } from './helpers/registry.js';
 import { startTokenServer, type TokenServer } from './helpers/token-server.js';
 
 const skip = registryMissing();
 const ALICE = { username: 'alice', password: 'correct horse:battery' };
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks);
-}
-
-async function push(client: RegistryClient, repo: string, tag: string, image: TestImage): Promise<Digest> {
-  for (const blob of [...image.layers, image.config]) {
-    if (await client.headBlob(repo, blob.digest as Digest) !== null) continue;
-    await client.uploadBlob(repo, blob.digest as Digest, blob.size, () => Readable.from([blob.bytes]));
-  }
-  return client.putManifest(repo, tag, image.manifest.bytes, image.manifest.mediaType);
-}
 
 describe('htpasswd (Basic) registry', { skip }, () => {
   let reg: TestRegistry;
@@ -63,7 +49,7 @@ describe('htpasswd (Basic) registry', { skip }, () => {
     const client = new RegistryClient({ registry: reg.host, tlsVerify: false, credentials: ALICE });
     try {
       await client.checkLogin();
-      assert.equal(await push(client, 'team/app', 'v1', image), image.manifest.digest);
+      assert.equal(await pushTestImage(client, 'team/app', 'v1', image), image.manifest.digest);
       assert.equal((await client.getManifest('team/app', 'v1')).digest, image.manifest.digest);
       const info = JSON.parse(await skopeo(['inspect', '--tls-verify=false', '--creds', `${ALICE.username}:${ALICE.password}`, `docker://${reg.host}/team/app:v1`])) as { Digest: string };
       assert.equal(info.Digest, image.manifest.digest);
@@ -145,7 +131,7 @@ describe('token-auth registry', { skip }, () => {
     try {
       assert.deepEqual(await client.ping(), { url: reg.url, auth: 'bearer' });
       tokens.requests.length = 0;
-      assert.equal(await push(client, 'tok/app', 'v1', image), image.manifest.digest);
+      assert.equal(await pushTestImage(client, 'tok/app', 'v1', image), image.manifest.digest);
       const pushTokens = tokens.requests.filter((r) => r.scopes.join(' ') === 'repository:tok/app:pull,push');
       const pullTokens = tokens.requests.filter((r) => r.scopes.join(' ') === 'repository:tok/app:pull');
       assert.equal(pushTokens.length, 1, 'the push token is fetched once and reused');

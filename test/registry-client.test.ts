@@ -11,25 +11,10 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { RegistryClient } from '../src/registry/registry-client.js';
 import type { Digest } from '../src/ids.js';
-import { busyboxLayer, DOCKER_MANIFEST, makeImage, makeIndex, OCI_INDEX, OCI_MANIFEST, sha256, smallLayer, writeOciLayout, type TestImage } from './helpers/oci-image.js';
-import { registryMissing, skopeo, startRegistry, type TestRegistry } from './helpers/registry.js';
+import { busyboxLayer, DOCKER_MANIFEST, makeImage, makeIndex, OCI_INDEX, OCI_MANIFEST, sha256, smallLayer, writeOciLayout } from './helpers/oci-image.js';
+import { pushTestImage, readAll, registryMissing, skopeo, startRegistry, type TestRegistry } from './helpers/registry.js';
 
 const skip = registryMissing();
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks);
-}
-
-/** Pushes an image's blobs and manifest with the client. */
-async function push(client: RegistryClient, repo: string, tag: string, image: TestImage): Promise<Digest> {
-  for (const blob of [...image.layers, image.config]) {
-    if (await client.headBlob(repo, blob.digest as Digest) !== null) continue;
-    await client.uploadBlob(repo, blob.digest as Digest, blob.size, () => Readable.from([blob.bytes]));
-  }
-  return client.putManifest(repo, tag, image.manifest.bytes, image.manifest.mediaType);
-}
 
 describe('registry client against docker-registry, judged by skopeo', { skip }, () => {
   let reg: TestRegistry;
@@ -51,7 +36,7 @@ describe('registry client against docker-registry, judged by skopeo', { skip }, 
 
   test('pushed by the client, read by skopeo: same manifest bytes, same digests', async () => {
     const image = makeImage([busyboxLayer('one'), smallLayer('hello', 'world')], { format: 'oci' });
-    const digest = await push(client, 'team/app', 'v1', image);
+    const digest = await pushTestImage(client, 'team/app', 'v1', image);
     assert.equal(digest, image.manifest.digest);
     const raw = await skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${reg.host}/team/app:v1`]);
     assert.equal(sha256(raw), image.manifest.digest);
@@ -65,7 +50,7 @@ describe('registry client against docker-registry, judged by skopeo', { skip }, 
 
   test('HEAD and GET of what was pushed: sizes, digests, bytes', async () => {
     const image = makeImage([smallLayer('x', 'head me')], { format: 'docker' });
-    await push(client, 'heads', 'latest', image);
+    await pushTestImage(client, 'heads', 'latest', image);
     assert.deepEqual(await client.headManifest('heads', 'latest'), { digest: image.manifest.digest, mediaType: DOCKER_MANIFEST, size: image.manifest.size });
     assert.equal(await client.headManifest('heads', 'nope'), null);
     assert.deepEqual(await client.headBlob('heads', image.layers[0]!.digest as Digest), { size: image.layers[0]!.size });
@@ -111,7 +96,7 @@ describe('registry client against docker-registry, judged by skopeo', { skip }, 
 
   test('a blob is mounted from another repository without its bytes; a missing one is not', async () => {
     const image = makeImage([smallLayer('m', 'mount me')], { format: 'oci' });
-    await push(client, 'mount/src', 'v1', image);
+    await pushTestImage(client, 'mount/src', 'v1', image);
     assert.equal(await client.mountBlob('mount/dst', image.layers[0]!.digest as Digest, 'mount/src'), true);
     assert.deepEqual(await client.headBlob('mount/dst', image.layers[0]!.digest as Digest), { size: image.layers[0]!.size });
     assert.equal(await client.mountBlob('mount/dst', sha256('nowhere') as Digest, 'mount/src'), false);

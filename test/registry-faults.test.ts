@@ -13,16 +13,10 @@ import type { Digest } from '../src/ids.js';
 import { RegistryClient } from '../src/registry/registry-client.js';
 import { startFaultProxy, type FaultProxy, type RecordedRequest } from './helpers/fault-proxy.js';
 import { makeImage, sha256, smallLayer } from './helpers/oci-image.js';
-import { registryMissing, startRegistry, type TestRegistry } from './helpers/registry.js';
+import { readAll, registryMissing, startRegistry, type TestRegistry } from './helpers/registry.js';
 
 const skip = registryMissing();
 const FAST = { attempts: 4, baseDelayMs: 5, maxDelayMs: 2000 };
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks);
-}
 
 const isBlobGet = (digest: string) => (r: RecordedRequest): boolean => r.method === 'GET' && r.path === `/v2/big/blobs/${digest}`;
 

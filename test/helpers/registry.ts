@@ -9,7 +9,11 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Digest } from '../../src/ids.js';
+import type { RegistryClient } from '../../src/registry/registry-client.js';
+import type { TestImage } from './oci-image.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 export const HTPASSWD_BIN = '/usr/bin/htpasswd';
@@ -150,4 +154,25 @@ export function skopeo(args: readonly string[]): Promise<string> {
       else resolve(stdout);
     });
   });
+}
+
+/** A stream's bytes, whole (the tests' blobs are small). */
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Pushes a test image's blobs (those the repository lacks) and then its manifest with the client.
+ *
+ * @example
+ * const digest = await pushTestImage(client, 'team/app', 'v1', makeImage([smallLayer('a', 'b')], { format: 'oci' }));
+ */
+export async function pushTestImage(client: RegistryClient, repo: string, tag: string, image: TestImage): Promise<Digest> {
+  for (const blob of [...image.layers, image.config]) {
+    if (await client.headBlob(repo, blob.digest as Digest) !== null) continue;
+    await client.uploadBlob(repo, blob.digest as Digest, blob.size, () => Readable.from([blob.bytes]));
+  }
+  return client.putManifest(repo, tag, image.manifest.bytes, image.manifest.mediaType);
 }

@@ -10,7 +10,7 @@ import { blobByDigest } from '../db/blob-queries.js';
 import { layerByChainId, namesOf, type LayerRow } from '../db/layer-queries.js';
 import type { ImageLayerRow } from '../db/image-queries.js';
 import { ShibafuError } from '../errors.js';
-import { chainIdOf, shortId, type ChainId } from '../ids.js';
+import { chainIdOf, shortId, type ChainId, type DiffId } from '../ids.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { ImageConfig } from '../oci/image-config.js';
 import type { ImageManifest } from '../oci/image-manifest.js';
@@ -40,6 +40,20 @@ export interface UnpackedLayers {
 }
 
 /**
+ * The store's layer for `chainId` when it needs no unpack: stored, with the blob the manifest
+ * names kept too when it is one to keep (a compressed one; a plain layer's blob is its tar, which
+ * the store reproduces from tar-split). `keepsBlob` says whether `d` is such a blob.
+ */
+export function storedImageLayer(ctx: StoreContext, chainId: ChainId, d: Descriptor, diffId: DiffId, where: string): { layer: LayerRow | undefined; keepsBlob: boolean } {
+  const keepsBlob = layerCompression(d.mediaType, where) !== 'none' && d.digest !== diffId;
+  const layer = ctx.db.read(() => {
+    const stored = layerByChainId(ctx.db, chainId);
+    return stored !== undefined && (!keepsBlob || blobByDigest(ctx.db, d.digest) !== undefined) ? stored : undefined;
+  });
+  return { layer, keepsBlob };
+}
+
+/**
  * Unpacks what the store lacks. On failure the layers this call added are removed again.
  *
  * @example
@@ -66,16 +80,12 @@ export async function unpackImageLayers(ctx: StoreContext, options: {
   const count = manifest.layers.length;
   try {
     for (const [i, d] of manifest.layers.entries()) {
-      const compression = layerCompression(d.mediaType, `${where}, layer ${i}`);
-      const diffId = config.diffIds[i] as (typeof config.diffIds)[number];
+      const diffId = config.diffIds[i] as DiffId;
       const chainId: ChainId = chainIdOf(parent?.chainId ?? null, diffId);
-      // A plain layer's blob is its tar, which the store reproduces (tar-split); a compressed one
-      // is kept as it came, so that the image saves and pushes with the digests it has.
-      const keepsBlob = compression !== 'none' && d.digest !== diffId;
-      const stored = ctx.db.read(() => layerByChainId(ctx.db, chainId));
-      const blobHeld = !keepsBlob || ctx.db.read(() => blobByDigest(ctx.db, d.digest)) !== undefined;
+      // A compressed blob is kept as it came, so that the image saves and pushes with the digests it has.
+      const { layer: stored, keepsBlob } = storedImageLayer(ctx, chainId, d, diffId, `${where}, layer ${i}`);
       let layer: LayerRow;
-      if (stored !== undefined && blobHeld) {
+      if (stored !== undefined) {
         layer = stored;
         options.onProgress?.({ index: i, count, digest: d.digest, state: 'stored' });
       } else {

@@ -11,18 +11,16 @@
 import { Readable } from 'node:stream';
 import { BlobWriter } from '../content/blob-ingest.js';
 import { GrowingFile } from '../content/growing-file.js';
-import { blobByDigest } from '../db/blob-queries.js';
-import { layerByChainId } from '../db/layer-queries.js';
 import { isShibafuError, ShibafuError } from '../errors.js';
 import { chainIdOf, type ChainId, type Digest } from '../ids.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { parseImageConfig } from '../oci/image-config.js';
 import { parseManifestOrIndex, type ImageIndex, type ImageManifest } from '../oci/image-manifest.js';
-import { DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, layerCompression, OCI_INDEX, OCI_MANIFEST } from '../oci/media-types.js';
+import { DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST } from '../oci/media-types.js';
 import { formatPlatform, hostPlatform, platformMatches, type Platform } from '../oci/platform.js';
 import { formatImageReference, manifestReference, type ImageReference } from '../registry/reference.js';
 import type { StoreContext } from '../store/store-context.js';
-import { discardUnpacked, unpackImageLayers, type LayerProgress } from './image-layers.js';
+import { discardUnpacked, storedImageLayer, unpackImageLayers, type LayerProgress } from './image-layers.js';
 import { recordImage, type MetadataBlob } from './image-record.js';
 import type { LoadedImage } from './image-load.js';
 
@@ -123,10 +121,7 @@ async function pullManifest(ctx: StoreContext, ref: ImageReference, chosen: Chos
       const diffId = config.diffIds[i];
       if (diffId === undefined) break; // unpackImageLayers refuses the mismatch by name
       parent = chainIdOf(parent, diffId);
-      const keepsBlob = layerCompression(d.mediaType, `${text}, layer ${i}`) !== 'none' && d.digest !== diffId;
-      const chainId = parent;
-      const stored = ctx.db.read(() => layerByChainId(ctx.db, chainId) !== undefined && (!keepsBlob || blobByDigest(ctx.db, d.digest) !== undefined));
-      if (!stored) needed.push(d);
+      if (storedImageLayer(ctx, parent, d, diffId, `${text}, layer ${i}`).layer === undefined) needed.push(d);
     }
     downloads.start(needed);
     let current: Digest | undefined;

@@ -26,8 +26,6 @@ async function load(ts: TempStore, src: string, ...extra: string[]): Promise<Loa
   return JSON.parse(r.stdout) as Loaded[];
 }
 
-const withRootfs = withImageRootfs;
-const assertEmpty = assertStoreEmpty;
 
 describe('image load and save with the real tools', { skip }, () => {
   const work = makeTempStore({ open: false });
@@ -62,7 +60,7 @@ describe('image load and save with the real tools', { skip }, () => {
       assert.equal(loaded?.platform, 'linux/amd64');
       // A skopeo oci: layout names its image by tag alone ("1"): loaded without a name.
       if (!label.startsWith('skopeo OCI')) assert.deepEqual(loaded?.names, [APP_NAME]);
-      assert.deepEqual(await withRootfs(ts, loaded!.id, rootfsView), reference);
+      assert.deepEqual(await withImageRootfs(ts, loaded!.id, rootfsView), reference);
       // Loading it again changes nothing.
       const again = await load(ts, src());
       assert.equal(again[0]?.existed, true);
@@ -152,7 +150,7 @@ describe('image load and save with the real tools', { skip }, () => {
     const r = await cli(ts2, 'image', 'load', fx.multiArch, '--platform', 'linux/s390x');
     assert.equal(r.status, 3);
     assert.match(r.stderr, /^error\[PLATFORM_NOT_FOUND\]: .*linux\/s390x \(it has linux\/arm64\/v8, linux\/amd64\)/);
-    await assertEmpty(ts2);
+    await assertStoreEmpty(ts2);
   });
 
   test('image ls, tag, untag, history, rm: names move, layers go with the last image that used them', async () => {
@@ -181,7 +179,7 @@ describe('image load and save with the real tools', { skip }, () => {
     const missing = await cli(ts, 'image', 'rm', APP_NAME, BASE_NAME);
     assert.equal(missing.status, 3);
     assert.match(missing.stderr, /^error\[IMAGE_NOT_FOUND\]/);
-    await assertEmpty(ts);
+    await assertStoreEmpty(ts);
   });
 
   test('run IMAGE: its Entrypoint, Cmd, Env, WorkingDir and User; overrides; image rm waits for its containers', async () => {
@@ -216,7 +214,7 @@ describe('image load and save with the real tools', { skip }, () => {
     assert.match(rm.stderr, /^error\[IMAGE_IN_USE\]: Cannot remove image .*: 1 container uses it \(c1\)\nhint: Remove the container first: shibafu container rm c1\n$/);
     assert.equal((await cli(ts, 'container', 'rm', 'c1')).status, 0);
     assert.equal((await cli(ts, 'rmi', APP_NAME)).status, 0);
-    await assertEmpty(ts);
+    await assertStoreEmpty(ts);
   });
 
   test('bad archives: refused with their codes, the store as it was', async () => {
@@ -248,12 +246,12 @@ describe('image load and save with the real tools', { skip }, () => {
       const r = await cli(ts, 'image', 'load', src);
       assert.equal(r.status, status, `${label}: ${r.stderr}`);
       assert.match(r.stderr, error, label);
-      await assertEmpty(ts);
+      await assertStoreEmpty(ts);
     }
     // An image archive given to `layer create` names `image load`.
     const layer = await cli(ts, 'layer', 'create', 'x', fx.podmanDocker);
     assert.equal(layer.status, 5);
     assert.match(layer.stderr, /^error\[IMAGE_ARCHIVE\]: .*\nhint: Load it as an image: shibafu image load ARCHIVE\n$/);
-    await assertEmpty(ts);
+    await assertStoreEmpty(ts);
   });
 });

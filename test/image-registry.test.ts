@@ -31,8 +31,6 @@ async function pull(ts: TempStore, ref: string, ...extra: string[]): Promise<Pul
 }
 
 const rootfsOf = (ts: TempStore, image: string): Promise<Record<string, string>> => withImageRootfs(ts, image, rootfsView);
-const treeOf = rootfsView;
-const assertEmpty = assertStoreEmpty;
 
 describe('image pull and push against docker-registry', { skip }, () => {
   const work = makeTempStore({ open: false });
@@ -46,7 +44,7 @@ describe('image pull and push against docker-registry', { skip }, () => {
     reg = await startRegistry();
     const bundle = join(work.base, 'umoci-bundle');
     execFileSync('umoci', ['unpack', '--image', `${fx.appGzipDir}:1`, bundle], { stdio: 'ignore' });
-    reference = treeOf(join(bundle, 'rootfs'));
+    reference = rootfsView(join(bundle, 'rootfs'));
     appId = sha256(execFileSync('skopeo', ['inspect', '--raw', '--config', `oci-archive:${fx.appOciArchive}`]));
     // Pushed by skopeo: an OCI manifest with gzip layers, a Docker v2s2 one, an index of two platforms.
     await skopeo(['copy', '-q', '--dest-tls-verify=false', '--dest-compress', `oci:${fx.appGzipDir}:1`, `docker://${reg.host}/skopeo/app:oci`]);
@@ -104,7 +102,7 @@ describe('image pull and push against docker-registry', { skip }, () => {
     const none = await cli(ts2, 'pull', '--tls-verify=false', ref, '--platform', 'linux/ppc64le');
     assert.equal(none.status, 3);
     assert.match(none.stderr, /^error\[PLATFORM_NOT_FOUND\]/);
-    await assertEmpty(ts2);
+    await assertStoreEmpty(ts2);
     const all = await pull(ts2, ref, '--all-platforms');
     assert.deepEqual(all.map((p) => p.platform).sort(), ['linux/amd64', 'linux/arm64/v8']);
   });
@@ -198,7 +196,7 @@ describe('image pull and push against docker-registry', { skip }, () => {
       proxy.rule = () => undefined;
       assert.equal(r.status, 8, r.stderr);
       assert.match(r.stderr, /error\[BLOB_UNKNOWN\]/);
-      await assertEmpty(ts);
+      await assertStoreEmpty(ts);
     });
 
     test('a tampered blob: DIGEST_MISMATCH, nothing recorded', async () => {
@@ -208,7 +206,7 @@ describe('image pull and push against docker-registry', { skip }, () => {
       proxy.rule = () => undefined;
       assert.equal(r.status, 5, r.stderr);
       assert.match(r.stderr, /error\[DIGEST_MISMATCH\]/);
-      await assertEmpty(ts);
+      await assertStoreEmpty(ts);
     });
   });
 
@@ -219,7 +217,7 @@ describe('image pull and push against docker-registry', { skip }, () => {
       const r = await cli(ts, 'pull', '--tls-verify=false', `${locked.host}/team/app:1`);
       assert.equal(r.status, 8, r.stderr);
       assert.match(r.stderr, /^error\[REGISTRY_UNAUTHORIZED\][^\n]*\nhint: .*shibafu login/);
-      await assertEmpty(ts);
+      await assertStoreEmpty(ts);
     } finally {
       await locked.stop();
     }
